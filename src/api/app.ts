@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { CredentialSourceService } from '../control-plane/credential-sources.js';
+import type { NetworkPolicyService } from '../control-plane/network-policies.js';
+import type { SandboxService } from '../control-plane/sandboxes.js';
+import { ApiError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { emulatorRoutes, type ComponentState, type EmulatorInfo } from './admin/emulator-routes.js';
+import { bearerAuth } from './auth.js';
+import { fail } from './envelope.js';
+import { credentialSourceRoutes } from './routes/credential-sources.js';
+import { healthRoutes } from './routes/health.js';
+import { networkRoutes } from './routes/network.js';
+import { sandboxRoutes } from './routes/sandboxes.js';
+
+/** Request bodies above this are refused with 413 before they are read whole. */
+export const maxBodyBytes = 1024 * 1024;
+
+export interface ApiDeps {
+  token: () => string;
+  logger: Logger;
+  databaseHealthy: () => boolean;
+  sandboxes: SandboxService;
+  network: NetworkPolicyService;
+  credentialSources: CredentialSourceService;
+  info: () => EmulatorInfo;
+  health: () => Record<string, ComponentState>;
+  reset: () => Promise<void>;
+  /** Extra admin sub-apps (routes relative to `/_emulator`), e.g. the test proxy's. */
+  adminRoutes?: Hono[];
+  /** Extra Sandbox0 API sub-apps with absolute paths (e.g. contexts, observability). */
+  apiRoutes?: Hono[];
+}
+
+export function createApp(deps: ApiDeps) {
+  const app = new Hono();
+  const auth = bearerAuth(deps.token);
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return fail(c, err);
+    deps.logger.error({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'unhandled API error');
+    return fail(c, new ApiError('internal_error', 'internal error'));
+  });
+  app.notFound((c) => fail(c, new ApiError('not_found', `route not found: ${c.req.method} ${c.req.path}`)));
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => {
+        // The rest of the body is never read, so this connection cannot carry another request.
+        c.header('Connection', 'close');
+        return fail(c, new ApiError('payload_too_large', `request body too large (limit ${maxBodyBytes} bytes)`));
+      },
+    }),
+  );
+  app.use('/api/*', auth);
+  app.use('/_emulator/*', async (c, next) => (c.req.path === '/_emulator/health' ? next() : auth(c, next)));
+
+  app.route('/', healthRoutes({ databaseHealthy: deps.databaseHealthy }));
+  app.route('/', sandboxRoutes({ sandboxes: deps.sandboxes }));
+  app.route('/', networkRoutes({ network: deps.network }));
+  app.route('/', credentialSourceRoutes({ credentialSources: deps.credentialSources }));
+  for (const extra of deps.apiRoutes ?? []) app.route('/', extra);
+  app.route('/', emulatorRoutes({ info: deps.info, health: deps.health, reset: deps.reset }));
+  for (const extra of deps.adminRoutes ?? []) app.route('/_emulator', extra);
+  return app;
+}

@@ -1,0 +1,20 @@
+import { Hono } from 'hono';
+import type { CredentialSourceService, CredentialSourceWrite } from '../../control-plane/credential-sources.js';
+import { credentialSourceWriteSchema, decodeBody } from '../decode.js';
+import { ok } from '../envelope.js';
+
+export function credentialSourceRoutes(deps: { credentialSources: CredentialSourceService }) {
+  const { credentialSources } = deps;
+  const decode = async (text: string) => decodeBody(text, credentialSourceWriteSchema, 'CredentialSourceWriteRequest') as CredentialSourceWrite;
+  return new Hono()
+    .get('/api/v1/credential-sources', (c) => ok(c, credentialSources.list()))
+    .post('/api/v1/credential-sources', async (c) => ok(c, credentialSources.create(await decode(await c.req.text())), 201))
+    .get('/api/v1/credential-sources/:name', (c) => ok(c, credentialSources.get(c.req.param('name'))))
+    .put('/api/v1/credential-sources/:name', async (c) =>
+      ok(c, credentialSources.update(c.req.param('name'), await decode(await c.req.text()))),
+    )
+    .delete('/api/v1/credential-sources/:name', (c) => {
+      credentialSources.delete(c.req.param('name'));
+      return ok(c, { deleted: true });
+    });
+}

@@ -1,0 +1,119 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
+import { startEmulator, type Emulator } from '../../emulator.js';
+import { createLogger } from '../../log.js';
+import { parseCommandArgs, parsePort, UsageError } from '../args.js';
+import type { CliCommand, CliIo } from '../io.js';
+
+const help = `Usage: sandbox-egress-emulator start [options]
+
+Options:
+  --port <n>          API port (default ${defaultApiPort}; 0 picks a free one; env SEE_PORT)
+  --host <addr>       API listen address (default ${defaultHost})
+  --data-dir <dir>    where state lives (default ${'$SEE_DATA_DIR'} or ~/.local/share/sandbox-egress-emulator)
+  --ephemeral         keep all state in memory
+  --token <token>     API token (else SANDBOX0_TOKEN, else generated and kept in the data dir)
+  --ready-file <f>    write a JSON file with URLs, ports and credentials once everything listens
+  --log-level <lvl>   trace|debug|info|warn|error|silent (default info; env SEE_LOG_LEVEL)
+`;
+
+/** The ready file (PRODUCT.md): everything a test needs to talk to this emulator. */
+export function readyFileContents(emulator: Emulator) {
+  const info = emulator.info();
+  return {
+    apiUrl: emulator.apiUrl,
+    token: emulator.token,
+    ports: info.ports,
+    proxy: info.testProxy
+      ? { address: info.testProxy.address, username: info.testProxy.users[0]?.username, password: info.testProxy.users[0]?.password }
+      : null,
+    interception: info.interception,
+    fixtureCaPath: info.fixtureCaPath ?? null,
+    dataDir: info.dataDir,
+    pid: process.pid,
+    version: info.version,
+  };
+}
+
+function writeAtomically(path: string, contents: string) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export const run: CliCommand = async (args, io) => {
+  let values;
+  try {
+    ({ values } = parseCommandArgs(args, {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      ephemeral: { type: 'boolean' },
+      token: { type: 'string' },
+      'ready-file': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }));
+    if (values.help) {
+      io.stdout.write(help);
+      return 0;
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`Error: ${err.message}\n\n${help}`);
+      return 2;
+    }
+    throw err;
+  }
+  let port: number;
+  try {
+    port = parsePort(values.port ?? io.env.SEE_PORT, '--port', defaultApiPort);
+  } catch (err) {
+    io.stderr.write(`Error: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const host = values.host ?? defaultHost;
+  const ephemeral = values.ephemeral ?? false;
+  const dataDir = ephemeral ? undefined : (values['data-dir'] ?? defaultDataDir(io.env));
+  const logger = createLogger({ level: values['log-level'] ?? io.env.SEE_LOG_LEVEL ?? 'info' });
+
+  const emulator = await startEmulator({ host, port, ephemeral, dataDir, token: values.token, env: io.env, logger });
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    logger.warn({ host }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
+  }
+  if (values['ready-file']) writeAtomically(values['ready-file'], JSON.stringify(readyFileContents(emulator), null, 2) + '\n');
+  printBanner(io, emulator);
+
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      logger.info({ signal }, 'stopping');
+      emulator.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    const onInt = () => shutdown('SIGINT');
+    const onTerm = () => shutdown('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+};
+
+function printBanner(io: CliIo, emulator: Emulator) {
+  const info = emulator.info();
+  const lines = [
+    `sandbox-egress-emulator ${info.version}`,
+    `  API          ${emulator.apiUrl}`,
+    `  token        ${emulator.token}`,
+    `  state        ${info.ephemeral ? 'in memory (--ephemeral)' : info.dataDir}`,
+    `  interception ${info.interception.mode} (${info.interception.reason})`,
+  ];
+  if (info.testProxy) {
+    const u = info.testProxy.users[0];
+    lines.push(`  test proxy   socks5://${info.testProxy.address}${u ? ` user ${u.username} / ${u.password}` : ''}`);
+  }
+  lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, `  export SANDBOX0_TOKEN=${emulator.token}`, '');
+  io.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The CLI's default API port (documented in the README); the library defaults to port 0. */
+export const defaultApiPort = 4780;
+export const defaultHost = '127.0.0.1';
+export const tokenFile = 'token';
+
+/** `$SEE_DATA_DIR`, else `$XDG_DATA_HOME/sandbox-egress-emulator`, else `~/.local/share/sandbox-egress-emulator`. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SEE_DATA_DIR) return env.SEE_DATA_DIR;
+  const base = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'sandbox-egress-emulator');
+}
+
+/** A token in upstream's API key format, `s0_<region>_<48 hex>`, so the official CLI and SDK accept it. */
+export function generateToken(): string {
+  return `s0_local_${randomBytes(24).toString('hex')}`;
+}
+
+/** `--token`, else `SANDBOX0_TOKEN`, else the one kept in the data dir (created 0600 on first start). */
+export function resolveToken(opts: { token?: string; env?: NodeJS.ProcessEnv; dataDir?: string }): string {
+  if (opts.token) return opts.token;
+  const fromEnv = (opts.env ?? process.env).SANDBOX0_TOKEN;
+  if (fromEnv) return fromEnv;
+  if (!opts.dataDir) return generateToken();
+  const path = join(opts.dataDir, tokenFile);
+  if (existsSync(path)) {
+    const kept = readFileSync(path, 'utf8').trim();
+    if (kept) return kept;
+  }
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const token = generateToken();
+  writeFileSync(path, token + '\n', { mode: 0o600 });
+  return token;
+}

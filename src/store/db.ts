@@ -1,0 +1,76 @@
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { migrate } from './migrations/index.js';
+import { createSecretBox, loadOrCreateKey, type SecretBox } from './secret-box.js';
+import { createSandboxRepository, type SandboxRepository } from './sandboxes.js';
+import { createCredentialSourceRepository, type CredentialSourceRepository } from './credential-sources.js';
+import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
+
+export type StoreLocation = { kind: 'memory' } | { kind: 'dir'; dataDir: string };
+
+export interface Store {
+  readonly location: StoreLocation;
+  readonly db: Database;
+  readonly sandboxes: SandboxRepository;
+  readonly credentialSources: CredentialSourceRepository;
+  readonly bindings: CredentialBindingRepository;
+  /** Runs `fn` in one transaction (better-sqlite3 transactions are synchronous). */
+  transaction<T>(fn: () => T): T;
+  /** True while the database answers a trivial query. */
+  healthy(): boolean;
+  /** Deletes every sandbox, binding and credential source (`POST /_emulator/reset`). */
+  clear(): void;
+  close(): void;
+}
+
+export const databaseFile = 'emulator.db';
+export const keyFile = 'secrets.key';
+
+export function openStore(location: StoreLocation): Store {
+  let db: Database;
+  let box: SecretBox;
+  if (location.kind === 'memory') {
+    db = new BetterSqlite3(':memory:');
+    box = createSecretBox(randomBytes(32));
+  } else {
+    mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
+    db = new BetterSqlite3(join(location.dataDir, databaseFile));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    box = createSecretBox(loadOrCreateKey(join(location.dataDir, keyFile)));
+  }
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+
+  const sandboxes = createSandboxRepository(db);
+  const credentialSources = createCredentialSourceRepository(db, box);
+  const bindings = createCredentialBindingRepository(db);
+  const ping = db.prepare('SELECT 1');
+
+  return {
+    location,
+    db,
+    sandboxes,
+    credentialSources,
+    bindings,
+    transaction: (fn) => db.transaction(fn)(),
+    healthy() {
+      try {
+        return db.open && ping.get() !== undefined;
+      } catch {
+        return false;
+      }
+    },
+    clear() {
+      db.transaction(() => {
+        db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources;');
+      })();
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
