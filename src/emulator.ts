@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { createApp } from './api/app.js';
+import { warmDecoders } from './api/decoders.js';
 import type { ComponentState, EmulatorInfo } from './api/admin/emulator-routes.js';
 import { defaultHost, resolveToken } from './config.js';
 import { createCredentialSourceService, type CredentialSourceService } from './control-plane/credential-sources.js';
@@ -112,6 +113,7 @@ export async function startEmulator({
   boundPort = (server.address() as AddressInfo).port;
   apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   logger.info({ apiUrl }, 'emulator API listening');
+  setImmediate(warmDecoders);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

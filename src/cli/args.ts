@@ -1,11 +1,9 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-
 export class UsageError extends Error {}
 
-/** node:util parseArgs with errors turned into a UsageError (exit code 2, message on stderr). */
-export function parseCommandArgs<T extends ParseArgsConfig['options']>(args: string[], options: T, allowPositionals = false) {
+/** Runs node:util parseArgs (or any parsing) and turns its errors into a UsageError (exit code 2). */
+export function usageErrors<T>(parse: () => T): T {
   try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
+    return parse();
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -1,11 +1,14 @@
 import { Hono } from 'hono';
 import type { CredentialSourceService, CredentialSourceWrite } from '../../control-plane/credential-sources.js';
-import { credentialSourceWriteSchema, decodeBody } from '../decode.js';
+import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 
 export function credentialSourceRoutes(deps: { credentialSources: CredentialSourceService }) {
   const { credentialSources } = deps;
-  const decode = async (text: string) => decodeBody(text, credentialSourceWriteSchema, 'CredentialSourceWriteRequest') as CredentialSourceWrite;
+  const decode = async (text: string) => {
+    const { decodeBody, credentialSourceWriteSchema } = await decoders();
+    return decodeBody(text, credentialSourceWriteSchema, 'CredentialSourceWriteRequest') as CredentialSourceWrite;
+  };
   return new Hono()
     .get('/api/v1/credential-sources', (c) => ok(c, credentialSources.list()))
     .post('/api/v1/credential-sources', async (c) => ok(c, credentialSources.create(await decode(await c.req.text())), 201))

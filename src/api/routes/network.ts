@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { unenforcedFields, type NetworkPolicyService } from '../../control-plane/network-policies.js';
 import type { SandboxNetworkPolicy } from '../../policy/types.js';
-import { decodeBody, networkPolicySchema } from '../decode.js';
+import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 
 export function networkRoutes(deps: { network: NetworkPolicyService }) {
@@ -9,6 +9,7 @@ export function networkRoutes(deps: { network: NetworkPolicyService }) {
   return new Hono()
     .get('/api/v1/sandboxes/:id/network', (c) => ok(c, network.get(c.req.param('id'))))
     .put('/api/v1/sandboxes/:id/network', async (c) => {
+      const { decodeBody, networkPolicySchema } = await decoders();
       const decoded = decodeBody(await c.req.text(), networkPolicySchema, 'SandboxNetworkPolicy');
       const request = { ...decoded, mode: decoded.mode ?? '' } as SandboxNetworkPolicy;
       const result = network.put(c.req.param('id'), request, decoded.credentialBindings === undefined);

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import type { SandboxRecord } from '../../store/sandboxes.js';
-import { claimRequestSchema, decodeBody } from '../decode.js';
+import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 import type { ClaimRequest } from '../../control-plane/sandboxes.js';
 
@@ -44,6 +44,7 @@ export function sandboxRoutes(deps: { sandboxes: SandboxService }) {
   const { sandboxes } = deps;
   return new Hono()
     .post('/api/v1/sandboxes', async (c) => {
+      const { decodeBody, claimRequestSchema } = await decoders();
       const req = decodeBody(await c.req.text(), claimRequestSchema, 'ClaimRequest') as ClaimRequest;
       return ok(c, sandboxes.claim(req), 201);
     })

@@ -2,7 +2,8 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { createLogger } from '../../log.js';
-import { parseCommandArgs, parsePort, UsageError } from '../args.js';
+import { parseArgs } from 'node:util';
+import { parsePort, usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 const help = `Usage: sandbox-egress-emulator start [options]
@@ -44,7 +45,11 @@ function writeAtomically(path: string, contents: string) {
 export const run: CliCommand = async (args, io) => {
   let values;
   try {
-    ({ values } = parseCommandArgs(args, {
+    ({ values } = usageErrors(() =>
+      parseArgs({
+        args,
+        strict: true,
+        options: {
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -53,7 +58,9 @@ export const run: CliCommand = async (args, io) => {
       'ready-file': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-    }));
+        },
+      }),
+    ));
     if (values.help) {
       io.stdout.write(help);
       return 0;

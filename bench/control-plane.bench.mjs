@@ -1,0 +1,123 @@
+// Control-plane benchmarks (issue: control plane).
+//  1. `start` of the built bin to ready (ready file written), --ephemeral; baseline: a bare Node
+//     process that listens on a port and writes a ready file. Target: median < 300 ms.
+//  2. PUT network + GET network round trips per second; baseline: GET /healthz on the same server.
+//     Target: >= 2,000 PUT+GET pairs per second.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'see-bench-'));
+const RUNS = 15;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (xs) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`;
+
+/** Spawns, resolves with ms until stdout contains `marker`, then kills the child and waits for it. */
+function timeToMarker(args, marker) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    let elapsed;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stdout.on('data', (b) => {
+      out += b;
+      if (elapsed === undefined && out.includes(marker)) {
+        elapsed = performance.now() - t0;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('exit', () => {
+      clearTimeout(timer);
+      if (elapsed === undefined) reject(new Error(`no "${marker}" in output: ${out}`));
+      else resolve(elapsed);
+    });
+  });
+}
+
+const bareServer = `
+const fs = require('fs');
+const s = require('http').createServer((q, r) => r.end('ok'));
+s.listen(0, '127.0.0.1', () => { fs.writeFileSync(process.argv[1], JSON.stringify({ port: s.address().port })); console.log('READY'); });
+process.on('SIGTERM', () => s.close(() => process.exit(0)));
+`;
+
+async function startupBench() {
+  const bare = [];
+  const ours = [];
+  for (let i = 0; i < RUNS; i++) {
+    bare.push(await timeToMarker(['-e', bareServer, join(dir, `bare-${i}.json`)], 'READY'));
+    ours.push(await timeToMarker([bin, 'start', '--ephemeral', '--port', '0', '--ready-file', join(dir, `ready-${i}.json`), '--log-level', 'silent'], 'SANDBOX0_TOKEN='));
+  }
+  console.log(`start → ready (built bin, --ephemeral): ${fmt(ours)}`);
+  console.log(`baseline bare node listen:              ${fmt(bare)}`);
+  console.log(`ratio: ${(median(ours) / median(bare)).toFixed(2)}× the bare process; target < 300 ms median: ${median(ours) < 300 ? 'MET' : 'MISSED'}`);
+}
+
+async function roundTripBench() {
+  const readyFile = join(dir, 'rt-ready.json');
+  const child = spawn(process.execPath, [bin, 'start', '--ephemeral', '--port', '0', '--ready-file', readyFile, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => {
+    let out = '';
+    child.stdout.on('data', (b) => {
+      out += b;
+      if (out.includes('SANDBOX0_TOKEN=')) resolve();
+    });
+  });
+  try {
+    const { apiUrl, token } = JSON.parse(readFileSync(readyFile, 'utf8'));
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const claim = await fetch(`${apiUrl}/api/v1/sandboxes`, { method: 'POST', headers, body: '{"template":"default"}' });
+    const id = (await claim.json()).data.sandbox_id;
+    const policy = JSON.stringify({
+      mode: 'block-all',
+      egress: {
+        trafficRules: [{ name: 'allow-private-api', action: 'allow', domains: ['api.internal.example.com'], ports: [{ port: 443, protocol: 'tcp' }], appProtocols: ['tls'] }],
+        proxy: { type: 'socks5', address: 'proxy.example.com:1080' },
+      },
+    });
+    const measure = async (label, op, seconds = 3, concurrency = 8) => {
+      const runs = [];
+      for (let r = 0; r < 5; r++) {
+        let n = 0;
+        const end = performance.now() + (seconds * 1000) / 5;
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (performance.now() < end) {
+              await op();
+              n++;
+            }
+          }),
+        );
+        runs.push(n / (seconds / 5));
+      }
+      console.log(`${label}: median ${median(runs).toFixed(0)}/s (min ${Math.min(...runs).toFixed(0)}, max ${Math.max(...runs).toFixed(0)}, 5 runs)`);
+      return median(runs);
+    };
+    const pairs = await measure('PUT network + GET network pairs', async () => {
+      const put = await fetch(`${apiUrl}/api/v1/sandboxes/${id}/network`, { method: 'PUT', headers, body: policy });
+      if (put.status !== 200) throw new Error(`PUT ${put.status}`);
+      await put.arrayBuffer();
+      const get = await fetch(`${apiUrl}/api/v1/sandboxes/${id}/network`, { headers });
+      await get.arrayBuffer();
+    });
+    const health = await measure('baseline GET /healthz', async () => {
+      const r = await fetch(`${apiUrl}/healthz`);
+      await r.arrayBuffer();
+    });
+    console.log(`ratio: PUT+GET pairs/s = ${(pairs / health).toFixed(2)}× healthz/s; target >= 2,000 pairs/s: ${pairs >= 2000 ? 'MET' : 'MISSED'}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+try {
+  await startupBench();
+  await roundTripBench();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
