@@ -12,6 +12,10 @@ import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
 import { createSandboxService, type SandboxService } from './control-plane/sandboxes.js';
 import { loadTemplates } from './control-plane/templates.js';
+import { createAuditLog, type AuditLog } from './gateway/audit.js';
+import { createCredentialResolver, type CredentialResolver } from './gateway/credentials.js';
+import { flowsRoutes } from './api/admin/flows-routes.js';
+import { observabilityRoutes } from './api/routes/observability.js';
 import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
 import { openStore, type Store } from './store/db.js';
@@ -39,6 +43,8 @@ export interface Emulator {
   readonly store: Store;
   readonly events: ControlPlaneEvents;
   readonly services: { sandboxes: SandboxService; network: NetworkPolicyService; credentialSources: CredentialSourceService };
+  readonly audit: AuditLog;
+  readonly credentials: CredentialResolver;
   info(): EmulatorInfo;
   /** Back to a clean state: no sandboxes, sources or flows; token and ports kept. */
   reset(): Promise<void>;
@@ -64,6 +70,8 @@ export async function startEmulator({
   const sandboxes = createSandboxService({ store, events, templates, now });
   const network = createNetworkPolicyService({ store, events, sandboxes, now });
   const credentialSources = createCredentialSourceService({ store, events, now });
+  const audit = createAuditLog({ store, now });
+  const credentials = createCredentialResolver({ store, events });
 
   let apiUrl = '';
   let boundPort = 0;
@@ -82,7 +90,8 @@ export async function startEmulator({
     events.emit('reset');
   };
 
-  const adminRoutes: Hono[] = [];
+  const adminRoutes: Hono[] = [flowsRoutes({ store, audit })];
+  const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes })];
   const app = createApp({
     token: () => apiToken,
     logger,
@@ -94,6 +103,7 @@ export async function startEmulator({
     health,
     reset,
     adminRoutes,
+    apiRoutes,
   });
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
@@ -122,6 +132,7 @@ export async function startEmulator({
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      credentials.close();
       store.close();
       events.removeAllListeners();
       logger.info('emulator stopped');
@@ -136,6 +147,8 @@ export async function startEmulator({
     store,
     events,
     services: { sandboxes, network, credentialSources },
+    audit,
+    credentials,
     info,
     reset,
     stop,

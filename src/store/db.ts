@@ -7,6 +7,7 @@ import { createSecretBox, loadOrCreateKey, type SecretBox } from './secret-box.j
 import { createSandboxRepository, type SandboxRepository } from './sandboxes.js';
 import { createCredentialSourceRepository, type CredentialSourceRepository } from './credential-sources.js';
 import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
+import { createAuditEventRepository, type AuditEventRepository } from './audit-events.js';
 
 export type StoreLocation = { kind: 'memory' } | { kind: 'dir'; dataDir: string };
 
@@ -16,11 +17,12 @@ export interface Store {
   readonly sandboxes: SandboxRepository;
   readonly credentialSources: CredentialSourceRepository;
   readonly bindings: CredentialBindingRepository;
+  readonly auditEvents: AuditEventRepository;
   /** Runs `fn` in one transaction (better-sqlite3 transactions are synchronous). */
   transaction<T>(fn: () => T): T;
   /** True while the database answers a trivial query. */
   healthy(): boolean;
-  /** Deletes every sandbox, binding and credential source (`POST /_emulator/reset`). */
+  /** Deletes every sandbox, binding, credential source and audit event (`POST /_emulator/reset`). */
   clear(): void;
   close(): void;
 }
@@ -28,7 +30,7 @@ export interface Store {
 export const databaseFile = 'emulator.db';
 export const keyFile = 'secrets.key';
 
-export function openStore(location: StoreLocation): Store {
+export function openStore(location: StoreLocation, { maxAuditEvents = 100_000 }: { maxAuditEvents?: number } = {}): Store {
   let db: Database;
   let box: SecretBox;
   if (location.kind === 'memory') {
@@ -48,6 +50,7 @@ export function openStore(location: StoreLocation): Store {
   const sandboxes = createSandboxRepository(db);
   const credentialSources = createCredentialSourceRepository(db, box);
   const bindings = createCredentialBindingRepository(db);
+  const auditEvents = createAuditEventRepository(db, maxAuditEvents);
   const ping = db.prepare('SELECT 1');
 
   return {
@@ -56,6 +59,7 @@ export function openStore(location: StoreLocation): Store {
     sandboxes,
     credentialSources,
     bindings,
+    auditEvents,
     transaction: (fn) => db.transaction(fn)(),
     healthy() {
       try {
@@ -66,7 +70,7 @@ export function openStore(location: StoreLocation): Store {
     },
     clear() {
       db.transaction(() => {
-        db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources;');
+        db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
       })();
     },
     close() {

@@ -69,6 +69,26 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'audit-events',
+    up(db) {
+      db.exec(`
+        CREATE TABLE audit_events (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          event_id TEXT NOT NULL,
+          sandbox_id TEXT NOT NULL,
+          occurred_at TEXT NOT NULL,
+          event_type TEXT NOT NULL,
+          phase TEXT NOT NULL,
+          outcome TEXT NOT NULL,
+          action TEXT NOT NULL,
+          event_json TEXT NOT NULL
+        );
+        CREATE INDEX audit_events_sandbox ON audit_events(sandbox_id, seq);
+      `);
+    },
+  },
 ];
 
 export function migrate(db: Database): number {

@@ -1,0 +1,73 @@
+import type { Database } from 'better-sqlite3';
+
+export interface AuditEventFilter {
+  sandboxId?: string;
+  afterSeq?: number;
+  startTime?: string;
+  endTime?: string;
+  eventType?: string;
+  outcome?: string;
+  action?: string;
+  phase?: string;
+  limit: number;
+}
+
+export interface StoredAuditEvent {
+  seq: number;
+  event: Record<string, unknown> & { sandbox_id: string; occurred_at: string };
+}
+
+export interface AuditEventRepository {
+  insert(event: StoredAuditEvent['event'] & { event_id: string; event_type: string; phase: string; outcome: string; action: string }): number;
+  list(filter: AuditEventFilter): StoredAuditEvent[];
+  count(): number;
+  clear(): void;
+}
+
+/**
+ * Network audit events, bounded: once more than `maxEvents` are stored, the oldest are dropped (in
+ * batches, so an insert stays cheap).
+ */
+export function createAuditEventRepository(db: Database, maxEvents = 100_000): AuditEventRepository {
+  const insert = db.prepare(
+    'INSERT INTO audit_events (event_id, sandbox_id, occurred_at, event_type, phase, outcome, action, event_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const count = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM audit_events');
+  const trim = db.prepare('DELETE FROM audit_events WHERE seq <= ?');
+  const pruneEvery = Math.max(1, Math.min(1000, Math.floor(maxEvents / 10)));
+  let sinceTrim = 0;
+
+  return {
+    insert(e) {
+      const seq = Number(insert.run(e.event_id, e.sandbox_id, e.occurred_at, e.event_type, e.phase, e.outcome, e.action, JSON.stringify(e)).lastInsertRowid);
+      if (++sinceTrim >= pruneEvery) {
+        sinceTrim = 0;
+        trim.run(seq - maxEvents);
+      }
+      return seq;
+    },
+    list(f) {
+      const where: string[] = [];
+      const params: Record<string, unknown> = { limit: f.limit };
+      const add = (clause: string, key: string, value: unknown) => {
+        if (value === undefined) return;
+        where.push(clause);
+        params[key] = value;
+      };
+      add('sandbox_id = @sandboxId', 'sandboxId', f.sandboxId);
+      add('seq > @afterSeq', 'afterSeq', f.afterSeq);
+      add('occurred_at >= @startTime', 'startTime', f.startTime);
+      add('occurred_at <= @endTime', 'endTime', f.endTime);
+      add('event_type = @eventType', 'eventType', f.eventType);
+      add('outcome = @outcome', 'outcome', f.outcome);
+      add('action = @action', 'action', f.action);
+      add('phase = @phase', 'phase', f.phase);
+      const sql = `SELECT seq, event_json FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT @limit`;
+      return (db.prepare(sql).all(params) as { seq: number; event_json: string }[]).map((r) => ({ seq: r.seq, event: JSON.parse(r.event_json) }));
+    },
+    count: () => count.get()!.n,
+    clear() {
+      db.exec('DELETE FROM audit_events');
+    },
+  };
+}
