@@ -1,24 +1,33 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
+import { flowsRoutes } from './api/admin/flows-routes.js';
+import { proxyAdminRoutes } from './api/admin/proxy-routes.js';
+import { sandboxAdminRoutes } from './api/admin/sandbox-routes.js';
+import type { ComponentState, EmulatorInfo } from './api/admin/emulator-routes.js';
 import { createApp } from './api/app.js';
 import { warmDecoders } from './api/decoders.js';
-import type { ComponentState, EmulatorInfo } from './api/admin/emulator-routes.js';
+import { observabilityRoutes } from './api/routes/observability.js';
 import { defaultHost, resolveToken } from './config.js';
 import { createCredentialSourceService, type CredentialSourceService } from './control-plane/credential-sources.js';
 import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
 import { createSandboxService, type SandboxService } from './control-plane/sandboxes.js';
 import { loadTemplates } from './control-plane/templates.js';
-import { createAuditLog, type AuditLog } from './gateway/audit.js';
+import { createAuditLog, type AuditLog, type NetworkAuditEvent } from './gateway/audit.js';
 import { createCredentialResolver, type CredentialResolver } from './gateway/credentials.js';
-import { flowsRoutes } from './api/admin/flows-routes.js';
-import { observabilityRoutes } from './api/routes/observability.js';
+import type { ProxyEndpointPolicy } from './gateway/dial.js';
+import type { DirectEgress, GatewayTimeouts } from './gateway/flow.js';
+import { createGateway, type Gateway } from './gateway/gateway.js';
 import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
+import { createSandboxRuntime, type ConnectTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
+import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
+import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
+import { defaultPlatformRecords, loadWorldFixture } from './world/default-world.js';
 
 export interface EmulatorOptions {
   /** API listen address; loopback unless told otherwise. */
@@ -31,9 +40,26 @@ export interface EmulatorOptions {
   dataDir?: string;
   /** API token; else `SANDBOX0_TOKEN`, else generated (and kept in the data dir). */
   token?: string;
+  /** The embedded SOCKS5 test proxy and the customer services behind it; `false` runs neither. */
+  testProxy?: false | { port?: number; users?: readonly TestProxyUser[] };
+  /** `allow-loopback` (default) or `platform` (the platform's protected-address rejection). */
+  proxyEndpoints?: ProxyEndpointPolicy;
+  /** Direct (unproxied) egress: `loopback-only` (default) or `real`. */
+  directEgress?: DirectEgress;
+  /** UDP with a proxy configured: `reject` (default, audited) or `direct` (as the platform's code). */
+  udpEgress?: 'reject' | 'direct';
+  gatewayTimeouts?: Partial<GatewayTimeouts>;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   now?: () => Date;
+}
+
+export interface EmulatorSandbox {
+  readonly id: string;
+  /** Opens a TCP flow from this sandbox through the gateway (in-process interception). */
+  connect(target: ConnectTarget): Promise<Socket>;
+  view(): SandboxView | undefined;
+  setHosts(hosts: Record<string, string[]>): void;
 }
 
 export interface Emulator {
@@ -45,8 +71,16 @@ export interface Emulator {
   readonly services: { sandboxes: SandboxService; network: NetworkPolicyService; credentialSources: CredentialSourceService };
   readonly audit: AuditLog;
   readonly credentials: CredentialResolver;
+  readonly gateway: Gateway;
+  readonly runtime: SandboxRuntime;
+  /** The embedded test proxy, unless disabled. */
+  readonly proxy: TestProxy | undefined;
+  readonly customerServices: CustomerServices | undefined;
+  sandbox(id: string): EmulatorSandbox;
+  /** Audit events of every sandbox, oldest first. */
+  flows(filter?: { sandboxId?: string; limit?: number }): NetworkAuditEvent[];
   info(): EmulatorInfo;
-  /** Back to a clean state: no sandboxes, sources or flows; token and ports kept. */
+  /** Back to a clean state: no sandboxes, sources or flows, default DNS views and proxy; token and ports kept. */
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -58,57 +92,130 @@ export async function startEmulator({
   ephemeral = true,
   dataDir,
   token,
+  testProxy: testProxyOptions = {},
+  proxyEndpoints,
+  directEgress,
+  udpEgress,
+  gatewayTimeouts,
   env = process.env,
   logger = silentLogger(),
   now = () => new Date(),
 }: EmulatorOptions = {}): Promise<Emulator> {
   if (!ephemeral && !dataDir) throw new Error('startEmulator: dataDir is required unless ephemeral');
-  const store = openStore(ephemeral ? { kind: 'memory' } : { kind: 'dir', dataDir: dataDir! });
-  const apiToken = resolveToken({ token, env, dataDir: ephemeral ? undefined : dataDir });
-  const events = new ControlPlaneEvents();
-  const templates = loadTemplates(join(fixturesDir, 'templates'));
-  const sandboxes = createSandboxService({ store, events, templates, now });
-  const network = createNetworkPolicyService({ store, events, sandboxes, now });
-  const credentialSources = createCredentialSourceService({ store, events, now });
-  const audit = createAuditLog({ store, now });
-  const credentials = createCredentialResolver({ store, events });
-
-  let apiUrl = '';
-  let boundPort = 0;
-  const info = (): EmulatorInfo => ({
-    version: packageVersion,
-    apiUrl,
-    ports: { api: boundPort },
-    token: apiToken,
-    interception: { mode: 'in-process', reason: 'the gateway is not started by this version yet' },
-    dataDir: ephemeral ? null : dataDir!,
-    ephemeral,
-  });
-  const health = (): Record<string, ComponentState> => ({ api: 'up', store: store.healthy() ? 'up' : 'down' });
-  const reset = async () => {
-    store.clear();
-    events.emit('reset');
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn({ err: { message: (err as Error).message } }, 'error while stopping a component');
+      }
+    }
   };
 
-  const adminRoutes: Hono[] = [flowsRoutes({ store, audit })];
-  const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes })];
-  const app = createApp({
-    token: () => apiToken,
-    logger,
-    databaseHealthy: () => store.healthy(),
-    sandboxes,
-    network,
-    credentialSources,
-    info,
-    health,
-    reset,
-    adminRoutes,
-    apiRoutes,
-  });
-
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  server.keepAliveTimeout = 5_000;
   try {
+    const store = openStore(ephemeral ? { kind: 'memory' } : { kind: 'dir', dataDir: dataDir! });
+    stops.push(() => store.close());
+    const apiToken = resolveToken({ token, env, dataDir: ephemeral ? undefined : dataDir });
+    const events = new ControlPlaneEvents();
+    stops.push(() => void events.removeAllListeners());
+    const templates = loadTemplates(join(fixturesDir, 'templates'));
+    const sandboxes = createSandboxService({ store, events, templates, now });
+    const network = createNetworkPolicyService({ store, events, sandboxes, now });
+    const credentialSources = createCredentialSourceService({ store, events, now });
+    const audit = createAuditLog({ store, now });
+    const credentials = createCredentialResolver({ store, events });
+    stops.push(() => credentials.close());
+
+    // The customer side: services behind the proxy, and the proxy itself.
+    let customerServices: CustomerServices | undefined;
+    let proxy: TestProxy | undefined;
+    if (testProxyOptions !== false) {
+      customerServices = await startCustomerServices({ logger });
+      stops.push(() => customerServices!.stop());
+      proxy = await createTestProxy({
+        port: testProxyOptions.port ?? 0,
+        users: testProxyOptions.users ?? defaultTestProxyUsers,
+        customerDns: defaultCustomerDns(customerServices),
+        directIps: 'loopback',
+        logger: logger.child({ component: 'test-proxy' }),
+      });
+      stops.push(() => proxy!.stop());
+    }
+    const platformRecords = () => defaultPlatformRecords(proxy?.address);
+
+    const gateway = createGateway({
+      events,
+      network,
+      audit,
+      credentials,
+      logger: logger.child({ component: 'gateway' }),
+      platformSettings: loadWorldFixture().platform,
+      platformRecords: platformRecords(),
+      proxyEndpoints,
+      directEgress,
+      udpEgress,
+      timeouts: gatewayTimeouts,
+    });
+    stops.push(() => gateway.close());
+    const runtime = createSandboxRuntime({ store, gateway, audit, logger, platformDns: () => gateway.platformDns, now });
+    stops.push(() => runtime.stop());
+    const onClaim = (id: string) => void runtime.attach(id).catch((err: Error) => logger.error({ sandboxId: id, err: { message: err.message } }, 'sandbox interception failed to start'));
+    const onDelete = (id: string) => void runtime.detach(id);
+    events.on('sandbox-claimed', onClaim);
+    events.on('sandbox-deleted', onDelete);
+    await Promise.all(store.sandboxes.ids().map((id) => runtime.attach(id)));
+
+    let apiUrl = '';
+    let boundPort = 0;
+    const info = (): EmulatorInfo => ({
+      version: packageVersion,
+      apiUrl,
+      ports: { api: boundPort, ...(proxy ? { testProxy: proxy.port } : {}) },
+      token: apiToken,
+      interception: { mode: 'explicit', reason: 'transparent interception is not available in this version; each sandbox gets loopback SOCKS5 and HTTP CONNECT ingress ports (GET /_emulator/sandboxes/{id})' },
+      ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ ...u })) } } : {}),
+      ...(customerServices ? { fixtureCaPath: fixtureCaCertPath } : {}),
+      dataDir: ephemeral ? null : dataDir!,
+      ephemeral,
+    });
+    const health = (): Record<string, ComponentState> => ({
+      api: 'up',
+      store: store.healthy() ? 'up' : 'down',
+      gateway: 'up',
+      testProxy: proxy ? 'up' : 'disabled',
+      dns: 'up',
+    });
+    const reset = async () => {
+      await Promise.all(store.sandboxes.ids().map((id) => runtime.detach(id)));
+      store.clear();
+      gateway.platformDns.replace(platformRecords());
+      proxy?.reset();
+      events.emit('reset');
+    };
+
+    const adminRoutes: Hono[] = [
+      flowsRoutes({ store, audit }),
+      sandboxAdminRoutes({ sandboxes, runtime, decide: gateway.decide, platformDns: gateway.platformDns }),
+      ...(proxy ? [proxyAdminRoutes({ proxy })] : []),
+    ];
+    const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes })];
+    const app = createApp({
+      token: () => apiToken,
+      logger,
+      databaseHealthy: () => store.healthy(),
+      sandboxes,
+      network,
+      credentialSources,
+      info,
+      health,
+      reset,
+      adminRoutes,
+      apiRoutes,
+    });
+
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -116,41 +223,49 @@ export async function startEmulator({
         resolve();
       });
     });
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    boundPort = (server.address() as AddressInfo).port;
+    apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    logger.info({ apiUrl, testProxy: proxy?.address }, 'emulator listening');
+    setImmediate(warmDecoders);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      apiUrl,
+      port: boundPort,
+      token: apiToken,
+      store,
+      events,
+      services: { sandboxes, network, credentialSources },
+      audit,
+      credentials,
+      gateway,
+      runtime,
+      proxy,
+      customerServices,
+      sandbox: (id) => ({
+        id,
+        connect: (target) => runtime.connect(id, target),
+        view: () => runtime.view(id),
+        setHosts: (hosts) => runtime.setHosts(id, hosts),
+      }),
+      flows: ({ sandboxId, limit = 10_000 } = {}) => store.auditEvents.list({ sandboxId, limit }).map((r) => r.event as NetworkAuditEvent),
+      info,
+      reset,
+      stop: () =>
+        (stopping ??= (async () => {
+          await stopAll();
+          logger.info('emulator stopped');
+        })()),
+    };
   } catch (err) {
-    store.close();
+    await stopAll();
     throw err;
   }
-  boundPort = (server.address() as AddressInfo).port;
-  apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
-  logger.info({ apiUrl }, 'emulator API listening');
-  setImmediate(warmDecoders);
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      credentials.close();
-      store.close();
-      events.removeAllListeners();
-      logger.info('emulator stopped');
-    })());
-
-  return {
-    get apiUrl() {
-      return apiUrl;
-    },
-    port: boundPort,
-    token: apiToken,
-    store,
-    events,
-    services: { sandboxes, network, credentialSources },
-    audit,
-    credentials,
-    info,
-    reset,
-    stop,
-  };
 }

@@ -115,7 +115,13 @@ export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditL
           signature_status: 'verified',
         },
       };
-      const seq = store.auditEvents.insert(event);
+      let seq: number;
+      try {
+        seq = store.auditEvents.insert(event);
+      } catch {
+        // The store is closed (the emulator is stopping while flows wind down): the event is dropped.
+        return event;
+      }
       for (const l of listeners) {
         try {
           l(event, seq);

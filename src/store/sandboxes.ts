@@ -19,6 +19,8 @@ export interface SandboxRecord {
   /** The effective (template-merged) policy without bindings: upstream's pod annotation. */
   network: SandboxNetworkPolicy | undefined;
   networkHash: string | undefined;
+  /** Sandbox-side hosts entries (name → addresses), the emulator's `/etc/hosts` for the sandbox. */
+  hosts: Record<string, string[]>;
   claimedAt: string;
   createdAt: string;
   updatedAt: string;
@@ -38,6 +40,7 @@ export interface SandboxRepository {
   get(id: string): SandboxRecord | undefined;
   list(filter: SandboxListFilter): { sandboxes: SandboxRecord[]; count: number };
   setNetwork(id: string, network: SandboxNetworkPolicy, hash: string, config: Record<string, unknown>, updatedAt: string): void;
+  setHosts(id: string, hosts: Record<string, string[]>, updatedAt: string): void;
   delete(id: string): boolean;
   ids(): string[];
 }
@@ -55,6 +58,7 @@ interface Row {
   config_json: string;
   network_json: string | null;
   network_hash: string | null;
+  hosts_json: string;
   claimed_at: string;
   created_at: string;
   updated_at: string;
@@ -73,6 +77,7 @@ const fromRow = (r: Row): SandboxRecord => ({
   config: JSON.parse(r.config_json) as Record<string, unknown>,
   network: r.network_json === null ? undefined : (JSON.parse(r.network_json) as SandboxNetworkPolicy),
   networkHash: r.network_hash ?? undefined,
+  hosts: JSON.parse(r.hosts_json) as Record<string, string[]>,
   claimedAt: r.claimed_at,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -81,13 +86,14 @@ const fromRow = (r: Row): SandboxRecord => ({
 export function createSandboxRepository(db: Database): SandboxRepository {
   const insert = db.prepare(`INSERT INTO sandboxes
     (id, team_id, user_id, template_id, status, paused, auto_resume, pod_name, runtime_generation, config_json,
-     network_json, network_hash, seq, claimed_at, created_at, updated_at)
+     network_json, network_hash, hosts_json, seq, claimed_at, created_at, updated_at)
     VALUES (@id, @team_id, @user_id, @template_id, @status, @paused, @auto_resume, @pod_name, @runtime_generation,
-     @config_json, @network_json, @network_hash, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sandboxes), @claimed_at, @created_at, @updated_at)`);
+     @config_json, @network_json, @network_hash, @hosts_json, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sandboxes), @claimed_at, @created_at, @updated_at)`);
   const get = db.prepare<[string], Row>('SELECT * FROM sandboxes WHERE id = ?');
   const setNetwork = db.prepare(
     'UPDATE sandboxes SET network_json = ?, network_hash = ?, config_json = ?, updated_at = ? WHERE id = ?',
   );
+  const setHosts = db.prepare('UPDATE sandboxes SET hosts_json = ?, updated_at = ? WHERE id = ?');
   const del = db.prepare('DELETE FROM sandboxes WHERE id = ?');
   const ids = db.prepare<[], { id: string }>('SELECT id FROM sandboxes ORDER BY seq');
 
@@ -106,6 +112,7 @@ export function createSandboxRepository(db: Database): SandboxRepository {
         config_json: JSON.stringify(r.config),
         network_json: r.network === undefined ? null : JSON.stringify(r.network),
         network_hash: r.networkHash ?? null,
+        hosts_json: JSON.stringify(r.hosts),
         claimed_at: r.claimedAt,
         created_at: r.createdAt,
         updated_at: r.updatedAt,
@@ -137,6 +144,9 @@ export function createSandboxRepository(db: Database): SandboxRepository {
     },
     setNetwork(id, network, hash, config, updatedAt) {
       setNetwork.run(JSON.stringify(network), hash, JSON.stringify(config), updatedAt, id);
+    },
+    setHosts(id, hosts, updatedAt) {
+      setHosts.run(JSON.stringify(hosts), updatedAt, id);
     },
     delete(id) {
       return del.run(id).changes > 0;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator.js';
+import type { NetworkAuditEvent } from '../../src/gateway/audit.js';
 
 /** Starts one in-memory emulator on port 0 for the file, stopped after it (even when a test fails). */
 export function useEmulator(options: EmulatorOptions = {}): { readonly current: Emulator } {
@@ -41,4 +42,25 @@ export function api(emulator: () => Emulator, token?: string) {
     delete: (path: string) => call('DELETE', path),
     call,
   };
+}
+
+/**
+ * Resolves with the first audit event (already stored or yet to come) matching `predicate`; flows end
+ * asynchronously after the client sees the close, so tests wait for the event rather than sleep.
+ */
+export function waitForEvent(emulator: Emulator, predicate: (e: NetworkAuditEvent) => boolean, timeoutMs = 10_000): Promise<NetworkAuditEvent> {
+  const existing = emulator.flows().find(predicate);
+  if (existing) return Promise.resolve(existing);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`no matching audit event within ${timeoutMs} ms; events: ${JSON.stringify(emulator.flows().map((e) => [e.sandbox_id, e.phase, e.attributes]))}`));
+    }, timeoutMs);
+    const unsubscribe = emulator.audit.subscribe((event) => {
+      if (!predicate(event)) return;
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(event);
+    });
+  });
 }

@@ -89,6 +89,14 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'sandbox-hosts',
+    up(db) {
+      // Sandbox-side hosts entries (PUT /_emulator/sandboxes/{id}/hosts): name → addresses.
+      db.exec(`ALTER TABLE sandboxes ADD COLUMN hosts_json TEXT NOT NULL DEFAULT '{}'`);
+    },
+  },
 ];
 
 export function migrate(db: Database): number {

@@ -1,0 +1,149 @@
+import net from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { SocksClient, SocksClientError } from 'socks';
+import { EmulatorError } from '../errors.js';
+import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
+import type { CompiledPlatform } from '../policy/platform.js';
+import { cidrsContain, parseIp } from '../policy/ip.js';
+import type { ProxyTarget } from './decide.js';
+
+/** Where a dial failed: the audit's `error_step`. */
+export type DialStep =
+  | 'proxy_resolve'
+  | 'proxy_protected'
+  | 'proxy_connect'
+  | 'proxy_timeout'
+  | 'proxy_method'
+  | 'proxy_auth'
+  | 'proxy_reply'
+  | 'proxy_protocol'
+  | 'upstream_no_route'
+  | 'upstream_connect'
+  | 'upstream_timeout';
+
+/** A typed dial failure. Messages never contain a secret (the `socks` error's options are dropped). */
+export class DialError extends EmulatorError {
+  readonly step: DialStep;
+  readonly replyCode?: number;
+  constructor(step: DialStep, message: string, replyCode?: number) {
+    super(`dial_${step}`, message);
+    this.name = 'DialError';
+    this.step = step;
+    this.replyCode = replyCode;
+  }
+}
+
+/** RFC 1928 reply codes, named as the `socks` client names them in its messages. */
+const socksReplyNames: Record<string, number> = {
+  Failure: 0x01,
+  NotAllowed: 0x02,
+  NetworkUnreachable: 0x03,
+  HostUnreachable: 0x04,
+  ConnectionRefused: 0x05,
+  TTLExpired: 0x06,
+  CommandNotSupported: 0x07,
+  AddressNotSupported: 0x08,
+};
+
+export const socksReplyMeaning: Record<number, string> = {
+  0x01: 'general SOCKS server failure',
+  0x02: 'connection not allowed by ruleset',
+  0x03: 'network unreachable',
+  0x04: 'host unreachable',
+  0x05: 'connection refused',
+  0x06: 'TTL expired',
+  0x07: 'command not supported',
+  0x08: 'address type not supported',
+};
+
+/** Turns a `socks` client error into a DialError, keeping only its message (never `err.options`). */
+export function classifySocksError(err: unknown, proxy: string): DialError {
+  const message = err instanceof Error ? err.message : String(err);
+  const rejected = /^Socks5 proxy rejected connection - (\w+)/.exec(message);
+  if (rejected) {
+    const code = socksReplyNames[rejected[1]!] ?? 0x01;
+    return new DialError('proxy_reply', `SOCKS5 proxy ${proxy} refused the CONNECT: reply 0x0${code.toString(16)} (${socksReplyMeaning[code]})`, code);
+  }
+  if (message.includes('no accepted authentication type')) return new DialError('proxy_method', `SOCKS5 proxy ${proxy} accepted none of the offered methods (no acceptable authentication methods)`);
+  if (message.includes('Authentication failed')) return new DialError('proxy_auth', `SOCKS5 proxy ${proxy} rejected the username/password (username/password authentication failed)`);
+  if (message.includes('timed out')) return new DialError('proxy_timeout', `SOCKS5 proxy ${proxy} did not complete the handshake in time`);
+  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EADDRNOTAVAIL/.test(message)) return new DialError('proxy_connect', `cannot connect to SOCKS5 proxy ${proxy}: ${message.replace(/^connect /, '')}`);
+  if (message.includes('Socket closed')) return new DialError('proxy_protocol', `SOCKS5 proxy ${proxy} closed the connection during the handshake`);
+  return new DialError('proxy_protocol', `SOCKS5 handshake with ${proxy} failed: ${message}`);
+}
+
+export type ProxyEndpointPolicy = 'allow-loopback' | 'platform';
+
+/**
+ * Is this proxy endpoint address protected? The platform rejects unspecified, loopback, link-local,
+ * multicast and platform-denied addresses; by default the emulator allows loopback (its own proxy lives there).
+ */
+export function isProtectedProxyAddress(ip: string, platform: CompiledPlatform, policy: ProxyEndpointPolicy): boolean {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    addr = ipaddr.process(ip);
+  } catch {
+    return true;
+  }
+  const range = addr.range();
+  if (range === 'loopback') return policy === 'platform';
+  if (range === 'unspecified' || range === 'linkLocal' || range === 'multicast') return true;
+  const parsed = parseIp(ip);
+  return parsed !== undefined && cidrsContain(platform.deniedCidrs, parsed);
+}
+
+/** The proxy's address resolved through the platform DNS view: the first address that is not protected. */
+export function resolveProxyEndpoint(host: string, port: number, view: PlatformDnsView, platform: CompiledPlatform, policy: ProxyEndpointPolicy): Endpoint {
+  const candidates = view.resolveEndpoint(host, port);
+  if (!candidates || candidates.length === 0) throw new DialError('proxy_resolve', `egress proxy host ${host} does not resolve in the platform DNS view`);
+  for (const c of candidates) {
+    if (net.isIP(c.host) === 0) continue;
+    if (!isProtectedProxyAddress(c.host, platform, policy)) return c;
+  }
+  const first = candidates[0]!;
+  throw new DialError('proxy_protected', `egress proxy endpoint resolves to a protected address: ${host} resolves to ${first.host}`);
+}
+
+export interface ProxyDialOptions {
+  endpoint: Endpoint;
+  /** The policy's proxy address as written (`proxy.example.com:1080`), for messages. */
+  label: string;
+  target: ProxyTarget;
+  credentials?: { username: string; password: string };
+  timeoutMs: number;
+}
+
+/** CONNECT through a SOCKS5 proxy with the `socks` client: ATYP domain for a hostname, never a local lookup. */
+export async function dialViaProxy(o: ProxyDialOptions): Promise<net.Socket> {
+  try {
+    const { socket } = await SocksClient.createConnection({
+      proxy: { host: o.endpoint.host, port: o.endpoint.port, type: 5, ...(o.credentials ? { userId: o.credentials.username, password: o.credentials.password } : {}) },
+      command: 'connect',
+      destination: { host: o.target.host, port: o.target.port },
+      timeout: o.timeoutMs,
+    });
+    return socket;
+  } catch (err) {
+    throw classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, `${o.label} (${formatEndpoint(o.endpoint)})`);
+  }
+}
+
+/** A direct TCP connection (only where the emulator has a route: loopback or a mapped platform endpoint). */
+export function dialDirect(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new DialError('upstream_timeout', `connecting to ${formatEndpoint(endpoint)} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new DialError('upstream_connect', `connecting to ${formatEndpoint(endpoint)} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    });
+  });
+}

@@ -1,0 +1,79 @@
+import { isIP } from 'node:net';
+import type { AppProtocol } from '../policy/types.js';
+import type { FlowClassification } from '../policy/evaluate.js';
+import type { Decider, ProxyTarget } from './decide.js';
+
+/** `POST /_emulator/sandboxes/{id}/evaluate` request (PRODUCT.md). */
+export interface DryRunRequest {
+  host?: string;
+  ip?: string;
+  port: number;
+  transport?: 'tcp' | 'udp';
+  appProtocol?: AppProtocol;
+}
+
+export type DryRunResult =
+  | {
+      flowStarts: true;
+      action: 'deny' | 'pass-through' | 'use-adapter';
+      reason: string;
+      matchedRule?: string;
+      route?: 'direct' | 'proxy';
+      proxyAddress?: string;
+      proxyTarget?: ProxyTarget;
+      destination: { ip: string; port: number; resolvedFrom?: string };
+      classification: FlowClassification;
+      phase: string;
+      explanation: string;
+    }
+  | { flowStarts: false; reason: 'sandbox_resolution_failed'; host: string; explanation: string };
+
+/** Which protocol a flow to this port would most likely be classified as, when the caller does not say. */
+function guessAppProtocol(port: number): AppProtocol {
+  return port === 80 || port === 8080 ? 'http' : 'tls';
+}
+
+/**
+ * A dry run of the gateway's decision for a flow the sandbox might open. A host without an ip is
+ * resolved the way the sandbox would; the classification is what the gateway would see: a TLS SNI or
+ * HTTP Host for TCP with a host, a QUIC SNI for UDP with a host, unknown otherwise.
+ */
+export function dryRun(decide: Decider, sandboxId: string, resolve: (host: string) => string | undefined, req: DryRunRequest): DryRunResult {
+  const transport = req.transport ?? 'tcp';
+  let ip = req.ip;
+  if (!ip) {
+    ip = req.host ? resolve(req.host) : undefined;
+    if (!ip) {
+      return {
+        flowStarts: false,
+        reason: 'sandbox_resolution_failed',
+        host: req.host ?? '',
+        explanation: `${req.host} does not resolve inside the sandbox, so the program cannot open a connection and no decision is ever made (add a sandbox hosts entry or a platform DNS record)`,
+      };
+    }
+  }
+  const host = req.host && !isIP(req.host) ? req.host.toLowerCase() : req.host;
+  let classification: FlowClassification;
+  if (transport === 'udp') {
+    classification = host ? { kind: 'known', appProtocol: 'udp', host } : { kind: 'unknown', reason: 'missing_sni' };
+  } else if (req.appProtocol) {
+    classification = { kind: 'known', appProtocol: req.appProtocol, ...(host && ['http', 'tls', 'dns'].includes(req.appProtocol) ? { host } : {}) };
+  } else if (host) {
+    classification = { kind: 'known', appProtocol: guessAppProtocol(req.port), host };
+  } else {
+    classification = { kind: 'unknown', reason: 'unclassified' };
+  }
+  const v = decide({ sandboxId, destIp: ip, destPort: req.port, transport, classification });
+  return {
+    flowStarts: true,
+    action: v.verdict === 'deny' ? 'deny' : v.decision.action,
+    reason: v.verdict === 'deny' ? v.reason : v.decision.reason,
+    ...(v.decision.matchedRule !== undefined ? { matchedRule: v.decision.matchedRule } : {}),
+    ...(v.verdict === 'allow' ? { route: v.route } : {}),
+    ...(v.verdict === 'allow' && v.route === 'proxy' ? { proxyAddress: v.proxy.address, proxyTarget: v.target } : {}),
+    destination: { ip, port: req.port, ...(req.ip ? {} : { resolvedFrom: req.host }) },
+    classification,
+    phase: v.decision.phase,
+    explanation: v.explanation,
+  };
+}

@@ -1,0 +1,272 @@
+import type { Socket } from 'node:net';
+import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
+import type { Logger } from '../log.js';
+import type { CompiledPlatform } from '../policy/platform.js';
+import type { FlowClassification } from '../policy/evaluate.js';
+import type { AuditLog, NetworkAuditAttributes } from './audit.js';
+import type { CredentialResolver } from './credentials.js';
+import type { Decider, FlowVerdict } from './decide.js';
+import { DialError, dialDirect, dialViaProxy, resolveProxyEndpoint, type ProxyEndpointPolicy } from './dial.js';
+import { peekAndClassify } from './peek.js';
+
+/** Where direct (non-proxied) egress may go: only loopback and mapped platform endpoints, or anywhere. */
+export type DirectEgress = 'loopback-only' | 'real';
+
+export interface GatewayTimeouts {
+  /** First client read (platform: 500 ms). */
+  firstReadMs: number;
+  /** Later reads while classifying (platform: 5 s). */
+  readMs: number;
+  /** Proxy connect + SOCKS5 handshake (platform's proxy_upstream_timeout: 30 s). */
+  proxyMs: number;
+  /** Direct upstream connect. */
+  directMs: number;
+}
+
+export const defaultGatewayTimeouts: GatewayTimeouts = { firstReadMs: 500, readMs: 5_000, proxyMs: 30_000, directMs: 10_000 };
+
+export interface TcpFlowDeps {
+  decide: Decider;
+  audit: AuditLog;
+  credentials: CredentialResolver;
+  platformDns: () => PlatformDnsView;
+  platform: () => CompiledPlatform;
+  proxyEndpoints: ProxyEndpointPolicy;
+  directEgress: DirectEgress;
+  timeouts: GatewayTimeouts;
+  logger: Logger;
+  nextFlowId: (transport: 'tcp' | 'udp') => string;
+}
+
+export interface TcpFlowInput {
+  sandboxId: string;
+  sourceIp?: string;
+  /** What the sandbox dialled; undefined when interception could not tell (`missing_original_dst`). */
+  originalDst: { ip: string; port: number } | undefined;
+  socket: Socket;
+  /** Bytes already read from the client by the ingress (explicit mode), replayed before the rest. */
+  initialBytes?: Buffer;
+}
+
+/** The client socket's byte counters when the flow started (ingress handshakes excluded). */
+interface ByteBase {
+  read: number;
+  written: number;
+}
+
+/** What the steps after the decision share. */
+interface FlowContext {
+  deps: TcpFlowDeps;
+  input: TcpFlowInput;
+  attempt: NetworkAuditAttributes;
+  verdict: FlowVerdict;
+  flowId: string;
+  started: number;
+  counters: ByteBase;
+}
+
+export type TcpFlowOutcome =
+  | { outcome: 'denied'; flowId: string; verdict?: FlowVerdict; reason: string }
+  | { outcome: 'error'; flowId: string; verdict: FlowVerdict; step: string; error: string; replyCode?: number }
+  | { outcome: 'completed'; flowId: string; verdict: FlowVerdict; egressBytes: number; ingressBytes: number };
+
+const adapterFor = (c: FlowClassification, action: string): string =>
+  action === 'pass-through' || c.kind === 'unknown' ? 'tcp-pass-through' : c.appProtocol;
+
+/**
+ * One intercepted TCP flow, as ctld handles it (reference §4–§6): peek and classify, decide (policy
+ * before proxy), deny by closing, or audit the attempt, dial (directly or through SOCKS5 with the
+ * hostname), replay the peeked bytes, relay with backpressure and audit the result.
+ */
+export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Promise<TcpFlowOutcome> {
+  const { socket, sandboxId } = input;
+  const flowId = deps.nextFlowId('tcp');
+  const started = Date.now();
+  const log = deps.logger.child({ sandboxId, flowId });
+  socket.on('error', () => {});
+
+  if (!input.originalDst) {
+    deps.audit.record(sandboxId, 'result', {
+      flow_id: flowId,
+      src_ip: input.sourceIp,
+      dest_ip: '',
+      dest_port: 0,
+      transport: 'tcp',
+      classifier_result: 'unknown',
+      action: 'deny',
+      reason: 'missing_original_dst',
+      outcome: 'denied',
+    });
+    socket.destroy();
+    return { outcome: 'denied', flowId, reason: 'missing_original_dst' };
+  }
+  const dst = input.originalDst;
+
+  // Bytes an explicit ingress already read belong to the flow: put them back so they are classified
+  // and relayed like the rest, and count the flow's bytes from here.
+  const initial = input.initialBytes?.length ?? 0;
+  const counters: ByteBase = { read: socket.bytesRead - initial, written: socket.bytesWritten };
+  if (initial) socket.unshift(input.initialBytes!);
+  const { result, peeked } = await peekAndClassify(socket, { firstReadTimeoutMs: deps.timeouts.firstReadMs, readTimeoutMs: deps.timeouts.readMs });
+  const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
+  const verdict = deps.decide({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
+
+  const base: NetworkAuditAttributes = {
+    flow_id: flowId,
+    src_ip: input.sourceIp,
+    dest_ip: dst.ip,
+    dest_port: dst.port,
+    transport: 'tcp',
+    protocol: classification.kind === 'known' ? classification.appProtocol : undefined,
+    host: classification.kind === 'known' ? classification.host : undefined,
+    classifier_result: classification.kind,
+    action: verdict.decision.action,
+    reason: verdict.verdict === 'deny' ? verdict.reason : verdict.decision.reason,
+    outcome: 'accepted',
+    matched_rule: verdict.decision.matchedRule,
+  };
+
+  if (verdict.verdict === 'deny') {
+    deps.audit.record(sandboxId, 'result', { ...base, action: 'deny', reason: verdict.reason, outcome: 'denied' });
+    socket.destroy();
+    log.debug({ reason: verdict.reason }, 'flow denied');
+    return { outcome: 'denied', flowId, verdict, reason: verdict.reason };
+  }
+
+  const routeAttrs: Partial<NetworkAuditAttributes> = {
+    reason: verdict.decision.reason,
+    adapter: adapterFor(classification, verdict.decision.action),
+    adapter_capability: 'pass-through',
+    route: verdict.route,
+  };
+  if (verdict.route === 'proxy') {
+    routeAttrs.proxy_address = verdict.proxy.address;
+    routeAttrs.proxy_target_atyp = verdict.target.atyp;
+    routeAttrs.proxy_target = formatEndpoint({ host: verdict.target.host, port: verdict.target.port });
+    routeAttrs.auth_ref = verdict.proxy.credentialRef;
+  }
+  const attempt = { ...base, ...routeAttrs };
+  const ctx: FlowContext = { deps, input, attempt, verdict, flowId, started, counters };
+
+  // Credentials first: like ctld, a credential failure fails the flow before the proxy is contacted.
+  let credentials: { username: string; password: string } | undefined;
+  if (verdict.route === 'proxy' && verdict.proxy.credentialRef) {
+    const resolved = deps.credentials.resolve(sandboxId, verdict.proxy.credentialRef, { host: verdict.target.host, port: verdict.target.port });
+    attempt.auth_resolved = resolved.ok;
+    if (resolved.ok) {
+      attempt.auth_cache_hit = resolved.cacheHit;
+      credentials = { username: resolved.username, password: resolved.password };
+    } else {
+      deps.audit.record(sandboxId, 'attempt', attempt);
+      return fail(ctx, new DialError('proxy_auth', resolved.message), 'credentials');
+    }
+  }
+  deps.audit.record(sandboxId, 'attempt', attempt);
+
+  let upstream: Socket;
+  try {
+    if (verdict.route === 'proxy') {
+      const endpoint = resolveProxyEndpoint(verdict.proxy.host, verdict.proxy.port, deps.platformDns(), deps.platform(), deps.proxyEndpoints);
+      upstream = await dialViaProxy({ endpoint, label: verdict.proxy.address, target: verdict.target, credentials, timeoutMs: deps.timeouts.proxyMs });
+    } else {
+      upstream = await dialDirect(directEndpoint(deps, dst), deps.timeouts.directMs);
+    }
+  } catch (err) {
+    const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
+    return fail(ctx, dialError);
+  }
+  if (socket.destroyed) {
+    upstream.destroy();
+    return finish(ctx, { step: 'relay', error: 'the client closed before the upstream connection was ready' });
+  }
+  return relay(ctx, upstream, peeked);
+}
+
+function directEndpoint(deps: TcpFlowDeps, dst: { ip: string; port: number }): Endpoint {
+  const mapped = deps.platformDns().endpointOverride(dst.ip, dst.port);
+  if (mapped?.[0]) return mapped[0];
+  if (deps.directEgress === 'real' || dst.ip === '::1' || dst.ip.startsWith('127.')) return { host: dst.ip, port: dst.port };
+  throw new DialError(
+    'upstream_no_route',
+    `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })} (direct egress reaches loopback and platform endpoint records only; start with --direct-egress real to dial real addresses)`,
+  );
+}
+
+/** Accept-then-close, as upstream: the client sees EOF with no payload; the audit result names the step. */
+function fail({ deps, input, attempt, verdict, flowId, started }: FlowContext, err: DialError, step: string = err.step): TcpFlowOutcome {
+  input.socket.end();
+  input.socket.destroySoon();
+  deps.audit.record(input.sandboxId, 'result', {
+    ...attempt,
+    outcome: 'error',
+    duration_ms: Date.now() - started,
+    egress_bytes: 0,
+    ingress_bytes: 0,
+    error_step: step,
+    error: err.message,
+    proxy_reply_code: err.replyCode,
+  });
+  return { outcome: 'error', flowId, verdict, step, error: err.message, replyCode: err.replyCode };
+}
+
+function finish({ deps, input, attempt, verdict, flowId, started, counters }: FlowContext, failure?: { step: string; error: string }): TcpFlowOutcome {
+  const egressBytes = input.socket.bytesRead - counters.read;
+  const ingressBytes = input.socket.bytesWritten - counters.written;
+  deps.audit.record(input.sandboxId, 'result', {
+    ...attempt,
+    outcome: failure ? 'error' : 'completed',
+    duration_ms: Date.now() - started,
+    egress_bytes: egressBytes,
+    ingress_bytes: ingressBytes,
+    error_step: failure?.step,
+    error: failure?.error,
+  });
+  return failure
+    ? { outcome: 'error', flowId, verdict, step: failure.step, error: failure.error }
+    : { outcome: 'completed', flowId, verdict, egressBytes, ingressBytes };
+}
+
+/** How long a side may linger after the other side closed. */
+const lingerMs = 5_000;
+
+/** Replays the peeked bytes, then pipes both ways with backpressure until both sides are done. */
+function relay(ctx: FlowContext, upstream: Socket, peeked: Buffer): Promise<TcpFlowOutcome> {
+  const client = ctx.input.socket;
+  return new Promise((resolve) => {
+    let failure: { step: string; error: string } | undefined;
+    let closed = 0;
+    const onClose = () => {
+      if (++closed === 2) resolve(finish(ctx, failure));
+    };
+    const onError = (side: string) => (err: NodeJS.ErrnoException) => {
+      failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', onError('client'));
+    upstream.on('error', onError('upstream'));
+    // When one side is gone, the other gets its FIN and keeps being read (a source with no pipe left is
+    // paused, and a paused socket never sees its peer's close); it is destroyed if it lingers.
+    const closeOther = (other: Socket) => {
+      if (other.destroyed) return;
+      other.end();
+      other.resume();
+      const timer = setTimeout(() => other.destroy(), lingerMs);
+      timer.unref();
+      other.once('close', () => clearTimeout(timer));
+    };
+    client.once('close', () => {
+      onClose();
+      closeOther(upstream);
+    });
+    upstream.once('close', () => {
+      onClose();
+      closeOther(client);
+    });
+    upstream.setNoDelay(true);
+    if (peeked.length) upstream.write(peeked);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+  });
+}
