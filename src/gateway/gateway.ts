@@ -10,6 +10,8 @@ import { createDecider, type Decider } from './decide.js';
 import type { ProxyEndpointPolicy } from './dial.js';
 import { defaultGatewayTimeouts, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
 import { createPolicyCache, type PolicyCache } from './policy-cache.js';
+import { createUdpHandler, type UdpHandler } from './udp.js';
+import { QuicCryptoReassembler } from '../classify/index.js';
 
 export interface GatewayOptions {
   events: ControlPlaneEvents;
@@ -35,6 +37,8 @@ export interface Gateway {
   readonly settings: { proxyEndpoints: ProxyEndpointPolicy; directEgress: DirectEgress; udpEgress: 'reject' | 'direct'; timeouts: GatewayTimeouts };
   /** Never rejects: an unexpected failure is logged, the socket closed, and undefined returned. */
   handleTcp(input: TcpFlowInput): Promise<TcpFlowOutcome | undefined>;
+  /** UDP datagrams from sandboxes (never proxied). */
+  readonly udp: UdpHandler;
   /** Flows still running (for a clean stop). */
   activeFlows(): number;
   close(): void;
@@ -71,10 +75,22 @@ export function createGateway(o: GatewayOptions): Gateway {
     nextFlowId: (t: 'tcp' | 'udp') => `${t}-${++counters[t]}`,
   };
 
+  const udp = createUdpHandler({
+    decide,
+    audit: o.audit,
+    platformDns: () => platformDns,
+    platform: () => platform,
+    directEgress: settings.directEgress,
+    reassembler: new QuicCryptoReassembler(),
+    logger: o.logger,
+    nextFlowId: () => flowDeps.nextFlowId('udp'),
+  });
+
   return {
     platformDns,
     platform,
     policies,
+    udp,
     decide,
     sandboxIps,
     settings,
@@ -92,6 +108,9 @@ export function createGateway(o: GatewayOptions): Gateway {
       }
     },
     activeFlows: () => active,
-    close: () => policies.close(),
+    close() {
+      udp.close();
+      policies.close();
+    },
   };
 }

@@ -6,6 +6,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import { startExplicitIngress, type ExplicitIngress } from '../interception/explicit.js';
+import { startUdpAssociation } from '../interception/udp-associate.js';
 
 /** What `GET /_emulator/sandboxes/{id}` reports. */
 export interface SandboxView {
@@ -99,6 +100,14 @@ export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; aud
       resolve: (host) => resolve(sandboxId, host),
       onTcpFlow: (input) => void gateway.handleTcp(input),
       onUnresolvable: (host, port, via) => unresolvable(sandboxId, host, port, via),
+      onUdpAssociate: (control) =>
+        startUdpAssociation({
+          sandboxId,
+          control,
+          resolve: (host) => resolve(sandboxId, host),
+          onDatagram: (input) => void gateway.udp.handle(input),
+          onUnresolvable: (host, port) => unresolvable(sandboxId, host, port, 'udp'),
+        }),
     });
     ingresses.set(sandboxId, starting);
     ready.set(sandboxId, await starting);
@@ -109,6 +118,7 @@ export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; aud
     async detach(sandboxId) {
       const ingress = ingresses.get(sandboxId);
       ingresses.delete(sandboxId);
+      gateway.udp.close(sandboxId);
       ready.delete(sandboxId);
       if (ingress) await (await ingress).stop();
     },

@@ -1,0 +1,161 @@
+import dgram from 'node:dgram';
+import dnsPacket from 'dns-packet';
+import { classifyUdp, type QuicCryptoReassembler } from '../classify/index.js';
+import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
+import type { Logger } from '../log.js';
+import type { FlowClassification } from '../policy/evaluate.js';
+import type { CompiledPlatform } from '../policy/platform.js';
+import type { AuditLog, NetworkAuditAttributes } from './audit.js';
+import type { Decider } from './decide.js';
+import type { DirectEgress } from './flow.js';
+
+/** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
+export const udpSessionIdleMs = 30_000;
+
+export interface DatagramInput {
+  sandboxId: string;
+  sourceIp?: string;
+  /** `ip:port` of the sandbox side (the session key). */
+  source: string;
+  originalDst: { ip: string; port: number } | undefined;
+  payload: Buffer;
+  /** Sends a datagram back to the sandbox as if from `from`. */
+  reply: (data: Buffer, from: { ip: string; port: number }) => void;
+}
+
+export type DatagramOutcome = { outcome: 'denied'; reason: string; flowId: string } | { outcome: 'forwarded'; flowId: string; newSession: boolean } | { outcome: 'dropped'; reason: string; flowId: string };
+
+/** The query name when the payload is a DNS query (for the audit only; classification stays upstream's). */
+function dnsQueryName(payload: Buffer): string | undefined {
+  try {
+    const p = dnsPacket.decode(payload);
+    return p.type === 'query' && p.questions?.[0]?.name ? p.questions[0].name.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Session {
+  flowId: string;
+  socket: dgram.Socket;
+  attempt: NetworkAuditAttributes;
+  started: number;
+  egress: number;
+  ingress: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * UDP from sandboxes (reference §3.6, §6): each datagram is classified (QUIC Initial SNI) and decided;
+ * a denied datagram gets its own `result` event. With a proxy configured the emulator rejects UDP
+ * (`udp_not_proxied` / `quic_not_proxied`): it is never proxied. An allowed 4-tuple is a session with
+ * one `attempt` and one `result` when it goes idle; it is sent directly (only where direct egress may go).
+ */
+export function createUdpHandler(deps: {
+  decide: Decider;
+  audit: AuditLog;
+  platformDns: () => PlatformDnsView;
+  platform: () => CompiledPlatform;
+  directEgress: DirectEgress;
+  reassembler: QuicCryptoReassembler;
+  logger: Logger;
+  nextFlowId: () => string;
+  idleMs?: number;
+}) {
+  const sessions = new Map<string, Session>();
+  const idleMs = deps.idleMs ?? udpSessionIdleMs;
+  const domainRulesExist = () => deps.platform().allowedDomainPatterns.length > 0 || deps.platform().deniedDomainPatterns.length > 0;
+
+  const endSession = (key: string, sandboxId: string) => {
+    const s = sessions.get(key);
+    if (!s) return;
+    sessions.delete(key);
+    clearTimeout(s.timer);
+    s.socket.close();
+    deps.audit.record(sandboxId, 'result', { ...s.attempt, outcome: 'completed', duration_ms: Date.now() - s.started, egress_bytes: s.egress, ingress_bytes: s.ingress });
+  };
+
+  const directEndpoint = (dst: { ip: string; port: number }): Endpoint | undefined => {
+    const mapped = deps.platformDns().endpointOverride(dst.ip, dst.port)?.[0];
+    if (mapped) return mapped;
+    if (deps.directEgress === 'real' || dst.ip === '::1' || dst.ip.startsWith('127.')) return { host: dst.ip, port: dst.port };
+    return undefined;
+  };
+
+  return {
+    handle(input: DatagramInput): DatagramOutcome {
+      const dst = input.originalDst;
+      const key = `${input.sandboxId}|${input.source}|${dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : '?'}`;
+      const existing = sessions.get(key);
+      if (existing) {
+        existing.egress += input.payload.length;
+        existing.timer.refresh();
+        const target = dst && directEndpoint(dst);
+        if (target) existing.socket.send(input.payload, target.port, target.host);
+        return { outcome: 'forwarded', flowId: existing.flowId, newSession: false };
+      }
+      const flowId = deps.nextFlowId();
+      const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
+      const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
+      const queryName = dnsQueryName(input.payload);
+      const base: NetworkAuditAttributes = {
+        flow_id: flowId,
+        src_ip: input.sourceIp,
+        dest_ip: dst?.ip ?? '',
+        dest_port: dst?.port ?? 0,
+        transport: 'udp',
+        protocol: classification.kind === 'known' ? 'udp' : undefined,
+        host: classification.kind === 'known' ? classification.host : queryName,
+        classifier_result: classification.kind,
+        action: 'deny',
+        reason: '',
+        outcome: 'denied',
+        ...(queryName && classification.kind === 'unknown' ? { emulator_note: `DNS query for ${queryName}` } : {}),
+      };
+      if (!dst) {
+        deps.audit.record(input.sandboxId, 'result', { ...base, reason: 'missing_original_dst' });
+        return { outcome: 'denied', reason: 'missing_original_dst', flowId };
+      }
+      const verdict = deps.decide({ sandboxId: input.sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'udp', classification });
+      if (verdict.verdict === 'deny') {
+        deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...(verdict.reason.endsWith('_not_proxied') ? { emulator_note: verdict.explanation } : {}) });
+        return { outcome: 'denied', reason: verdict.reason, flowId };
+      }
+      const attempt: NetworkAuditAttributes = { ...base, action: verdict.decision.action, reason: verdict.decision.reason, outcome: 'accepted', adapter: verdict.decision.action === 'pass-through' ? 'udp-pass-through' : 'udp', route: 'direct', matched_rule: verdict.decision.matchedRule };
+      const target = directEndpoint(dst);
+      deps.audit.record(input.sandboxId, 'attempt', attempt);
+      if (!target) {
+        deps.audit.record(input.sandboxId, 'result', { ...attempt, outcome: 'error', error_step: 'upstream_no_route', error: `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })}` });
+        return { outcome: 'dropped', reason: 'upstream_no_route', flowId };
+      }
+      const socket = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
+      const session: Session = {
+        flowId,
+        socket,
+        attempt,
+        started: Date.now(),
+        egress: input.payload.length,
+        ingress: 0,
+        timer: setTimeout(() => endSession(key, input.sandboxId), idleMs),
+      };
+      session.timer.unref();
+      sessions.set(key, session);
+      socket.on('error', () => endSession(key, input.sandboxId));
+      socket.on('message', (msg) => {
+        session.ingress += msg.length;
+        session.timer.refresh();
+        input.reply(msg, dst);
+      });
+      socket.send(input.payload, target.port, target.host);
+      return { outcome: 'forwarded', flowId, newSession: true };
+    },
+    /** Ends every session of a sandbox (or all), writing their results. */
+    close(sandboxId?: string) {
+      for (const [key, s] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')));
+      void 0;
+    },
+    sessions: () => sessions.size,
+  };
+}
+
+export type UdpHandler = ReturnType<typeof createUdpHandler>;

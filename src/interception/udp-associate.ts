@@ -1,0 +1,63 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { DatagramInput } from '../gateway/udp.js';
+import { addressFor } from '../socks5/protocol.js';
+import { encodeUdpDatagram, parseUdpDatagram } from '../socks5/udp-datagram.js';
+
+/**
+ * One SOCKS5 UDP ASSOCIATE of the explicit ingress: a loopback UDP relay port whose datagrams (with
+ * the RFC 1928 UDP header) become sandbox datagrams for the gateway. It lives as long as the control
+ * connection. Datagrams that do not parse, are fragmented, or name an unresolvable host are dropped.
+ */
+export async function startUdpAssociation(o: {
+  sandboxId: string;
+  control: net.Socket;
+  resolve: (host: string) => string | undefined;
+  onDatagram: (input: DatagramInput) => void;
+  onUnresolvable: (host: string, port: number) => void;
+}): Promise<{ host: string; port: number }> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('error', () => socket.close());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  const clientIp = o.control.remoteAddress?.replace(/^::ffff:/, '');
+  socket.on('message', (msg, rinfo) => {
+    if (clientIp && rinfo.address !== clientIp) return; // only the associated client may use the relay
+    let parsed;
+    try {
+      parsed = parseUdpDatagram(msg);
+    } catch {
+      return;
+    }
+    if (parsed.frag !== 0) return;
+    const ip = net.isIP(parsed.address.host) ? parsed.address.host : o.resolve(parsed.address.host);
+    if (!ip) {
+      o.onUnresolvable(parsed.address.host, parsed.address.port);
+      return;
+    }
+    o.onDatagram({
+      sandboxId: o.sandboxId,
+      source: `${rinfo.address}:${rinfo.port}`,
+      originalDst: { ip, port: parsed.address.port },
+      payload: parsed.data,
+      reply: (data, from) => socket.send(encodeUdpDatagram(addressFor(from.ip, from.port), data), rinfo.port, rinfo.address),
+    });
+  });
+  const close = () => {
+    try {
+      socket.close();
+    } catch {
+      // already closed
+    }
+  };
+  o.control.once('close', close);
+  // The control connection carries nothing more; keep reading so its close is seen.
+  o.control.resume();
+  const a = socket.address();
+  return { host: a.address, port: a.port };
+}
