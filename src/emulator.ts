@@ -196,7 +196,7 @@ export async function startEmulator({
 
     const adminRoutes: Hono[] = [
       flowsRoutes({ store, audit }),
-      sandboxAdminRoutes({ sandboxes, runtime, decide: gateway.decide, platformDns: gateway.platformDns }),
+      sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }),
       ...(proxy ? [proxyAdminRoutes({ proxy })] : []),
     ];
     const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes })];

@@ -6,6 +6,9 @@ const usage = `Usage: sandbox-egress-emulator <command> [options]
 Commands:
   start                 start the emulator (API, state, test proxy)
   proxy serve|check     run the SOCKS5 test proxy alone, or diagnose any SOCKS5 proxy
+  run -- <command>      start in memory, run the command against it, stop, exit with its code
+  sandbox               s0-compatible: sandbox create|get|list|delete, sandbox network get|update
+  credential            s0-compatible: credential list|get|create|update|delete
 
 Options:
   --version             print the version
@@ -18,6 +21,9 @@ Run 'sandbox-egress-emulator <command> --help' for a command's options.
 const commands: Record<string, () => Promise<CliCommand>> = {
   start: async () => (await import('./commands/start.js')).run,
   proxy: async () => (await import('./commands/proxy.js')).run,
+  run: async () => (await import('./commands/run.js')).run,
+  sandbox: async () => (await import('./commands/sandbox.js')).run,
+  credential: async () => (await import('./commands/credential.js')).run,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -3,6 +3,7 @@ import { normalizeName, type PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
 import type { AuditLog } from '../gateway/audit.js';
 import type { Gateway } from '../gateway/gateway.js';
+import type { TcpFlowOutcome } from '../gateway/flow.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import { startExplicitIngress, type ExplicitIngress } from '../interception/explicit.js';
@@ -33,6 +34,8 @@ export interface SandboxRuntime {
   setHosts(sandboxId: string, hosts: Record<string, string[]>): void;
   /** In-process interception: a socket whose bytes go through the gateway as this sandbox's flow. */
   connect(sandboxId: string, target: ConnectTarget): Promise<net.Socket>;
+  /** Like connect, with the gateway's outcome of the flow once it ends. */
+  connectFlow(sandboxId: string, target: ConnectTarget): Promise<{ socket: net.Socket; flow: Promise<TcpFlowOutcome | undefined> }>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +95,32 @@ export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; aud
     return (rendezvous.address() as net.AddressInfo).port;
   };
 
+  const connectFlow: SandboxRuntime['connectFlow'] = async (sandboxId, target) => {
+      if (!store.sandboxes.get(sandboxId)) throw new EmulatorError('sandbox_not_found', `sandbox ${sandboxId} not found`);
+      const ip = target.ip ?? (target.host ? resolve(sandboxId, target.host) : undefined);
+      if (!ip) {
+        if (target.host) unresolvable(sandboxId, target.host, target.port, 'in-process');
+        throw new EmulatorError(sandboxResolutionFailed, target.host ? `getaddrinfo ENOTFOUND ${target.host} (inside sandbox ${sandboxId})` : 'connect needs a host or an ip');
+      }
+      const port = await rendezvousPort();
+      const client = net.connect({ host: '127.0.0.1', port });
+      client.on('error', () => {});
+      await new Promise<void>((res, rej) => {
+        client.once('connect', () => res());
+        client.once('error', rej);
+      });
+      const accepted = await new Promise<net.Socket>((res) => {
+        const local = client.localPort ?? 0;
+        const already = arrived.get(local);
+        if (already) {
+          arrived.delete(local);
+          res(already);
+        } else waiting.set(local, res);
+      });
+      const flow = gateway.handleTcp({ sandboxId, originalDst: { ip, port: target.port }, socket: accepted });
+      return { socket: client, flow };
+    };
+
   const attach = async (sandboxId: string) => {
     if (ingresses.has(sandboxId)) return void (await ingresses.get(sandboxId));
     const starting = startExplicitIngress({
@@ -132,31 +161,8 @@ export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; aud
     setHosts(sandboxId, hosts) {
       store.sandboxes.setHosts(sandboxId, hosts, now().toISOString());
     },
-    async connect(sandboxId, target) {
-      if (!store.sandboxes.get(sandboxId)) throw new EmulatorError('sandbox_not_found', `sandbox ${sandboxId} not found`);
-      const ip = target.ip ?? (target.host ? resolve(sandboxId, target.host) : undefined);
-      if (!ip) {
-        if (target.host) unresolvable(sandboxId, target.host, target.port, 'in-process');
-        throw new EmulatorError(sandboxResolutionFailed, target.host ? `getaddrinfo ENOTFOUND ${target.host} (inside sandbox ${sandboxId})` : 'connect needs a host or an ip');
-      }
-      const port = await rendezvousPort();
-      const client = net.connect({ host: '127.0.0.1', port });
-      client.on('error', () => {});
-      await new Promise<void>((res, rej) => {
-        client.once('connect', () => res());
-        client.once('error', rej);
-      });
-      const accepted = await new Promise<net.Socket>((res) => {
-        const local = client.localPort ?? 0;
-        const already = arrived.get(local);
-        if (already) {
-          arrived.delete(local);
-          res(already);
-        } else waiting.set(local, res);
-      });
-      void gateway.handleTcp({ sandboxId, originalDst: { ip, port: target.port }, socket: accepted });
-      return client;
-    },
+    connect: async (sandboxId, target) => (await connectFlow(sandboxId, target)).socket,
+    connectFlow,
     async stop() {
       const all = [...ingresses.values()];
       ingresses.clear();

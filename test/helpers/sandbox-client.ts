@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { SocksClient } from 'socks';
+import { tlsClientHello } from '../../src/gateway/probe-payloads.js';
 import { fixtureCaCertPath } from '../../src/test-proxy/customer-services.js';
 
 /** What a program inside an explicit-mode sandbox does: CONNECT through the sandbox's SOCKS5 ingress. */
@@ -60,19 +60,5 @@ export function sendAndCollect(socket: Socket, bytes: Buffer | string): Promise<
   });
 }
 
-/** A TLS ClientHello for `servername`, captured from Node's own TLS client without any network. */
-export function clientHello(servername: string): Promise<Buffer> {
-  return new Promise((resolve) => {
-    let t: tls.TLSSocket | undefined;
-    const duplex = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        resolve(Buffer.from(chunk));
-        cb();
-        setImmediate(() => t?.destroy());
-      },
-    });
-    t = tls.connect({ socket: duplex as unknown as Socket, servername });
-    t.on('error', () => {});
-  });
-}
+/** A TLS ClientHello for `servername` (Node's own TLS client over an in-memory stream, no network). */
+export const clientHello = (servername: string): Promise<Buffer> => tlsClientHello(servername);

@@ -7,6 +7,10 @@ import { dryRun } from '../../gateway/dry-run.js';
 import type { Decider } from '../../gateway/decide.js';
 import { appProtocols } from '../../policy/types.js';
 import type { SandboxRuntime } from '../../sandbox/runtime.js';
+import { runProbe } from '../../sandbox/probe.js';
+import type { Gateway } from '../../gateway/gateway.js';
+import type { TestProxy } from '../../test-proxy/proxy.js';
+import { EmulatorError } from '../../errors.js';
 import { ok } from '../envelope.js';
 
 async function jsonBody(req: Request): Promise<unknown> {
@@ -19,21 +23,31 @@ async function jsonBody(req: Request): Promise<unknown> {
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 
-const evaluateBody = z
+const flowFields = {
+  host: z.string().min(1).max(253).optional(),
+  ip: z.string().refine((s) => /^[0-9a-fA-F.:]+$/.test(s), 'must be an IP address').optional(),
+  port: z.number().int().min(1).max(65535),
+  transport: z.enum(['tcp', 'udp']).optional(),
+  appProtocol: z.enum(appProtocols).optional(),
+};
+const hostOrIp = (b: { host?: string; ip?: string }) => b.host !== undefined || b.ip !== undefined;
+const evaluateBody = z.object(flowFields).refine(hostOrIp, 'host or ip is required');
+const probeBody = z
   .object({
-    host: z.string().min(1).max(253).optional(),
-    ip: z.string().refine((s) => /^[0-9a-fA-F.:]+$/.test(s), 'must be an IP address').optional(),
-    port: z.number().int().min(1).max(65535),
-    transport: z.enum(['tcp', 'udp']).optional(),
-    appProtocol: z.enum(appProtocols).optional(),
+    ...flowFields,
+    send: z.enum(['tls-client-hello', 'http-get', 'quic-initial', 'raw']),
+    data: z.string().max(1_000_000).regex(/^[A-Za-z0-9+/=]*$/, 'must be base64').optional(),
+    timeoutMs: z.number().int().min(1).max(30_000).optional(),
   })
-  .refine((b) => b.host !== undefined || b.ip !== undefined, 'host or ip is required');
+  .refine(hostOrIp, 'host or ip is required');
 
 const hostsBody = z.object({ hosts: z.record(z.string().min(1).max(253), z.array(z.string().refine((s) => /^[0-9a-fA-F.:]+$/.test(s), 'must be an IP address')).min(1)) });
 
 /** `/_emulator/sandboxes/{id}[/hosts|/evaluate]` and `/_emulator/dns/platform`, relative to `/_emulator`. */
-export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: SandboxRuntime; decide: Decider; platformDns: PlatformDnsView }) {
-  const { sandboxes, runtime, decide, platformDns } = deps;
+export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: SandboxRuntime; gateway: Gateway; proxy?: TestProxy }) {
+  const { sandboxes, runtime, gateway, proxy } = deps;
+  const decide: Decider = gateway.decide;
+  const platformDns: PlatformDnsView = gateway.platformDns;
   return new Hono()
     .get('/sandboxes/:id', (c) => {
       sandboxes.get(c.req.param('id'));
@@ -53,6 +67,18 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
       const parsed = evaluateBody.safeParse(await jsonBody(c.req.raw));
       if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
       return ok(c, dryRun(decide, id, (host) => runtime.resolve(id, host), parsed.data));
+    })
+    .post('/sandboxes/:id/probe', async (c) => {
+      const id = c.req.param('id');
+      sandboxes.get(id);
+      const parsed = probeBody.safeParse(await jsonBody(c.req.raw));
+      if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
+      try {
+        return ok(c, await runProbe({ runtime, gateway, proxy }, id, parsed.data));
+      } catch (err) {
+        if (err instanceof EmulatorError && err.code === 'probe_unsupported') throw new ApiError('bad_request', err.message);
+        throw err;
+      }
     })
     .get('/dns/platform', (c) => ok(c, { records: platformDns.records() }))
     .put('/dns/platform', async (c) => {

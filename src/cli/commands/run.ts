@@ -1,0 +1,162 @@
+import { spawn, type StdioOptions } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startEmulator, type Emulator } from '../../emulator.js';
+import { createLogger } from '../../log.js';
+import { parsePort, usageErrors, UsageError } from '../args.js';
+import type { CliCommand, CliIo } from '../io.js';
+import { readyFileContents } from './start.js';
+
+const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
+
+Starts the emulator (in memory, on a free port), runs the command with these variables set,
+stops the emulator and exits with the command's exit code:
+  SANDBOX0_BASE_URL, SANDBOX0_TOKEN   what the official SDK and s0 CLI read
+  SEE_API_URL, SEE_TOKEN              the same, under the emulator's own names
+  SEE_PROXY_ADDRESS, SEE_PROXY_USERNAME, SEE_PROXY_PASSWORD
+                                      the embedded SOCKS5 test proxy, when it runs
+
+Options:
+  --port <n>          API port (default 0: a free one)
+  --host <addr>       API listen address (default 127.0.0.1)
+  --data-dir <dir>    keep state in this directory instead of in memory
+  --ephemeral         keep all state in memory (the default)
+  --token <token>     API token (else SANDBOX0_TOKEN, else generated)
+  --ready-file <f>    also write the ready file (JSON: URLs, ports, credentials)
+  --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
+`;
+
+const options = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  ephemeral: { type: 'boolean' },
+  token: { type: 'string' },
+  'ready-file': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Splits `[options] -- command...`; without `--`, the first word that is not an option starts the command. */
+export function splitRunArgs(args: readonly string[]): { own: string[]; command: string[] } {
+  const dash = args.indexOf('--');
+  if (dash >= 0) return { own: args.slice(0, dash), command: args.slice(dash + 1) };
+  const takesValue = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('-')) return { own: args.slice(0, i), command: args.slice(i) };
+    if (takesValue.has(a)) i++;
+  }
+  return { own: [...args], command: [] };
+}
+
+/** The environment the command runs with: the caller's, plus where the emulator and its test proxy are. */
+export function commandEnv(emulator: Emulator, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    SANDBOX0_BASE_URL: emulator.apiUrl,
+    SANDBOX0_TOKEN: emulator.token,
+    SEE_API_URL: emulator.apiUrl,
+    SEE_TOKEN: emulator.token,
+  };
+  const proxy = emulator.info().testProxy;
+  if (proxy) {
+    env.SEE_PROXY_ADDRESS = proxy.address;
+    const user = proxy.users[0];
+    if (user) {
+      env.SEE_PROXY_USERNAME = user.username;
+      env.SEE_PROXY_PASSWORD = user.password;
+    }
+  }
+  return env;
+}
+
+/** Shell convention for a child killed by a signal: 128 + the signal number. */
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  if (signal) return 128 + (constants.signals[signal] ?? 0);
+  return 1;
+}
+
+const forwardedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Runs the command to completion with signals forwarded; resolves to its exit code (127 if it cannot start). */
+function runCommand(command: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  // Inherit the real terminal when the CLI runs as a process; pipe into the injected streams in tests.
+  const stdio: StdioOptions = ['inherit', io.stdout === process.stdout ? 'inherit' : 'pipe', io.stderr === process.stderr ? 'inherit' : 'pipe'];
+  const child = spawn(command[0]!, command.slice(1), { stdio, env });
+  child.stdout?.pipe(io.stdout, { end: false });
+  child.stderr?.pipe(io.stderr, { end: false });
+  const handlers = forwardedSignals.map((signal) => {
+    const handler = () => {
+      child.kill(signal);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return new Promise<number>((resolve) => {
+    let settled = false;
+    const settle = (code: number) => {
+      if (settled) return;
+      settled = true;
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+      resolve(code);
+    };
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      io.stderr.write(`Error: cannot run "${command[0]}": ${err.code === 'ENOENT' ? 'command not found' : err.message}\n`);
+      settle(err.code === 'ENOENT' ? 127 : 126);
+    });
+    child.once('close', (code, signal) => settle(exitCodeOf(code, signal)));
+  });
+}
+
+function writeReadyFile(path: string, emulator: Emulator) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(readyFileContents(emulator), null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export const run: CliCommand = async (args, io) => {
+  const { own, command } = splitRunArgs(args);
+  let values;
+  try {
+    ({ values } = usageErrors(() => parseArgs({ args: own, strict: true, allowPositionals: false, options })));
+    if (values.help) {
+      io.stdout.write(help);
+      return 0;
+    }
+    if (command.length === 0) throw new UsageError('a command to run is required after --');
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`Error: ${err.message}\n\n${help}`);
+      return 2;
+    }
+    throw err;
+  }
+  let port: number;
+  try {
+    port = parsePort(values.port, '--port', 0);
+  } catch (err) {
+    io.stderr.write(`Error: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const dataDir = values['data-dir'];
+  const ephemeral = dataDir === undefined || values.ephemeral === true;
+  const logger = createLogger({ level: values['log-level'] ?? io.env.SEE_LOG_LEVEL ?? 'warn' });
+
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({ host: values.host, port, ephemeral, dataDir: ephemeral ? undefined : dataDir, token: values.token, env: io.env, logger });
+  } catch (err) {
+    io.stderr.write(`Error: cannot start the emulator: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
+    logger.info({ apiUrl: emulator.apiUrl, command: command[0] }, 'running command');
+    return await runCommand(command, commandEnv(emulator, io.env), io);
+  } finally {
+    await emulator.stop();
+  }
+};

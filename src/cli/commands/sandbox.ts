@@ -1,0 +1,198 @@
+import type { CliCommand } from '../io.js';
+import { clientFor, printResult, step } from '../s0/command-helpers.js';
+import { executeTree, type S0CommandDef, type S0Context } from '../s0/command-tree.js';
+import type { FlagSpec } from '../s0/flags.js';
+import { buildNetworkPolicy, type NetworkUpdateOptions } from '../s0/network-policy-builder.js';
+import { fileOrStdinReader } from '../s0/read-input.js';
+import { claimedSandboxTable, networkPolicyTable, sandboxListTable, sandboxTable } from '../s0/table.js';
+
+/**
+ * `sandbox create|get|list|delete` and `sandbox network get|update`: the official `s0` CLI's
+ * commands (`internal/commands/sandbox.go`, `sandbox_network.go`) with the same flags, defaults,
+ * outputs and messages, against whatever `--api-url` / `SANDBOX0_BASE_URL` points at.
+ */
+
+type Data = Record<string, unknown>;
+
+/** `s0 sandbox create -o json|yaml` prints this shape (upstream `sandboxCreateOutput`). */
+function claimOutput(d: Data): Data {
+  const out: Data = { id: d.sandbox_id, template: d.template };
+  if (typeof d.cluster_id === 'string') out.cluster_id = d.cluster_id;
+  out.pod_name = d.pod_name ?? '';
+  out.status = d.status;
+  out.bootstrap_mounts = d.bootstrap_mounts ?? null;
+  return out;
+}
+
+const create: S0CommandDef = {
+  name: 'create',
+  short: 'Create (claim) a new sandbox',
+  long: 'Create a new sandbox from a template.',
+  flags: [
+    { name: 'template', short: 't', kind: 'string', usage: 'template ID (required unless config file includes template)' },
+    { name: 'ttl', kind: 'int', bits: 32, usage: 'soft TTL in seconds' },
+    { name: 'hard-ttl', kind: 'int', bits: 32, usage: 'hard TTL in seconds' },
+  ],
+  async run(ctx) {
+    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+    if (!client.ok) return 1;
+    const request = await step(ctx.io, 'Error building sandbox create request', () => {
+      const template = ctx.flags.str('template');
+      if (template === '') throw new Error('--template is required unless provided in config file');
+      const config: Data = {};
+      if (ctx.flags.int('ttl') > 0) config.ttl = ctx.flags.int('ttl');
+      if (ctx.flags.int('hard-ttl') > 0) config.hard_ttl = ctx.flags.int('hard-ttl');
+      return Object.keys(config).length ? { template, config } : { template };
+    });
+    if (!request.ok) return 1;
+    const claimed = await step(ctx.io, 'Error creating sandbox', () => client.value.claimSandbox(request.value));
+    if (!claimed.ok) return 1;
+    const out = claimOutput(claimed.value);
+    return printResult(ctx, out, () => claimedSandboxTable(out));
+  },
+};
+
+const get: S0CommandDef = {
+  name: 'get',
+  use: 'get <sandbox-id>',
+  short: 'Get sandbox details',
+  long: 'Get details of a sandbox by its ID.',
+  exactArgs: 1,
+  async run(ctx) {
+    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+    if (!client.ok) return 1;
+    const sandbox = await step(ctx.io, 'Error getting sandbox', () => client.value.getSandbox(ctx.args[0]!));
+    if (!sandbox.ok) return 1;
+    return printResult(ctx, sandbox.value, () => sandboxTable(sandbox.value));
+  },
+};
+
+const list: S0CommandDef = {
+  name: 'list',
+  short: 'List sandboxes',
+  long: 'List all sandboxes for the authenticated team.',
+  flags: [
+    { name: 'status', kind: 'string', usage: 'filter by status (starting, running, failed, completed)' },
+    { name: 'template-id', kind: 'string', usage: 'filter by template ID' },
+    { name: 'paused', kind: 'string', usage: 'filter by paused state (true/false)' },
+    { name: 'limit', kind: 'int', usage: 'maximum number of results', defaultValue: 50 },
+    { name: 'offset', kind: 'int', usage: 'pagination offset' },
+  ],
+  async run(ctx) {
+    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+    if (!client.ok) return 1;
+    const query: Record<string, string> = {};
+    const { flags } = ctx;
+    if (flags.str('status') !== '') query.status = flags.str('status');
+    if (flags.str('template-id') !== '') query.template_id = flags.str('template-id');
+    // Upstream: any value other than "true" filters for unpaused sandboxes.
+    if (flags.str('paused') !== '') query.paused = String(flags.str('paused') === 'true');
+    if (flags.int('limit') > 0) query.limit = String(flags.int('limit'));
+    if (flags.int('offset') > 0) query.offset = String(flags.int('offset'));
+    const listed = await step(ctx.io, 'Error listing sandboxes', () => client.value.listSandboxes(query));
+    if (!listed.ok) return 1;
+    return printResult(ctx, listed.value, () => sandboxListTable(listed.value));
+  },
+};
+
+const remove: S0CommandDef = {
+  name: 'delete',
+  use: 'delete <sandbox-id>',
+  short: 'Delete a sandbox',
+  long: 'Delete (terminate) a sandbox by its ID.',
+  exactArgs: 1,
+  async run(ctx) {
+    const id = ctx.args[0]!;
+    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+    if (!client.ok) return 1;
+    const deleted = await step(ctx.io, 'Error deleting sandbox', () => client.value.deleteSandbox(id));
+    if (!deleted.ok) return 1;
+    ctx.io.stdout.write(`Sandbox ${id} deleted successfully\n`);
+    return 0;
+  },
+};
+
+const networkUpdateFlags: FlagSpec[] = [
+  { name: 'mode', kind: 'string', usage: 'network mode (allow-all, block-all)' },
+  { name: 'policy-file', short: 'f', kind: 'string', usage: 'path to network policy YAML/JSON file, or - for stdin' },
+  { name: 'allow-cidr', kind: 'stringArray', usage: 'allowed CIDR (can be repeated)' },
+  { name: 'allow-domain', kind: 'stringArray', usage: 'allowed domain (can be repeated)' },
+  { name: 'allow-port', kind: 'stringArray', usage: 'allowed port spec: <port>[/tcp|udp] or <start>-<end>[/tcp|udp] (can be repeated)' },
+  { name: 'deny-cidr', kind: 'stringArray', usage: 'denied CIDR (can be repeated)' },
+  { name: 'deny-domain', kind: 'stringArray', usage: 'denied domain (can be repeated)' },
+  { name: 'deny-port', kind: 'stringArray', usage: 'denied port spec: <port>[/tcp|udp] or <start>-<end>[/tcp|udp] (can be repeated)' },
+  { name: 'traffic-rule', kind: 'stringArray', usage: 'traffic rule object as JSON/YAML (can be repeated)' },
+  { name: 'protocol-rule', kind: 'stringArray', usage: 'protocol rule object as JSON/YAML (can be repeated)' },
+  { name: 'credential-rule', kind: 'stringArray', usage: 'credential rule object as JSON/YAML (can be repeated)' },
+  { name: 'credential-binding', kind: 'stringArray', usage: 'credential binding object as JSON/YAML (can be repeated)' },
+  { name: 'proxy', kind: 'string', usage: 'SOCKS5 egress proxy endpoint: socks5://host:port or host:port' },
+  { name: 'proxy-credential-ref', kind: 'string', usage: 'credential binding ref used by --proxy' },
+  { name: 'proxy-credential-source', kind: 'string', usage: 'credential source name for --proxy username_password binding' },
+];
+
+function networkUpdateOptions(ctx: S0Context): NetworkUpdateOptions {
+  const { flags } = ctx;
+  return {
+    mode: flags.str('mode'),
+    policyFile: flags.str('policy-file'),
+    allowedCidrs: flags.list('allow-cidr'),
+    allowedDomains: flags.list('allow-domain'),
+    allowedPorts: flags.list('allow-port'),
+    deniedCidrs: flags.list('deny-cidr'),
+    deniedDomains: flags.list('deny-domain'),
+    deniedPorts: flags.list('deny-port'),
+    trafficRules: flags.list('traffic-rule'),
+    protocolRules: flags.list('protocol-rule'),
+    credentialRules: flags.list('credential-rule'),
+    credentialBindings: flags.list('credential-binding'),
+    proxy: flags.str('proxy'),
+    proxyCredentialRef: flags.str('proxy-credential-ref'),
+    proxyCredentialSource: flags.str('proxy-credential-source'),
+  };
+}
+
+const network: S0CommandDef = {
+  name: 'network',
+  short: 'Manage network policy',
+  long: 'Get and update network policy for a sandbox.',
+  persistentFlags: [{ name: 'sandbox-id', short: 's', kind: 'string', usage: 'sandbox ID (required)' }],
+  requiredFlags: ['sandbox-id'],
+  subcommands: [
+    {
+      name: 'get',
+      short: 'Get network policy',
+      long: 'Get the network policy configuration for the sandbox.',
+      async run(ctx) {
+        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+        if (!client.ok) return 1;
+        const policy = await step(ctx.io, 'Error getting network policy', () => client.value.getNetworkPolicy(ctx.flags.str('sandbox-id')));
+        if (!policy.ok) return 1;
+        return printResult(ctx, policy.value, () => networkPolicyTable(policy.value));
+      },
+    },
+    {
+      name: 'update',
+      short: 'Update network policy',
+      long: 'Update the network policy configuration for the sandbox.',
+      flags: networkUpdateFlags,
+      async run(ctx) {
+        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+        if (!client.ok) return 1;
+        const policy = await step(ctx.io, 'Error building network policy', () => buildNetworkPolicy(networkUpdateOptions(ctx), fileOrStdinReader()));
+        if (!policy.ok) return 1;
+        const updated = await step(ctx.io, 'Error updating network policy', () => client.value.updateNetworkPolicy(ctx.flags.str('sandbox-id'), policy.value));
+        if (!updated.ok) return 1;
+        return printResult(ctx, updated.value, () => networkPolicyTable(updated.value));
+      },
+    },
+  ],
+};
+
+export const sandboxCommand: S0CommandDef = {
+  name: 'sandbox',
+  short: 'Manage sandboxes (s0-compatible subset)',
+  long: 'Create, get, list and delete sandboxes, and get or update their network policy.\nSame flags, output and messages as the official s0 CLI.',
+  subcommands: [create, get, list, remove, network],
+};
+
+export const run: CliCommand = (args, io) => executeTree(sandboxCommand, args, io);

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EmulatorError } from '../errors.js';
+import { dryRun, type DryRunRequest, type DryRunResult } from '../gateway/dry-run.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { httpGet, tlsClientHello } from '../gateway/probe-payloads.js';
+import { fixturesDir } from '../paths.js';
+import type { TestProxy } from '../test-proxy/proxy.js';
+import type { SandboxRuntime } from './runtime.js';
+
+/** `POST /_emulator/sandboxes/{id}/probe` (PRODUCT.md). */
+export interface ProbeRequest extends DryRunRequest {
+  send: 'tls-client-hello' | 'http-get' | 'quic-initial' | 'raw';
+  /** base64, for `raw`. */
+  data?: string;
+  /** How long to wait for bytes back before closing (default 2 s, at most 30 s). */
+  timeoutMs?: number;
+}
+
+export interface ProbeResult {
+  decision: DryRunResult;
+  outcome: 'completed' | 'denied' | 'rejected' | 'error';
+  error?: string;
+  errorStep?: string;
+  proxySaw?: { atyp?: string; host?: string; port?: number; user?: string; replyCode?: number };
+  /** base64 of the first bytes that came back (at most 4 KiB). */
+  received?: string;
+  flowId?: string;
+}
+
+const maxReceived = 4096;
+let quicVector: Buffer | undefined;
+/** The RFC 9001 Appendix A.2 client Initial (SNI example.com): a real QUIC v1 packet. */
+const rfc9001Initial = () =>
+  (quicVector ??= Buffer.from((JSON.parse(readFileSync(join(fixturesDir, 'handshakes', 'rfc-quic-initial-vectors.json'), 'utf8')) as { v1: { packet: string } }).v1.packet, 'hex'));
+
+/**
+ * A real flow from the sandbox's position (in-process interception), reported: the dry-run decision,
+ * what happened, what the embedded proxy saw, and the first bytes back.
+ */
+export async function runProbe(deps: { runtime: SandboxRuntime; gateway: Gateway; proxy?: TestProxy }, sandboxId: string, req: ProbeRequest): Promise<ProbeResult> {
+  const { runtime, gateway, proxy } = deps;
+  const transport = req.send === 'quic-initial' ? 'udp' : (req.transport ?? 'tcp');
+  const decision = dryRun(gateway.decide, sandboxId, (h) => runtime.resolve(sandboxId, h), { ...req, transport });
+  if (!decision.flowStarts) return { decision, outcome: 'error', error: decision.explanation, errorStep: 'sandbox_resolution' };
+  const timeoutMs = Math.min(req.timeoutMs ?? 2_000, 30_000);
+  const lastProxyEntry = proxy?.connections.list({ limit: 1 })[0]?.id ?? 0;
+  const proxySaw = () => {
+    const entry = proxy?.connections.list({ afterId: lastProxyEntry })[0];
+    return entry ? { atyp: entry.atyp, host: entry.host, port: entry.port, user: entry.user, replyCode: entry.replyCode } : undefined;
+  };
+
+  let payload: Buffer;
+  switch (req.send) {
+    case 'tls-client-hello':
+      payload = await tlsClientHello(req.host);
+      break;
+    case 'http-get':
+      payload = httpGet(req.host ?? decision.destination.ip);
+      break;
+    case 'quic-initial':
+      if (req.host && req.host.toLowerCase() !== 'example.com') {
+        throw new EmulatorError('probe_unsupported', 'quic-initial probes send the RFC 9001 A.2 client Initial, whose SNI is example.com: use host "example.com" or an ip');
+      }
+      payload = rfc9001Initial();
+      break;
+    default:
+      payload = Buffer.from(req.data ?? '', 'base64');
+  }
+
+  if (transport === 'udp') {
+    const replies: Buffer[] = [];
+    const out = gateway.udp.handle({
+      sandboxId,
+      source: `probe:${Date.now()}`,
+      originalDst: { ip: decision.destination.ip, port: req.port },
+      payload,
+      reply: (d) => replies.push(d),
+    });
+    if (out.outcome === 'denied') return { decision, outcome: out.reason.endsWith('_not_proxied') ? 'rejected' : 'denied', flowId: out.flowId };
+    if (out.outcome === 'dropped') return { decision, outcome: 'error', error: out.reason, flowId: out.flowId };
+    await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 500)).unref());
+    return { decision, outcome: 'completed', flowId: out.flowId, ...(replies.length ? { received: Buffer.concat(replies).subarray(0, maxReceived).toString('base64') } : {}) };
+  }
+
+  const { socket, flow } = await runtime.connectFlow(sandboxId, { ip: decision.destination.ip, port: req.port });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let settle: NodeJS.Timeout | undefined;
+  socket.on('data', (d: Buffer) => {
+    if (size < maxReceived) chunks.push(d);
+    size += d.length;
+    // The first answer is what a probe reports; give the rest of it a moment, then hang up.
+    settle ??= setTimeout(() => socket.end(), 200).unref();
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(payload);
+  const timer = setTimeout(() => socket.end(), timeoutMs);
+  timer.unref();
+  await Promise.race([closed, flow]);
+  socket.end();
+  socket.destroySoon();
+  const outcome = await flow;
+  clearTimeout(timer);
+  if (settle) clearTimeout(settle);
+  const received = chunks.length ? Buffer.concat(chunks).subarray(0, maxReceived).toString('base64') : undefined;
+  const saw = proxySaw();
+  const common = { decision, flowId: outcome?.flowId, ...(saw ? { proxySaw: saw } : {}), ...(received ? { received } : {}) };
+  if (!outcome) return { ...common, outcome: 'error', error: 'the gateway failed unexpectedly (see the log)' };
+  if (outcome.outcome === 'denied') return { ...common, outcome: 'denied' };
+  if (outcome.outcome === 'error') return { ...common, outcome: 'error', error: outcome.error, errorStep: outcome.step };
+  return { ...common, outcome: 'completed' };
+}
