@@ -1,12 +1,11 @@
 import { spawn, type StdioOptions } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { createLogger } from '../../log.js';
 import { parsePort, usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { readyFileContents } from './start.js';
+import { worldFlagOptions, worldFlagsHelp, worldOptions, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
 
@@ -25,7 +24,7 @@ Options:
   --token <token>     API token (else SANDBOX0_TOKEN, else generated)
   --ready-file <f>    also write the ready file (JSON: URLs, ports, credentials)
   --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
-`;
+${worldFlagsHelp}`;
 
 const options = {
   port: { type: 'string' },
@@ -36,6 +35,7 @@ const options = {
   'ready-file': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...worldFlagOptions,
 } as const;
 
 /** Splits `[options] -- command...`; without `--`, the first word that is not an option starts the command. */
@@ -111,12 +111,6 @@ function runCommand(command: string[], env: NodeJS.ProcessEnv, io: CliIo): Promi
   });
 }
 
-function writeReadyFile(path: string, emulator: Emulator) {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(readyFileContents(emulator), null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
 export const run: CliCommand = async (args, io) => {
   const { own, command } = splitRunArgs(args);
   let values;
@@ -135,8 +129,10 @@ export const run: CliCommand = async (args, io) => {
     throw err;
   }
   let port: number;
+  let world;
   try {
     port = parsePort(values.port, '--port', 0);
+    world = worldOptions(values);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
@@ -147,7 +143,7 @@ export const run: CliCommand = async (args, io) => {
 
   let emulator: Emulator;
   try {
-    emulator = await startEmulator({ host: values.host, port, ephemeral, dataDir: ephemeral ? undefined : dataDir, token: values.token, env: io.env, logger });
+    emulator = await startEmulator({ ...world, host: values.host, port, ephemeral, dataDir: ephemeral ? undefined : dataDir, token: values.token, env: io.env, logger });
   } catch (err) {
     io.stderr.write(`Error: cannot start the emulator: ${(err as Error).message}\n`);
     return 1;

@@ -1,10 +1,10 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { createLogger } from '../../log.js';
 import { parseArgs } from 'node:util';
 import { parsePort, usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
+import { worldFlagOptions, worldFlagsHelp, worldOptions, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator start [options]
 
@@ -16,31 +16,7 @@ Options:
   --token <token>     API token (else SANDBOX0_TOKEN, else generated and kept in the data dir)
   --ready-file <f>    write a JSON file with URLs, ports and credentials once everything listens
   --log-level <lvl>   trace|debug|info|warn|error|silent (default info; env SEE_LOG_LEVEL)
-`;
-
-/** The ready file (PRODUCT.md): everything a test needs to talk to this emulator. */
-export function readyFileContents(emulator: Emulator) {
-  const info = emulator.info();
-  return {
-    apiUrl: emulator.apiUrl,
-    token: emulator.token,
-    ports: info.ports,
-    proxy: info.testProxy
-      ? { address: info.testProxy.address, username: info.testProxy.users[0]?.username, password: info.testProxy.users[0]?.password }
-      : null,
-    interception: info.interception,
-    fixtureCaPath: info.fixtureCaPath ?? null,
-    dataDir: info.dataDir,
-    pid: process.pid,
-    version: info.version,
-  };
-}
-
-function writeAtomically(path: string, contents: string) {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, contents, { mode: 0o600 });
-  renameSync(tmp, path);
-}
+${worldFlagsHelp}`;
 
 export const run: CliCommand = async (args, io) => {
   let values;
@@ -58,6 +34,7 @@ export const run: CliCommand = async (args, io) => {
       'ready-file': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...worldFlagOptions,
         },
       }),
     ));
@@ -73,8 +50,10 @@ export const run: CliCommand = async (args, io) => {
     throw err;
   }
   let port: number;
+  let world;
   try {
     port = parsePort(values.port ?? io.env.SEE_PORT, '--port', defaultApiPort);
+    world = worldOptions(values);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
@@ -84,11 +63,11 @@ export const run: CliCommand = async (args, io) => {
   const dataDir = ephemeral ? undefined : (values['data-dir'] ?? defaultDataDir(io.env));
   const logger = createLogger({ level: values['log-level'] ?? io.env.SEE_LOG_LEVEL ?? 'info' });
 
-  const emulator = await startEmulator({ host, port, ephemeral, dataDir, token: values.token, env: io.env, logger });
+  const emulator = await startEmulator({ ...world, host, port, ephemeral, dataDir, token: values.token, env: io.env, logger });
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     logger.warn({ host }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
   }
-  if (values['ready-file']) writeAtomically(values['ready-file'], JSON.stringify(readyFileContents(emulator), null, 2) + '\n');
+  if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
   printBanner(io, emulator);
 
   return new Promise<number>((resolve) => {

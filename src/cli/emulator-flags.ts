@@ -1,0 +1,90 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Emulator, EmulatorOptions } from '../emulator.js';
+import { UsageError } from './args.js';
+
+/** Flags shared by `start` and `run` that shape the emulated world (not the API or state). */
+export const worldFlagOptions = {
+  'proxy-user': { type: 'string', multiple: true },
+  'no-test-proxy': { type: 'boolean' },
+  'test-proxy-port': { type: 'string' },
+  'proxy-endpoints': { type: 'string' },
+  'direct-egress': { type: 'string' },
+  'udp-egress': { type: 'string' },
+} as const;
+
+export const worldFlagsHelp = `  --proxy-user <u:p>  a user of the embedded SOCKS5 test proxy (repeatable; default proxy-user:proxy-pass)
+  --test-proxy-port <n>  the test proxy's port (default 0: a free one)
+  --no-test-proxy     run neither the test proxy nor the customer services behind it
+  --proxy-endpoints <allow-loopback|platform>
+                      platform: refuse loopback proxy endpoints as the real platform does (default allow-loopback)
+  --direct-egress <loopback-only|real>
+                      where unproxied allowed flows may go (default loopback-only: loopback and platform DNS
+                      endpoint records only)
+  --udp-egress <reject|direct>
+                      UDP with a proxy configured: reject and audit it (default), or send it directly as
+                      the platform's code does
+`;
+
+type WorldFlagValues = {
+  'proxy-user'?: string[];
+  'no-test-proxy'?: boolean;
+  'test-proxy-port'?: string;
+  'proxy-endpoints'?: string;
+  'direct-egress'?: string;
+  'udp-egress'?: string;
+};
+
+function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`invalid ${flag} "${value}": must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** Turns the world flags into emulator options; throws UsageError with the flag's name on bad values. */
+export function worldOptions(values: WorldFlagValues): Partial<EmulatorOptions> {
+  const out: Partial<EmulatorOptions> = {
+    proxyEndpoints: oneOf(values['proxy-endpoints'], '--proxy-endpoints', ['allow-loopback', 'platform'] as const),
+    directEgress: oneOf(values['direct-egress'], '--direct-egress', ['loopback-only', 'real'] as const),
+    udpEgress: oneOf(values['udp-egress'], '--udp-egress', ['reject', 'direct'] as const),
+  };
+  if (values['no-test-proxy']) {
+    out.testProxy = false;
+    return out;
+  }
+  const users = (values['proxy-user'] ?? []).map((spec) => {
+    const at = spec.indexOf(':');
+    if (at <= 0 || at === spec.length - 1) throw new UsageError(`invalid --proxy-user "${spec.slice(0, Math.max(at, 0))}:…": must be USER:PASSWORD`);
+    return { username: spec.slice(0, at), password: spec.slice(at + 1) };
+  });
+  let port: number | undefined;
+  if (values['test-proxy-port'] !== undefined) {
+    port = Number(values['test-proxy-port']);
+    if (!/^\d+$/.test(values['test-proxy-port']) || port > 65535) throw new UsageError(`invalid --test-proxy-port "${values['test-proxy-port']}"`);
+  }
+  out.testProxy = { ...(users.length ? { users } : {}), ...(port !== undefined ? { port } : {}) };
+  return out;
+}
+
+/** The ready file (PRODUCT.md): everything a test needs to talk to this emulator. */
+export function readyFileContents(emulator: Emulator) {
+  const info = emulator.info();
+  const user = info.testProxy?.users[0];
+  return {
+    apiUrl: emulator.apiUrl,
+    token: emulator.token,
+    ports: info.ports,
+    proxy: info.testProxy ? { address: info.testProxy.address, username: user?.username, password: user?.password } : null,
+    interception: info.interception,
+    fixtureCaPath: info.fixtureCaPath ?? null,
+    dataDir: info.dataDir,
+    pid: process.pid,
+    version: info.version,
+  };
+}
+
+/** Written to a temporary name and renamed, so a reader never sees half a file. */
+export function writeReadyFile(path: string, emulator: Emulator): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(readyFileContents(emulator), null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}

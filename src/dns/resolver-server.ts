@@ -1,0 +1,196 @@
+import type dgram from 'node:dgram';
+import { isIPv4, isIPv6, type Server, type Socket } from 'node:net';
+import dnsPacket from 'dns-packet';
+import type { Logger } from '../log.js';
+
+/**
+ * The sandbox resolver: what a transparent sandbox's resolv.conf points at. It answers from an
+ * injected lookup (the platform DNS view plus the sandbox's hosts entries), NXDOMAIN otherwise, and
+ * never forwards anything anywhere. Positive answers are reported to `onAnswer` (the snoop cache).
+ *
+ * `answerDnsQuery` is the pure core (bytes in, bytes out); `SandboxResolver` is the socket shell for
+ * a UDP socket and a TCP server that someone else bound (the namespace backend binds them inside the
+ * gateway namespace).
+ */
+
+/** RFC 1035 §4.1.1 RCODE values. */
+export const DnsRcode = { NoError: 0, FormErr: 1, ServFail: 2, NxDomain: 3, NotImp: 4, Refused: 5 } as const;
+export type DnsRcode = (typeof DnsRcode)[keyof typeof DnsRcode];
+
+const dnsHeaderLength = 12;
+/** Header bits (RFC 1035 §4.1.1). */
+const qrResponseBit = 0x8000;
+const opcodeMask = 0x7800;
+const rdBit = 0x0100;
+const raBit = 0x0080;
+const rcodeMask = 0x000f;
+const tcpLengthPrefix = 2;
+const maxTcpMessage = 65535;
+
+export type DnsLookup = (sandboxId: string, name: string) => string[] | undefined;
+export type DnsAnswerHook = (sandboxId: string, name: string, addresses: string[], ttlSeconds: number) => void;
+
+export interface DnsQueryContext {
+  sandboxId: string | undefined;
+  lookup: DnsLookup;
+  ttlSeconds: number;
+}
+
+export type DnsQueryOutcome =
+  | { kind: 'ignored' } // too short to answer, or itself a response
+  | { kind: 'answered'; response: Buffer; rcode: DnsRcode; name?: string; addresses?: string[] };
+
+/** Answers one DNS message. Never throws: garbage gets FORMERR when it has a header, else nothing. */
+export function answerDnsQuery(query: Buffer, { sandboxId, lookup, ttlSeconds }: DnsQueryContext): DnsQueryOutcome {
+  if (query.length < dnsHeaderLength) return { kind: 'ignored' };
+  const id = query.readUInt16BE(0);
+  const flags = query.readUInt16BE(2);
+  if ((flags & qrResponseBit) !== 0) return { kind: 'ignored' };
+  const headerOnly = (rcode: DnsRcode): DnsQueryOutcome => ({ kind: 'answered', rcode, response: headerResponse(id, flags, rcode) });
+  if ((flags & opcodeMask) !== 0) return headerOnly(DnsRcode.NotImp);
+
+  // A query has one question, no answers or authority, and at most one additional (EDNS OPT).
+  // Checked before decoding: dns-packet spends up to ~100 ms on random bytes with huge counts.
+  if (query.readUInt16BE(4) !== 1 || query.readUInt16BE(6) !== 0 || query.readUInt16BE(8) !== 0 || query.readUInt16BE(10) > 1) return headerOnly(DnsRcode.FormErr);
+
+  let decoded: dnsPacket.DecodedPacket;
+  try {
+    decoded = dnsPacket.decode(query);
+  } catch {
+    return headerOnly(DnsRcode.FormErr);
+  }
+  const question = decoded.questions?.[0];
+  if (!question || decoded.questions!.length !== 1) return headerOnly(DnsRcode.FormErr);
+  const reply = (rcode: DnsRcode, answers: dnsPacket.Answer[] = []): Buffer =>
+    dnsPacket.encode({
+      type: 'response',
+      id,
+      flags: (flags & rdBit) | raBit | rcode,
+      questions: [question],
+      answers,
+    });
+  if (sandboxId === undefined) return { kind: 'answered', rcode: DnsRcode.Refused, response: reply(DnsRcode.Refused) };
+
+  const name = question.name.toLowerCase().replace(/\.$/, '');
+  let addresses: string[] | undefined;
+  try {
+    addresses = lookup(sandboxId, name);
+  } catch {
+    return { kind: 'answered', rcode: DnsRcode.ServFail, response: reply(DnsRcode.ServFail), name };
+  }
+  if (addresses === undefined || addresses.length === 0) return { kind: 'answered', rcode: DnsRcode.NxDomain, response: reply(DnsRcode.NxDomain), name };
+
+  // The name exists: A/AAAA get the matching addresses, other types an empty NOERROR (NODATA).
+  const family = question.type === 'A' ? isIPv4 : question.type === 'AAAA' ? isIPv6 : undefined;
+  const matching = family ? addresses.filter((a) => family(a)) : [];
+  const answers: dnsPacket.Answer[] = matching.map((data) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: ttlSeconds, class: 'IN', data }));
+  return { kind: 'answered', rcode: DnsRcode.NoError, response: reply(DnsRcode.NoError, answers), name, addresses: matching };
+}
+
+/** A response carrying only the header (no question), for messages that could not be decoded. */
+function headerResponse(id: number, queryFlags: number, rcode: DnsRcode): Buffer {
+  const b = Buffer.alloc(dnsHeaderLength);
+  b.writeUInt16BE(id, 0);
+  b.writeUInt16BE(qrResponseBit | (queryFlags & (opcodeMask | rdBit)) | raBit | (rcode & rcodeMask), 2);
+  return b;
+}
+
+export interface SandboxResolverOptions {
+  lookup: DnsLookup;
+  onAnswer?: DnsAnswerHook;
+  /** Which sandbox a query came from, by its source address. */
+  sandboxForAddress: (ip: string) => string | undefined;
+  logger: Logger;
+  ttlSeconds?: number;
+  /** TCP connections idle longer than this are closed. */
+  tcpIdleTimeoutMs?: number;
+  maxTcpConnections?: number;
+}
+
+/** Serves `answerDnsQuery` on a UDP socket and a TCP server bound elsewhere. */
+export class SandboxResolver {
+  private readonly connections = new Set<Socket>();
+  private udp: dgram.Socket | undefined;
+  private tcp: Server | undefined;
+  private readonly opts: Required<Omit<SandboxResolverOptions, 'onAnswer'>> & Pick<SandboxResolverOptions, 'onAnswer'>;
+
+  constructor({ lookup, onAnswer, sandboxForAddress, logger, ttlSeconds = 30, tcpIdleTimeoutMs = 10_000, maxTcpConnections = 256 }: SandboxResolverOptions) {
+    this.opts = { lookup, onAnswer, sandboxForAddress, logger, ttlSeconds, tcpIdleTimeoutMs, maxTcpConnections };
+  }
+
+  attachUdp(socket: dgram.Socket): void {
+    this.udp = socket;
+    socket.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'sandbox resolver UDP socket error'));
+    socket.on('message', (msg, rinfo) => {
+      const response = this.handle(msg, rinfo.address);
+      if (response) socket.send(response, rinfo.port, rinfo.address, () => undefined);
+    });
+  }
+
+  attachTcp(server: Server): void {
+    this.tcp = server;
+    server.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'sandbox resolver TCP server error'));
+    server.on('connection', (socket) => this.serveTcp(socket));
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = undefined;
+    this.tcp = undefined;
+    await Promise.all([
+      udp ? new Promise<void>((resolve) => { try { udp.close(() => resolve()); } catch { resolve(); } }) : undefined,
+      tcp ? new Promise<void>((resolve) => tcp.close(() => resolve())) : undefined,
+    ]);
+  }
+
+  private handle(msg: Buffer, source: string): Buffer | undefined {
+    const sandboxId = this.opts.sandboxForAddress(normalizeAddress(source));
+    const outcome = answerDnsQuery(msg, { sandboxId, lookup: this.opts.lookup, ttlSeconds: this.opts.ttlSeconds });
+    if (outcome.kind === 'ignored') return undefined;
+    this.opts.logger.debug({ sandboxId, name: outcome.name, rcode: outcome.rcode }, 'sandbox DNS query');
+    if (sandboxId !== undefined && outcome.name !== undefined && outcome.addresses && outcome.addresses.length > 0) {
+      try {
+        this.opts.onAnswer?.(sandboxId, outcome.name, outcome.addresses, this.opts.ttlSeconds);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message }, 'DNS answer hook failed');
+      }
+    }
+    return outcome.response;
+  }
+
+  private serveTcp(socket: Socket): void {
+    if (this.connections.size >= this.opts.maxTcpConnections) {
+      socket.destroy();
+      return;
+    }
+    this.connections.add(socket);
+    socket.setTimeout(this.opts.tcpIdleTimeoutMs, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.connections.delete(socket));
+    let buffered: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      // Each iteration consumes one whole message, so this ends within the bytes received.
+      while (buffered.length >= tcpLengthPrefix) {
+        const length = buffered.readUInt16BE(0);
+        if (buffered.length < tcpLengthPrefix + length) break;
+        const message = buffered.subarray(tcpLengthPrefix, tcpLengthPrefix + length);
+        buffered = buffered.subarray(tcpLengthPrefix + length);
+        const response = this.handle(message, socket.remoteAddress ?? '');
+        if (!response) {
+          socket.destroy();
+          return;
+        }
+        const prefix = Buffer.alloc(tcpLengthPrefix);
+        prefix.writeUInt16BE(Math.min(response.length, maxTcpMessage));
+        socket.write(Buffer.concat([prefix, response]));
+      }
+    });
+  }
+}
+
+/** `::ffff:10.0.0.2` → `10.0.0.2` (dual-stack sockets report mapped addresses). */
+const normalizeAddress = (a: string): string => (a.startsWith('::ffff:') && isIPv4(a.slice(7)) ? a.slice(7) : a);

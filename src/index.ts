@@ -1,0 +1,16 @@
+// The library surface: named re-exports only.
+export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorSandbox } from './emulator.js';
+export type { EmulatorInfo, ComponentState } from './api/admin/emulator-routes.js';
+export type { NetworkAuditEvent, NetworkAuditAttributes } from './gateway/audit.js';
+export type { SandboxView, ConnectTarget } from './sandbox/runtime.js';
+export type { ProbeRequest, ProbeResult } from './sandbox/probe.js';
+export type { DryRunRequest, DryRunResult } from './gateway/dry-run.js';
+export { compilePolicy, type CompileResult, type CompileError } from './policy/compile.js';
+export { compilePlatform, type PlatformSettings } from './policy/platform.js';
+export { evaluate, describeDecision, type Decision, type FlowFacts, type FlowClassification, type EvaluateContext } from './policy/evaluate.js';
+export { validateNetworkPolicy } from './policy/validate.js';
+export type { SandboxNetworkPolicy, CredentialBinding, TrafficRule, PortSpec, ReasonCode, AppProtocol } from './policy/types.js';
+export { classifyTcp, classifyUdp, QuicCryptoReassembler, type Classification, type TcpClassification } from './classify/index.js';
+export { createTestProxy, type TestProxy, type TestProxyOptions, type TestProxyUser } from './test-proxy/proxy.js';
+export { startCustomerServices, fixtureCaCertPath, type CustomerServices } from './test-proxy/customer-services.js';
+export { PlatformDnsView, type PlatformRecords } from './dns/views.js';
