@@ -150,6 +150,7 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
           config,
           network: network ? (annotation as SandboxNetworkPolicy) : undefined,
           networkHash: network ? policyHash(annotation as SandboxNetworkPolicy) : undefined,
+          hosts: {},
           claimedAt: at,
           createdAt: at,
           updatedAt: at,
