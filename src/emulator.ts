@@ -10,6 +10,8 @@ import type { ComponentState, EmulatorInfo } from './api/admin/emulator-routes.j
 import { createApp } from './api/app.js';
 import { warmDecoders } from './api/decoders.js';
 import { observabilityRoutes } from './api/routes/observability.js';
+import { contextRoutes } from './api/routes/contexts.js';
+import { createContextService, type ContextService } from './sandbox/contexts.js';
 import { defaultHost, resolveToken } from './config.js';
 import { createCredentialSourceService, type CredentialSourceService } from './control-plane/credential-sources.js';
 import { ControlPlaneEvents } from './control-plane/events.js';
@@ -25,6 +27,7 @@ import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
 import { createSandboxRuntime, type ConnectTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
+import type { NamespaceBackend } from './interception/namespace-backend.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
 import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
 import { defaultPlatformRecords, loadWorldFixture } from './world/default-world.js';
@@ -49,6 +52,12 @@ export interface EmulatorOptions {
   /** UDP with a proxy configured: `reject` (default, audited) or `direct` (as the platform's code). */
   udpEgress?: 'reject' | 'direct';
   gatewayTimeouts?: Partial<GatewayTimeouts>;
+  /**
+   * How sandbox traffic reaches the gateway: `explicit` (the library default: loopback SOCKS5 / HTTP
+   * CONNECT ingress ports, no privileges), `transparent` (network namespaces; needs root or
+   * CAP_NET_ADMIN) or `auto` (transparent when possible, the CLI default).
+   */
+  interception?: 'auto' | 'transparent' | 'explicit';
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   now?: () => Date;
@@ -73,6 +82,7 @@ export interface Emulator {
   readonly credentials: CredentialResolver;
   readonly gateway: Gateway;
   readonly runtime: SandboxRuntime;
+  readonly contexts: ContextService;
   /** The embedded test proxy, unless disabled. */
   readonly proxy: TestProxy | undefined;
   readonly customerServices: CustomerServices | undefined;
@@ -97,6 +107,7 @@ export async function startEmulator({
   directEgress,
   udpEgress,
   gatewayTimeouts,
+  interception = 'explicit',
   env = process.env,
   logger = silentLogger(),
   now = () => new Date(),
@@ -158,10 +169,38 @@ export async function startEmulator({
       timeouts: gatewayTimeouts,
     });
     stops.push(() => gateway.close());
-    const runtime = createSandboxRuntime({ store, gateway, audit, logger, platformDns: () => gateway.platformDns, now });
+
+    // Interception: transparent when asked for (or possible, with auto), else explicit.
+    let backend: NamespaceBackend | undefined;
+    let interceptionInfo: EmulatorInfo['interception'] = {
+      mode: 'explicit',
+      reason: 'explicit interception was requested: each sandbox gets loopback SOCKS5 and HTTP CONNECT ingress ports (GET /_emulator/sandboxes/{id}); only programs that honour proxy settings are captured',
+    };
+    let lookup: (sandboxId: string, name: string) => string[] | undefined = () => undefined;
+    if (interception !== 'explicit') {
+      const { detectTransparentSupport, createRootNamespaceBackend } = await import('./interception/transparent/index.js');
+      const support = await detectTransparentSupport();
+      if (support.ok) {
+        const started = createRootNamespaceBackend({ dns: { lookup: (id, name) => lookup(id, name) }, logger: logger.child({ component: 'netns' }) });
+        stops.push(() => started.stop());
+        await started.start();
+        backend = started;
+        interceptionInfo = { mode: 'transparent', reason: 'network namespaces per sandbox; nftables in the gateway namespace redirect all TCP and UDP to the gateway (root netns backend)' };
+      } else if (interception === 'transparent') {
+        throw new Error(`transparent interception is not available: ${support.reason}`);
+      } else {
+        interceptionInfo = { mode: 'explicit', reason: `transparent interception is not available (${support.reason}); using explicit ingress ports, which only capture programs that honour proxy settings` };
+      }
+    }
+    const runtime = createSandboxRuntime({ store, gateway, audit, logger, platformDns: () => gateway.platformDns, backend, caCertPath: customerServices ? fixtureCaCertPath : undefined, now });
+    lookup = runtime.resolveAll;
+    const contexts = createContextService({ runtime, now });
+    stops.push(() => contexts.killAll());
     stops.push(() => runtime.stop());
+    // Claims through the API wait for the runtime (see afterClaim); claims made directly through the
+    // service (library users, tests) start it in the background.
     const onClaim = (id: string) => void runtime.attach(id).catch((err: Error) => logger.error({ sandboxId: id, err: { message: err.message } }, 'sandbox interception failed to start'));
-    const onDelete = (id: string) => void runtime.detach(id);
+    const onDelete = (id: string) => void contexts.killAll(id).then(() => runtime.detach(id));
     events.on('sandbox-claimed', onClaim);
     events.on('sandbox-deleted', onDelete);
     await Promise.all(store.sandboxes.ids().map((id) => runtime.attach(id)));
@@ -173,7 +212,7 @@ export async function startEmulator({
       apiUrl,
       ports: { api: boundPort, ...(proxy ? { testProxy: proxy.port } : {}) },
       token: apiToken,
-      interception: { mode: 'explicit', reason: 'transparent interception is not available in this version; each sandbox gets loopback SOCKS5 and HTTP CONNECT ingress ports (GET /_emulator/sandboxes/{id})' },
+      interception: interceptionInfo,
       ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ ...u })) } } : {}),
       ...(customerServices ? { fixtureCaPath: fixtureCaCertPath } : {}),
       dataDir: ephemeral ? null : dataDir!,
@@ -187,6 +226,7 @@ export async function startEmulator({
       dns: 'up',
     });
     const reset = async () => {
+      await contexts.killAll();
       await Promise.all(store.sandboxes.ids().map((id) => runtime.detach(id)));
       store.clear();
       gateway.platformDns.replace(platformRecords());
@@ -199,7 +239,7 @@ export async function startEmulator({
       sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }),
       ...(proxy ? [proxyAdminRoutes({ proxy })] : []),
     ];
-    const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes })];
+    const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes }), contextRoutes({ sandboxes, contexts })];
     const app = createApp({
       token: () => apiToken,
       logger,
@@ -210,6 +250,7 @@ export async function startEmulator({
       info,
       health,
       reset,
+      afterClaim: (id) => runtime.attach(id),
       adminRoutes,
       apiRoutes,
     });
@@ -247,6 +288,7 @@ export async function startEmulator({
       credentials,
       gateway,
       runtime,
+      contexts,
       proxy,
       customerServices,
       sandbox: (id) => ({

@@ -26,6 +26,8 @@ export interface ApiDeps {
   info: () => EmulatorInfo;
   health: () => Record<string, ComponentState>;
   reset: () => Promise<void>;
+  /** Awaited after a claim, before it is answered (sandbox runtime start). */
+  afterClaim?: (sandboxId: string) => Promise<void>;
   /** Extra admin sub-apps (routes relative to `/_emulator`), e.g. the test proxy's. */
   adminRoutes?: Hono[];
   /** Extra Sandbox0 API sub-apps with absolute paths (e.g. contexts, observability). */
@@ -58,7 +60,7 @@ export function createApp(deps: ApiDeps) {
   app.use('/_emulator/*', async (c, next) => (c.req.path === '/_emulator/health' ? next() : auth(c, next)));
 
   app.route('/', healthRoutes({ databaseHealthy: deps.databaseHealthy }));
-  app.route('/', sandboxRoutes({ sandboxes: deps.sandboxes }));
+  app.route('/', sandboxRoutes({ sandboxes: deps.sandboxes, afterClaim: deps.afterClaim }));
   app.route('/', networkRoutes({ network: deps.network }));
   app.route('/', credentialSourceRoutes({ credentialSources: deps.credentialSources }));
   for (const extra of deps.apiRoutes ?? []) app.route('/', extra);

@@ -10,9 +10,14 @@ export const worldFlagOptions = {
   'proxy-endpoints': { type: 'string' },
   'direct-egress': { type: 'string' },
   'udp-egress': { type: 'string' },
+  interception: { type: 'string' },
 } as const;
 
-export const worldFlagsHelp = `  --proxy-user <u:p>  a user of the embedded SOCKS5 test proxy (repeatable; default proxy-user:proxy-pass)
+export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
+                      how sandbox traffic reaches the gateway (default auto: transparent network
+                      namespaces when root or CAP_NET_ADMIN allows, else explicit ingress ports;
+                      env SEE_INTERCEPTION)
+  --proxy-user <u:p>  a user of the embedded SOCKS5 test proxy (repeatable; default proxy-user:proxy-pass)
   --test-proxy-port <n>  the test proxy's port (default 0: a free one)
   --no-test-proxy     run neither the test proxy nor the customer services behind it
   --proxy-endpoints <allow-loopback|platform>
@@ -32,6 +37,7 @@ type WorldFlagValues = {
   'proxy-endpoints'?: string;
   'direct-egress'?: string;
   'udp-egress'?: string;
+  interception?: string;
 };
 
 function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
@@ -41,11 +47,12 @@ function oneOf<T extends string>(value: string | undefined, flag: string, allowe
 }
 
 /** Turns the world flags into emulator options; throws UsageError with the flag's name on bad values. */
-export function worldOptions(values: WorldFlagValues): Partial<EmulatorOptions> {
+export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {}): Partial<EmulatorOptions> {
   const out: Partial<EmulatorOptions> = {
     proxyEndpoints: oneOf(values['proxy-endpoints'], '--proxy-endpoints', ['allow-loopback', 'platform'] as const),
     directEgress: oneOf(values['direct-egress'], '--direct-egress', ['loopback-only', 'real'] as const),
     udpEgress: oneOf(values['udp-egress'], '--udp-egress', ['reject', 'direct'] as const),
+    interception: oneOf(values.interception ?? env.SEE_INTERCEPTION, '--interception', ['auto', 'transparent', 'explicit'] as const) ?? 'auto',
   };
   if (values['no-test-proxy']) {
     out.testProxy = false;

@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import { startExplicitIngress, type ExplicitIngress } from '../interception/explicit.js';
 import { startUdpAssociation } from '../interception/udp-associate.js';
+import type { ExecOptions, NamespaceBackend, SandboxNetwork, SandboxSubprocess } from '../interception/namespace-backend.js';
+import { execa } from 'execa';
 
 /** What `GET /_emulator/sandboxes/{id}` reports. */
 export interface SandboxView {
@@ -31,9 +33,14 @@ export interface SandboxRuntime {
   view(sandboxId: string): SandboxView | undefined;
   /** Sandbox-side resolution: hosts entries first, then the platform DNS view; IP literals as is. */
   resolve(sandboxId: string, host: string): string | undefined;
+  /** Every address the sandbox's resolver answers for a name (undefined: NXDOMAIN). */
+  resolveAll(sandboxId: string, host: string): string[] | undefined;
   setHosts(sandboxId: string, hosts: Record<string, string[]>): void;
   /** In-process interception: a socket whose bytes go through the gateway as this sandbox's flow. */
   connect(sandboxId: string, target: ConnectTarget): Promise<net.Socket>;
+  /** Runs an unmodified program "inside" the sandbox: in its namespace (transparent) or on the host with proxy variables (explicit). */
+  exec(sandboxId: string, command: string[], options?: ExecOptions): SandboxSubprocess;
+  readonly mode: 'transparent' | 'explicit';
   /** Like connect, with the gateway's outcome of the flow once it ends. */
   connectFlow(sandboxId: string, target: ConnectTarget): Promise<{ socket: net.Socket; flow: Promise<TcpFlowOutcome | undefined> }>;
   stop(): Promise<void>;
@@ -42,19 +49,68 @@ export interface SandboxRuntime {
 /** Reason the emulator records when a flow never starts because the sandbox cannot resolve its host. */
 export const sandboxResolutionFailed = 'sandbox_resolution_failed';
 
-export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; audit: AuditLog; logger: Logger; platformDns: () => PlatformDnsView; now?: () => Date }): SandboxRuntime {
-  const { store, gateway, audit, logger, now = () => new Date() } = deps;
+export interface SandboxRuntimeDeps {
+  store: Store;
+  gateway: Gateway;
+  audit: AuditLog;
+  logger: Logger;
+  platformDns: () => PlatformDnsView;
+  /** Transparent interception (started by the caller); absent: explicit mode. */
+  backend?: NamespaceBackend;
+  /** The CA sandbox programs are told to trust (the customer fixtures' CA). */
+  caCertPath?: string;
+  now?: () => Date;
+}
+
+/** Variables that make common TLS clients trust the fixture CA (curl, OpenSSL, Node, Python requests). */
+function caEnv(caCertPath: string | undefined): Record<string, string> {
+  return caCertPath ? { SSL_CERT_FILE: caCertPath, CURL_CA_BUNDLE: caCertPath, NODE_EXTRA_CA_CERTS: caCertPath, REQUESTS_CA_BUNDLE: caCertPath } : {};
+}
+
+export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
+  const { store, gateway, audit, logger, backend, now = () => new Date() } = deps;
   const ingresses = new Map<string, Promise<ExplicitIngress>>();
   const ready = new Map<string, ExplicitIngress>();
+  const networks = new Map<string, SandboxNetwork>();
+  const attaching = new Map<string, Promise<void>>();
 
-  const resolve = (sandboxId: string, host: string): string | undefined => {
-    if (net.isIP(host)) return host;
+  /** Every address the sandbox's resolver answers for a name: its hosts entries, else the platform view. */
+  const resolveAll = (sandboxId: string, host: string): string[] | undefined => {
+    if (net.isIP(host)) return [host];
     const hosts = store.sandboxes.get(sandboxId)?.hosts ?? {};
     const name = normalizeName(host);
-    const local = Object.entries(hosts).find(([k]) => normalizeName(k) === name)?.[1];
-    const addresses = local ?? deps.platformDns().resolve(name);
+    return Object.entries(hosts).find(([k]) => normalizeName(k) === name)?.[1] ?? deps.platformDns().resolve(name);
+  };
+  const resolve = (sandboxId: string, host: string): string | undefined => {
+    const addresses = resolveAll(sandboxId, host);
     return addresses?.find((a) => net.isIP(a) === 4) ?? addresses?.[0];
   };
+
+  // Transparent mode: every redirected connection and datagram of every sandbox arrives here.
+  if (backend) {
+    backend.tcpServer.on('connection', (socket) => {
+      socket.on('error', () => {});
+      const sourceIp = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+      const sandboxId = backend.sandboxForAddress(sourceIp);
+      if (!sandboxId) return void socket.destroy();
+      void backend.originalDestination(socket).then((originalDst) => gateway.handleTcp({ sandboxId, sourceIp, originalDst, socket }));
+    });
+    backend.udpSocket.on('message', (payload, rinfo) => {
+      const sourceIp = rinfo.address.replace(/^::ffff:/, '');
+      const sandboxId = backend.sandboxForAddress(sourceIp);
+      if (!sandboxId) return;
+      void backend.originalDestinationForDatagram(rinfo).then((originalDst) =>
+        gateway.udp.handle({
+          sandboxId,
+          sourceIp,
+          source: `${sourceIp}:${rinfo.port}`,
+          originalDst,
+          payload,
+          reply: (data) => backend.udpSocket.send(data, rinfo.port, rinfo.address),
+        }),
+      );
+    });
+  }
 
   const unresolvable = (sandboxId: string, host: string, port: number, via: string) => {
     audit.record(sandboxId, 'result', {
@@ -96,34 +152,33 @@ export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; aud
   };
 
   const connectFlow: SandboxRuntime['connectFlow'] = async (sandboxId, target) => {
-      if (!store.sandboxes.get(sandboxId)) throw new EmulatorError('sandbox_not_found', `sandbox ${sandboxId} not found`);
-      const ip = target.ip ?? (target.host ? resolve(sandboxId, target.host) : undefined);
-      if (!ip) {
-        if (target.host) unresolvable(sandboxId, target.host, target.port, 'in-process');
-        throw new EmulatorError(sandboxResolutionFailed, target.host ? `getaddrinfo ENOTFOUND ${target.host} (inside sandbox ${sandboxId})` : 'connect needs a host or an ip');
-      }
-      const port = await rendezvousPort();
-      const client = net.connect({ host: '127.0.0.1', port });
-      client.on('error', () => {});
-      await new Promise<void>((res, rej) => {
-        client.once('connect', () => res());
-        client.once('error', rej);
-      });
-      const accepted = await new Promise<net.Socket>((res) => {
-        const local = client.localPort ?? 0;
-        const already = arrived.get(local);
-        if (already) {
-          arrived.delete(local);
-          res(already);
-        } else waiting.set(local, res);
-      });
-      const flow = gateway.handleTcp({ sandboxId, originalDst: { ip, port: target.port }, socket: accepted });
-      return { socket: client, flow };
-    };
+    if (!store.sandboxes.get(sandboxId)) throw new EmulatorError('sandbox_not_found', `sandbox ${sandboxId} not found`);
+    const ip = target.ip ?? (target.host ? resolve(sandboxId, target.host) : undefined);
+    if (!ip) {
+      if (target.host) unresolvable(sandboxId, target.host, target.port, 'in-process');
+      throw new EmulatorError(sandboxResolutionFailed, target.host ? `getaddrinfo ENOTFOUND ${target.host} (inside sandbox ${sandboxId})` : 'connect needs a host or an ip');
+    }
+    const port = await rendezvousPort();
+    const client = net.connect({ host: '127.0.0.1', port });
+    client.on('error', () => {});
+    await new Promise<void>((res, rej) => {
+      client.once('connect', () => res());
+      client.once('error', rej);
+    });
+    const accepted = await new Promise<net.Socket>((res) => {
+      const local = client.localPort ?? 0;
+      const already = arrived.get(local);
+      if (already) {
+        arrived.delete(local);
+        res(already);
+      } else waiting.set(local, res);
+    });
+    const flow = gateway.handleTcp({ sandboxId, originalDst: { ip, port: target.port }, socket: accepted });
+    return { socket: client, flow };
+  };
 
-  const attach = async (sandboxId: string) => {
-    if (ingresses.has(sandboxId)) return void (await ingresses.get(sandboxId));
-    const starting = startExplicitIngress({
+  const startIngress = (sandboxId: string) =>
+    startExplicitIngress({
       sandboxId,
       logger,
       resolve: (host) => resolve(sandboxId, host),
@@ -138,36 +193,93 @@ export function createSandboxRuntime(deps: { store: Store; gateway: Gateway; aud
           onUnresolvable: (host, port) => unresolvable(sandboxId, host, port, 'udp'),
         }),
     });
-    ingresses.set(sandboxId, starting);
-    ready.set(sandboxId, await starting);
+
+  const attach = (sandboxId: string): Promise<void> => {
+    const pending = attaching.get(sandboxId);
+    if (pending) return pending;
+    const work = (async () => {
+      const starting = startIngress(sandboxId);
+      ingresses.set(sandboxId, starting);
+      const [ingress, network] = await Promise.all([starting, backend ? backend.createSandbox(sandboxId, { hosts: store.sandboxes.get(sandboxId)?.hosts ?? {} }) : undefined]);
+      ready.set(sandboxId, ingress);
+      if (network) {
+        networks.set(sandboxId, network);
+        gateway.sandboxIps.add(network.address);
+      }
+    })();
+    attaching.set(sandboxId, work);
+    work.catch(() => attaching.delete(sandboxId));
+    return work;
+  };
+
+  const detach = async (sandboxId: string) => {
+    await attaching.get(sandboxId)?.catch(() => undefined);
+    attaching.delete(sandboxId);
+    const ingress = ingresses.get(sandboxId);
+    ingresses.delete(sandboxId);
+    ready.delete(sandboxId);
+    gateway.udp.close(sandboxId);
+    const network = networks.get(sandboxId);
+    networks.delete(sandboxId);
+    if (network) gateway.sandboxIps.delete(network.address);
+    await Promise.all([ingress ? (await ingress.catch(() => undefined))?.stop() : undefined, network && backend ? backend.deleteSandbox(sandboxId) : undefined]);
   };
 
   return {
+    mode: backend ? 'transparent' : 'explicit',
     attach,
-    async detach(sandboxId) {
-      const ingress = ingresses.get(sandboxId);
-      ingresses.delete(sandboxId);
-      gateway.udp.close(sandboxId);
-      ready.delete(sandboxId);
-      if (ingress) await (await ingress).stop();
-    },
+    detach,
     view(sandboxId) {
       const record = store.sandboxes.get(sandboxId);
       if (!record) return undefined;
       const ingress = ready.get(sandboxId);
-      return { interception: 'explicit', ...(ingress ? { ingress: { socks5: ingress.socks5, httpConnect: ingress.httpConnect } } : {}), hosts: record.hosts };
+      const network = networks.get(sandboxId);
+      return {
+        interception: backend ? 'transparent' : 'explicit',
+        ...(ingress ? { ingress: { socks5: ingress.socks5, httpConnect: ingress.httpConnect } } : {}),
+        ...(network ? { namespace: network.namespace, address: network.address } : {}),
+        hosts: record.hosts,
+      };
     },
     resolve,
+    resolveAll,
     setHosts(sandboxId, hosts) {
       store.sandboxes.setHosts(sandboxId, hosts, now().toISOString());
+      if (backend && networks.has(sandboxId)) void backend.setHosts(sandboxId, hosts);
+    },
+    exec(sandboxId, command, options = {}) {
+      const env = { ...caEnv(deps.caCertPath), ...options.env };
+      if (backend && networks.has(sandboxId)) return backend.exec(sandboxId, command, { ...options, env });
+      // Explicit mode: the program runs on the host and only reaches the gateway if it honours these.
+      const ingress = ready.get(sandboxId);
+      const proxyEnv: Record<string, string> = ingress
+        ? {
+            HTTPS_PROXY: `http://${ingress.httpConnect}`,
+            https_proxy: `http://${ingress.httpConnect}`,
+            HTTP_PROXY: `http://${ingress.httpConnect}`,
+            http_proxy: `http://${ingress.httpConnect}`,
+            ALL_PROXY: `socks5h://${ingress.socks5}`,
+            all_proxy: `socks5h://${ingress.socks5}`,
+            NO_PROXY: '',
+            no_proxy: '',
+          }
+        : {};
+      const [file, ...args] = command;
+      return execa(file!, args, {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...proxyEnv, ...env },
+        extendEnv: false,
+        cwd: options.cwd,
+        timeout: options.timeoutMs,
+        input: options.input,
+        reject: false,
+        all: false,
+        stripFinalNewline: false,
+      }) as unknown as SandboxSubprocess;
     },
     connect: async (sandboxId, target) => (await connectFlow(sandboxId, target)).socket,
     connectFlow,
     async stop() {
-      const all = [...ingresses.values()];
-      ingresses.clear();
-      ready.clear();
-      await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.stop()));
+      await Promise.all([...new Set([...ingresses.keys(), ...networks.keys()])].map((id) => detach(id).catch(() => undefined)));
       for (const s of arrived.values()) s.destroy();
       arrived.clear();
       if (rendezvous) await new Promise((r) => rendezvous!.close(r));

@@ -3,6 +3,7 @@ import type { SandboxService } from '../../control-plane/sandboxes.js';
 import type { SandboxRecord } from '../../store/sandboxes.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
+import { ApiError } from '../../errors.js';
 import type { ClaimRequest } from '../../control-plane/sandboxes.js';
 
 /** Upstream's Sandbox object (snake_case). */
@@ -40,13 +41,23 @@ export function sandboxSummary(r: SandboxRecord) {
   };
 }
 
-export function sandboxRoutes(deps: { sandboxes: SandboxService }) {
-  const { sandboxes } = deps;
+/** `afterClaim` brings up the sandbox's runtime (interception, namespace) before the claim is answered. */
+export function sandboxRoutes(deps: { sandboxes: SandboxService; afterClaim?: (sandboxId: string) => Promise<void> }) {
+  const { sandboxes, afterClaim } = deps;
   return new Hono()
     .post('/api/v1/sandboxes', async (c) => {
       const { decodeBody, claimRequestSchema } = await decoders();
       const req = decodeBody(await c.req.text(), claimRequestSchema, 'ClaimRequest') as ClaimRequest;
-      return ok(c, sandboxes.claim(req), 201);
+      const claimed = sandboxes.claim(req);
+      if (afterClaim) {
+        try {
+          await afterClaim(claimed.sandbox_id);
+        } catch (err) {
+          sandboxes.delete(claimed.sandbox_id);
+          throw new ApiError('internal_error', `failed to start the sandbox: ${(err as Error).message}`);
+        }
+      }
+      return ok(c, claimed, 201);
     })
     .get('/api/v1/sandboxes', (c) => {
       const { sandboxes: list, count, has_more } = sandboxes.list(c.req.query());

@@ -132,7 +132,7 @@ export const run: CliCommand = async (args, io) => {
   let world;
   try {
     port = parsePort(values.port, '--port', 0);
-    world = worldOptions(values);
+    world = worldOptions(values, io.env);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;

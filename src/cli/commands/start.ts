@@ -53,7 +53,7 @@ export const run: CliCommand = async (args, io) => {
   let world;
   try {
     port = parsePort(values.port ?? io.env.SEE_PORT, '--port', defaultApiPort);
-    world = worldOptions(values);
+    world = worldOptions(values, io.env);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
