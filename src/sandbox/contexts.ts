@@ -94,7 +94,7 @@ export function createContextService(deps: { runtime: SandboxRuntime; now?: () =
       const env = req.env_vars ?? {};
       let process: SandboxSubprocess;
       try {
-        process = runtime.exec(sandboxId, command, { env, cwd, timeoutMs: req.ttl_sec ? req.ttl_sec * 1000 : undefined });
+        ({ subprocess: process } = await runtime.exec(sandboxId, command, { env, cwd, timeoutMs: req.ttl_sec ? req.ttl_sec * 1000 : undefined }));
       } catch (err) {
         throw new ApiError('create_failed', `failed to start command: ${(err as Error).message}`);
       }
@@ -102,7 +102,7 @@ export function createContextService(deps: { runtime: SandboxRuntime; now?: () =
       const done = (async () => {
         const r = await process;
         const signal = r.signal ?? undefined;
-        const exitCode = r.exitCode ?? (signal ? 137 : -1);
+        const exitCode = r.exitCode ?? (signal ? 137 : 127);
         response.running = false;
         response.stdout = cut(String(r.stdout ?? ''));
         response.stderr = cut(String(r.stderr ?? '') || (r.failed && r.exitCode === undefined && !signal ? `${(r as { shortMessage?: string }).shortMessage ?? 'command failed to start'}\n` : ''));

@@ -9,7 +9,6 @@ import type { Store } from '../store/db.js';
 import { startExplicitIngress, type ExplicitIngress } from '../interception/explicit.js';
 import { startUdpAssociation } from '../interception/udp-associate.js';
 import type { ExecOptions, NamespaceBackend, SandboxNetwork, SandboxSubprocess } from '../interception/namespace-backend.js';
-import { execa } from 'execa';
 
 /** What `GET /_emulator/sandboxes/{id}` reports. */
 export interface SandboxView {
@@ -38,8 +37,11 @@ export interface SandboxRuntime {
   setHosts(sandboxId: string, hosts: Record<string, string[]>): void;
   /** In-process interception: a socket whose bytes go through the gateway as this sandbox's flow. */
   connect(sandboxId: string, target: ConnectTarget): Promise<net.Socket>;
-  /** Runs an unmodified program "inside" the sandbox: in its namespace (transparent) or on the host with proxy variables (explicit). */
-  exec(sandboxId: string, command: string[], options?: ExecOptions): SandboxSubprocess;
+  /**
+   * Runs an unmodified program "inside" the sandbox: in its namespace (transparent) or on the host with
+   * proxy variables (explicit). Wrapped in an object because the subprocess itself is a thenable.
+   */
+  exec(sandboxId: string, command: string[], options?: ExecOptions): Promise<{ subprocess: SandboxSubprocess }>;
   readonly mode: 'transparent' | 'explicit';
   /** Like connect, with the gateway's outcome of the flow once it ends. */
   connectFlow(sandboxId: string, target: ConnectTarget): Promise<{ socket: net.Socket; flow: Promise<TcpFlowOutcome | undefined> }>;
@@ -247,9 +249,9 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       store.sandboxes.setHosts(sandboxId, hosts, now().toISOString());
       if (backend && networks.has(sandboxId)) void backend.setHosts(sandboxId, hosts);
     },
-    exec(sandboxId, command, options = {}) {
+    async exec(sandboxId, command, options = {}) {
       const env = { ...caEnv(deps.caCertPath), ...options.env };
-      if (backend && networks.has(sandboxId)) return backend.exec(sandboxId, command, { ...options, env });
+      if (backend && networks.has(sandboxId)) return { subprocess: backend.exec(sandboxId, command, { ...options, env }) };
       // Explicit mode: the program runs on the host and only reaches the gateway if it honours these.
       const ingress = ready.get(sandboxId);
       const proxyEnv: Record<string, string> = ingress
@@ -265,7 +267,9 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
           }
         : {};
       const [file, ...args] = command;
-      return execa(file!, args, {
+      // execa is loaded on first use: it is one of the heaviest imports and `start` must be quick.
+      const { execa } = await import('execa');
+      const subprocess = execa(file!, args, {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...proxyEnv, ...env },
         extendEnv: false,
         cwd: options.cwd,
@@ -275,6 +279,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
         all: false,
         stripFinalNewline: false,
       }) as unknown as SandboxSubprocess;
+      return { subprocess };
     },
     connect: async (sandboxId, target) => (await connectFlow(sandboxId, target)).socket,
     connectFlow,
