@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { CredentialSourceService } from '../control-plane/credential-sources.js';
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
 import type { SandboxService } from '../control-plane/sandboxes.js';
@@ -13,8 +12,7 @@ import { healthRoutes } from './routes/health.js';
 import { networkRoutes } from './routes/network.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 
-/** Request bodies above this are refused with 413 before they are read whole. */
-export const maxBodyBytes = 1024 * 1024;
+import { declaredBodyLimit } from './body.js';
 
 export interface ApiDeps {
   token: () => string;
@@ -45,17 +43,7 @@ export function createApp(deps: ApiDeps) {
   });
   app.notFound((c) => fail(c, new ApiError('not_found', `route not found: ${c.req.method} ${c.req.path}`)));
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) => {
-        // The rest of the body is never read, so this connection cannot carry another request.
-        c.header('Connection', 'close');
-        return fail(c, new ApiError('payload_too_large', `request body too large (limit ${maxBodyBytes} bytes)`));
-      },
-    }),
-  );
+  app.use('*', declaredBodyLimit);
   app.use('/api/*', auth);
   app.use('/_emulator/*', async (c, next) => (c.req.path === '/_emulator/health' ? next() : auth(c, next)));
 

@@ -23,6 +23,8 @@ export interface PolicyCache {
 export function createPolicyCache(deps: { network: NetworkPolicyService; events: ControlPlaneEvents }): PolicyCache {
   const { network, events } = deps;
   const states = new Map<string, SandboxPolicyState>();
+  // Updates only mark a policy stale; it is compiled when the next flow needs it (PUTs stay cheap).
+  const stale = new Set<string>();
 
   const load = (sandboxId: string): SandboxPolicyState | undefined => {
     const effective = network.effective(sandboxId);
@@ -34,24 +36,32 @@ export function createPolicyCache(deps: { network: NetworkPolicyService; events:
     const result = compilePolicy(effective.policy);
     const state: SandboxPolicyState = result.ok ? { compiled: result.policy } : { compiled: previous?.compiled, compileError: result.error };
     states.set(sandboxId, state);
+    stale.delete(sandboxId);
     return state;
   };
-  const onUpdate = (id: string) => void load(id);
-  const onDelete = (id: string) => void states.delete(id);
-  const onReset = () => states.clear();
+  const onUpdate = (id: string) => void stale.add(id);
+  const onDelete = (id: string) => {
+    states.delete(id);
+    stale.delete(id);
+  };
+  const onReset = () => {
+    states.clear();
+    stale.clear();
+  };
   events.on('network-updated', onUpdate);
   events.on('sandbox-claimed', onUpdate);
   events.on('sandbox-deleted', onDelete);
   events.on('reset', onReset);
 
   return {
-    get: (sandboxId) => states.get(sandboxId) ?? load(sandboxId),
+    get: (sandboxId) => (stale.has(sandboxId) ? load(sandboxId) : (states.get(sandboxId) ?? load(sandboxId))),
     close() {
       events.off('network-updated', onUpdate);
       events.off('sandbox-claimed', onUpdate);
       events.off('sandbox-deleted', onDelete);
       events.off('reset', onReset);
       states.clear();
+      stale.clear();
     },
   };
 }

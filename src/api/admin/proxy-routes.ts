@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { ok } from '../envelope.js';
+import { readJsonBody } from '../body.js';
 import { customerDnsRecordsSchema } from '../../test-proxy/customer-dns.js';
 import { FaultDefinitionError } from '../../test-proxy/faults/registry.js';
 import { testProxyUsersSchema, type TestProxy } from '../../test-proxy/proxy.js';
@@ -18,14 +19,6 @@ export interface ProxyAdminDeps {
 
 const describe = (error: z.ZodError, root: string): string =>
   error.issues.map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
-
-async function jsonBody(req: Request): Promise<unknown> {
-  try {
-    return await req.json();
-  } catch {
-    throw new ApiError('bad_request', 'request body must be JSON');
-  }
-}
 
 const usersBody = z.object({ users: testProxyUsersSchema }).strict();
 const dnsBody = z.object({ records: customerDnsRecordsSchema }).strict();
@@ -62,7 +55,7 @@ export function proxyAdminRoutes({ proxy }: ProxyAdminDeps) {
     })
     .get('/proxy/faults', (c) => ok(c, { faults: proxy.faults.list() }))
     .post('/proxy/faults', async (c) => {
-      const body = await jsonBody(c.req.raw);
+      const body = await readJsonBody(c);
       try {
         return ok(c, proxy.faults.add(body), 201);
       } catch (err) {
@@ -78,7 +71,7 @@ export function proxyAdminRoutes({ proxy }: ProxyAdminDeps) {
     })
     .get('/proxy/users', (c) => ok(c, { users: proxy.users.map((u) => ({ username: u.username })) }))
     .put('/proxy/users', async (c) => {
-      const parsed = usersBody.safeParse(await jsonBody(c.req.raw));
+      const parsed = usersBody.safeParse(await readJsonBody(c));
       // zod issue messages never carry the value, so a rejected password is not echoed.
       if (!parsed.success) throw new ApiError('bad_request', describe(parsed.error, 'body'));
       proxy.users = parsed.data.users;
@@ -86,7 +79,7 @@ export function proxyAdminRoutes({ proxy }: ProxyAdminDeps) {
     })
     .get('/dns/customer', (c) => ok(c, { records: proxy.customerDns }))
     .put('/dns/customer', async (c) => {
-      const parsed = dnsBody.safeParse(await jsonBody(c.req.raw));
+      const parsed = dnsBody.safeParse(await readJsonBody(c));
       if (!parsed.success) throw new ApiError('bad_request', describe(parsed.error, 'body'));
       proxy.customerDns = parsed.data.records;
       return ok(c, { records: proxy.customerDns });

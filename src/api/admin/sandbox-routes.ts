@@ -12,14 +12,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
 import { EmulatorError } from '../../errors.js';
 import { ok } from '../envelope.js';
-
-async function jsonBody(req: Request): Promise<unknown> {
-  try {
-    return await req.json();
-  } catch {
-    throw new ApiError('bad_request', 'request body must be JSON');
-  }
-}
+import { readJsonBody } from '../body.js';
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 
@@ -56,7 +49,7 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
     .put('/sandboxes/:id/hosts', async (c) => {
       const id = c.req.param('id');
       sandboxes.get(id);
-      const parsed = hostsBody.safeParse(await jsonBody(c.req.raw));
+      const parsed = hostsBody.safeParse(await readJsonBody(c));
       if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
       runtime.setHosts(id, parsed.data.hosts);
       return ok(c, { hosts: parsed.data.hosts });
@@ -64,14 +57,14 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
     .post('/sandboxes/:id/evaluate', async (c) => {
       const id = c.req.param('id');
       sandboxes.get(id);
-      const parsed = evaluateBody.safeParse(await jsonBody(c.req.raw));
+      const parsed = evaluateBody.safeParse(await readJsonBody(c));
       if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
       return ok(c, dryRun(decide, id, (host) => runtime.resolve(id, host), parsed.data));
     })
     .post('/sandboxes/:id/probe', async (c) => {
       const id = c.req.param('id');
       sandboxes.get(id);
-      const parsed = probeBody.safeParse(await jsonBody(c.req.raw));
+      const parsed = probeBody.safeParse(await readJsonBody(c));
       if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
       try {
         return ok(c, await runProbe({ runtime, gateway, proxy }, id, parsed.data));
@@ -82,7 +75,7 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
     })
     .get('/dns/platform', (c) => ok(c, { records: platformDns.records() }))
     .put('/dns/platform', async (c) => {
-      const body = (await jsonBody(c.req.raw)) as { records?: unknown };
+      const body = (await readJsonBody(c)) as { records?: unknown };
       const invalid = validatePlatformRecords(body?.records);
       if (invalid) throw new ApiError('bad_request', invalid);
       platformDns.replace(body.records as Record<string, string[]>);

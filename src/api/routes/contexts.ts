@@ -4,6 +4,7 @@ import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { ApiError } from '../../errors.js';
 import type { ContextService, CreateContextRequest } from '../../sandbox/contexts.js';
 import { ok } from '../envelope.js';
+import { readBodyText } from '../body.js';
 
 const createBody = z.object({
   type: z.string().optional(),
@@ -26,8 +27,9 @@ export function contextRoutes(deps: { sandboxes: SandboxService; contexts: Conte
       sandboxes.get(id);
       let raw: unknown;
       try {
-        raw = await c.req.json();
-      } catch {
+        raw = JSON.parse(await readBodyText(c));
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
         throw new ApiError('invalid_request', 'invalid request body');
       }
       const parsed = createBody.safeParse(raw);

@@ -3,6 +3,7 @@ import { unenforcedFields, type NetworkPolicyService } from '../../control-plane
 import type { SandboxNetworkPolicy } from '../../policy/types.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
+import { readBodyText } from '../body.js';
 
 export function networkRoutes(deps: { network: NetworkPolicyService }) {
   const { network } = deps;
@@ -10,7 +11,7 @@ export function networkRoutes(deps: { network: NetworkPolicyService }) {
     .get('/api/v1/sandboxes/:id/network', (c) => ok(c, network.get(c.req.param('id'))))
     .put('/api/v1/sandboxes/:id/network', async (c) => {
       const { decodeBody, networkPolicySchema } = await decoders();
-      const decoded = decodeBody(await c.req.text(), networkPolicySchema, 'SandboxNetworkPolicy');
+      const decoded = decodeBody(await readBodyText(c), networkPolicySchema, 'SandboxNetworkPolicy');
       const request = { ...decoded, mode: decoded.mode ?? '' } as SandboxNetworkPolicy;
       const result = network.put(c.req.param('id'), request, decoded.credentialBindings === undefined);
       const unenforced = unenforcedFields(result);

@@ -3,6 +3,7 @@ import type { SandboxService } from '../../control-plane/sandboxes.js';
 import type { SandboxRecord } from '../../store/sandboxes.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
+import { readBodyText } from '../body.js';
 import { ApiError } from '../../errors.js';
 import type { ClaimRequest } from '../../control-plane/sandboxes.js';
 
@@ -47,7 +48,7 @@ export function sandboxRoutes(deps: { sandboxes: SandboxService; afterClaim?: (s
   return new Hono()
     .post('/api/v1/sandboxes', async (c) => {
       const { decodeBody, claimRequestSchema } = await decoders();
-      const req = decodeBody(await c.req.text(), claimRequestSchema, 'ClaimRequest') as ClaimRequest;
+      const req = decodeBody(await readBodyText(c), claimRequestSchema, 'ClaimRequest') as ClaimRequest;
       const claimed = sandboxes.claim(req);
       if (afterClaim) {
         try {
