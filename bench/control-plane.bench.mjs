@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const bin = fileURLToPath(new URL('../dist/bin/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'see-bench-'));
 const RUNS = 15;
 

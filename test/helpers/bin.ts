@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The built bin (`npm test` builds first). */
-export const binPath = join(repoRoot, 'dist', 'cli', 'main.js');
+/** The built bin as users run it: the bundled entry (`npm run build`). */
+export const binPath = join(repoRoot, 'dist', 'bin', 'main.js');
 
 export function assertBuilt() {
   if (!existsSync(binPath)) throw new Error(`${binPath} is missing: run \`npm run build\` (npm test does it)`);

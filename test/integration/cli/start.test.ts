@@ -91,7 +91,7 @@ describe('npm package', () => {
     const packed = await execa('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], { cwd: repoRoot });
     const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
     const paths = files.map((f) => f.path);
-    expect(paths).toContain('dist/cli/main.js');
+    expect(paths).toContain('dist/bin/main.js');
     expect(paths.some((p) => p.startsWith('fixtures/templates/'))).toBe(true);
     expect(paths.some((p) => p.startsWith('src/') || p.startsWith('test/'))).toBe(false);
     const run = await execa('npx', ['--yes', `./${filename}`, '--version'], { cwd: dir, env: { npm_config_update_notifier: 'false' } });
