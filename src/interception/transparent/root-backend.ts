@@ -392,6 +392,12 @@ export class RootNamespaceBackend implements NamespaceBackend {
   /** For 'exit' and signals: nothing asynchronous runs any more, so everything here is synchronous. */
   private cleanupSync(): void {
     if (this.state === 'stopped' || this.state === 'new') return;
+    // In-process handles too: after a signal the process must be able to exit once its owner stops.
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    void closeServer(this.tcp);
+    void closeSocket(this.udp);
+    void this.resolver?.close();
+    void this.conntrack?.stop();
     for (const p of this.subprocesses) p.kill('SIGKILL');
     for (const pid of [this.conntrack?.pid, this.helper?.pid]) {
       if (pid === undefined) continue;
