@@ -149,7 +149,7 @@ export async function startEmulator({
         users: testProxyOptions.users ?? defaultTestProxyUsers,
         customerDns: defaultCustomerDns(customerServices),
         directIps: 'loopback',
-        logger: logger.child({ component: 'test-proxy' }),
+        logger,
       });
       stops.push(() => proxy!.stop());
     }
@@ -181,7 +181,7 @@ export async function startEmulator({
       const { detectTransparentSupport, createRootNamespaceBackend } = await import('./interception/transparent/index.js');
       const support = await detectTransparentSupport();
       if (support.ok) {
-        const started = createRootNamespaceBackend({ dns: { lookup: (id, name) => lookup(id, name) }, logger: logger.child({ component: 'netns' }) });
+        const started = createRootNamespaceBackend({ dns: { lookup: (id, name) => lookup(id, name) }, logger });
         stops.push(() => started.stop());
         await started.start();
         backend = started;

@@ -7,8 +7,10 @@ Commands:
   start                 start the emulator (API, state, test proxy)
   proxy serve|check     run the SOCKS5 test proxy alone, or diagnose any SOCKS5 proxy
   run -- <command>      start in memory, run the command against it, stop, exit with its code
-  sandbox               s0-compatible: sandbox create|get|list|delete, sandbox network get|update
+  sandbox               s0-compatible: sandbox create|get|list|delete|exec, sandbox network get|update
   credential            s0-compatible: credential list|get|create|update|delete
+  flows                 the gateway's flows as a table (--follow, --sandbox ID, --json)
+  evaluate              what the gateway would decide for a flow, and why (-s ID --host H --port P)
 
 Options:
   --version             print the version
@@ -24,6 +26,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   run: async () => (await import('./commands/run.js')).run,
   sandbox: async () => (await import('./commands/sandbox.js')).run,
   credential: async () => (await import('./commands/credential.js')).run,
+  flows: async () => (await import('./commands/flows.js')).run,
+  evaluate: async () => (await import('./commands/evaluate.js')).run,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

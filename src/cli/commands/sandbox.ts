@@ -1,7 +1,7 @@
 import type { CliCommand } from '../io.js';
 import { clientFor, printResult, step } from '../s0/command-helpers.js';
 import { executeTree, type S0CommandDef, type S0Context } from '../s0/command-tree.js';
-import type { FlagSpec } from '../s0/flags.js';
+import { goQuote, type FlagSpec } from '../s0/flags.js';
 import { buildNetworkPolicy, type NetworkUpdateOptions } from '../s0/network-policy-builder.js';
 import { fileOrStdinReader } from '../s0/read-input.js';
 import { claimedSandboxTable, networkPolicyTable, sandboxListTable, sandboxTable } from '../s0/table.js';
@@ -112,6 +112,88 @@ const remove: S0CommandDef = {
   },
 };
 
+/** `--env K=V` values as upstream's parseExecEnvVars: split at the first `=`, later keys win. */
+export function parseExecEnv(values: readonly string[]): Record<string, string> | undefined {
+  if (values.length === 0) return undefined;
+  const env: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq < 0) throw new Error(`invalid env format ${goQuote(v)}, expected KEY=VALUE`);
+    env[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return env;
+}
+
+/** A remote command may run for long: exec waits as long as the command does (upstream has no client timeout). */
+const execTimeoutMs = 24 * 60 * 60 * 1000;
+
+const exec: S0CommandDef = {
+  name: 'exec',
+  use: 'exec <sandbox-id> -- <command> [args...]',
+  short: 'Execute a command in a sandbox',
+  long: `Execute a command in a sandbox and wait for completion.
+
+The command must be preceded by '--' to separate it from flags.
+
+Examples:
+  sandbox-egress-emulator sandbox exec sb_abc123 -- echo "Hello"
+  sandbox-egress-emulator sandbox exec sb_abc123 --cwd /app -- python script.py
+
+The emulator runs the command to completion and then prints its output (--stream is accepted
+and behaves the same); interactive and TTY exec (-i, -t) are not supported.`,
+  flags: [
+    { name: 'cwd', kind: 'string', usage: 'working directory' },
+    { name: 'env', kind: 'stringArray', usage: 'environment variables (KEY=VALUE, can be repeated)' },
+    { name: 'no-wait', kind: 'bool', usage: "don't wait for command completion" },
+    { name: 'ttl', kind: 'int', bits: 32, usage: 'context TTL in seconds' },
+    { name: 'stream', kind: 'bool', usage: 'stream stdout/stderr without allocating a TTY' },
+    { name: 'interactive', short: 'i', kind: 'bool', usage: 'keep stdin attached and stream exec I/O (implies TTY)' },
+    { name: 'tty', short: 't', kind: 'bool', usage: 'allocate a TTY and stream exec I/O' },
+  ],
+  minArgs: 2,
+  async run(ctx) {
+    const { io, flags } = ctx;
+    const [sandboxId, ...command] = ctx.args as [string, ...string[]];
+    if (command.length === 0) {
+      io.stderr.write("Error: command is required (use '--' followed by command)\n");
+      return 1;
+    }
+    const env = await step(io, 'Error', () => parseExecEnv(flags.list('env')));
+    if (!env.ok) return 1;
+    const client = await step(io, 'Error creating client', () => clientFor(ctx, { timeoutMs: execTimeoutMs }));
+    if (!client.ok) return 1;
+    const noWait = flags.bool('no-wait');
+    if (noWait && (flags.bool('stream') || flags.bool('interactive') || flags.bool('tty'))) {
+      io.stderr.write('Error: --no-wait cannot be used with streaming, interactive, or TTY exec\n');
+      return 1;
+    }
+    const result = await step(io, 'Error executing command', () => {
+      if (flags.bool('interactive') || flags.bool('tty')) {
+        throw new Error('interactive and TTY exec are not supported by sandbox-egress-emulator; run the command without -i/-t');
+      }
+      // The SDK's Cmd refuses a command that is only blanks before making any request.
+      if (command.join(' ').trim() === '') throw new Error('command cannot be empty');
+      const request: Data = { type: 'cmd', cmd: { command }, wait_until_done: !noWait };
+      if (flags.str('cwd') !== '') request.cwd = flags.str('cwd');
+      if (env.value) request.env_vars = env.value;
+      if (flags.int('ttl') > 0) request.ttl_sec = flags.int('ttl');
+      return client.value.createContext(sandboxId, request);
+    });
+    if (!result.ok) return 1;
+    const r = result.value;
+    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+    if (stdout === '' && stderr === '') {
+      io.stdout.write(typeof r.output_raw === 'string' ? r.output_raw : '');
+    } else {
+      io.stdout.write(stdout);
+      io.stderr.write(stderr);
+    }
+    // The remote exit code becomes ours; none (--no-wait) or 0 is success.
+    return typeof r.exit_code === 'number' && r.exit_code !== 0 ? r.exit_code : 0;
+  },
+};
+
 const networkUpdateFlags: FlagSpec[] = [
   { name: 'mode', kind: 'string', usage: 'network mode (allow-all, block-all)' },
   { name: 'policy-file', short: 'f', kind: 'string', usage: 'path to network policy YAML/JSON file, or - for stdin' },
@@ -191,8 +273,8 @@ const network: S0CommandDef = {
 export const sandboxCommand: S0CommandDef = {
   name: 'sandbox',
   short: 'Manage sandboxes (s0-compatible subset)',
-  long: 'Create, get, list and delete sandboxes, and get or update their network policy.\nSame flags, output and messages as the official s0 CLI.',
-  subcommands: [create, get, list, remove, network],
+  long: 'Create, get, list and delete sandboxes, run commands in them, and get or update their network policy.\nSame flags, output and messages as the official s0 CLI.',
+  subcommands: [create, get, list, remove, exec, network],
 };
 
 export const run: CliCommand = (args, io) => executeTree(sandboxCommand, args, io);

@@ -113,6 +113,12 @@ export function createS0Client({ apiUrl, token, fetchImpl = fetch, timeoutMs = 6
     getCredentialSource: (name: string) => call<Record<string, unknown>>('GET', `/api/v1/credential-sources/${seg(name)}`),
     createCredentialSource: (req: unknown) => call<Record<string, unknown>>('POST', '/api/v1/credential-sources', req),
     updateCredentialSource: (name: string, req: unknown) => call<Record<string, unknown>>('PUT', `/api/v1/credential-sources/${seg(name)}`, req),
+    /** `s0 sandbox exec`'s call: a cmd context (procd), waiting for the command when asked to. */
+    createContext: (id: string, req: unknown) => call<Record<string, unknown>>('POST', `/api/v1/sandboxes/${seg(id)}/contexts`, req),
+    /** The emulator's admin API: audit events of every sandbox, one page. */
+    listFlows: (query: Record<string, string>) => call<{ events: Record<string, unknown>[]; next_cursor?: string }>('GET', '/_emulator/flows', undefined, query),
+    /** The emulator's admin API: a dry run of the gateway's decision. */
+    evaluateFlow: (id: string, req: unknown) => call<Record<string, unknown>>('POST', `/_emulator/sandboxes/${seg(id)}/evaluate`, req),
     deleteCredentialSource: (name: string) => call<Record<string, unknown> | undefined>('DELETE', `/api/v1/credential-sources/${seg(name)}`),
   };
 }

@@ -5,9 +5,9 @@ import { noTokenMessage } from './global-options.js';
 import { formatOutput } from './output.js';
 
 /** The official CLI's `getClientRaw`: fails without a token, before any request is made. */
-export function clientFor(ctx: S0Context): S0Client {
+export function clientFor(ctx: S0Context, { timeoutMs }: { timeoutMs?: number } = {}): S0Client {
   if (!ctx.global.token) throw new Error(noTokenMessage);
-  return createS0Client({ apiUrl: ctx.global.apiUrl, token: ctx.global.token });
+  return createS0Client({ apiUrl: ctx.global.apiUrl, token: ctx.global.token, timeoutMs });
 }
 
 /** `<Prefix>: <error>` on stderr and exit code 1, the official CLI's shape for every failure. */

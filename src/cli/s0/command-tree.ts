@@ -26,6 +26,8 @@ export interface S0CommandDef {
   requiredFlags?: string[];
   /** cobra.ExactArgs(n). */
   exactArgs?: number;
+  /** cobra.MinimumNArgs(n). */
+  minArgs?: number;
   subcommands?: S0CommandDef[];
   run?: (ctx: S0Context) => Promise<number>;
 }
@@ -124,6 +126,9 @@ export async function executeTree(root: S0CommandDef, args: readonly string[], i
   if (required.length > 0) return fail(`required flag(s) ${required.map((n) => `"${n}"`).join(', ')} not set`);
   if (cmd.exactArgs !== undefined && positionals.length !== cmd.exactArgs) {
     return fail(`accepts ${cmd.exactArgs} arg(s), received ${positionals.length}`);
+  }
+  if (cmd.minArgs !== undefined && positionals.length < cmd.minArgs) {
+    return fail(`requires at least ${cmd.minArgs} arg(s), only received ${positionals.length}`);
   }
   return cmd.run({ io, flags, args: positionals, global: resolveGlobals(flags, io.env) });
 }
