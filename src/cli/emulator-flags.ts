@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Emulator, EmulatorOptions } from '../emulator.js';
-import { UsageError } from './args.js';
+import { createLogger } from '../log.js';
+import { parsePort, UsageError } from './args.js';
 
 /** Flags shared by `start` and `run` that shape the emulated world (not the API or state). */
 export const worldFlagOptions = {
@@ -94,4 +95,38 @@ export function writeReadyFile(path: string, emulator: Emulator): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(readyFileContents(emulator), null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, path);
+}
+
+/** The flags `start` and `run` share besides the world flags. */
+interface StartFlagValues extends WorldFlagValues {
+  port?: string;
+  host?: string;
+  'data-dir'?: string;
+  ephemeral?: boolean;
+  token?: string;
+  'log-level'?: string;
+}
+
+/**
+ * Emulator options from `start`/`run` flags. The two differ only in defaults: `start` keeps state in
+ * the data dir on the documented port and logs at info; `run` is in memory on a free port at warn.
+ * Throws UsageError for a bad value.
+ */
+export function emulatorOptionsFromFlags(
+  values: StartFlagValues,
+  env: NodeJS.ProcessEnv,
+  defaults: { port: number; ephemeral: boolean; dataDir?: string; logLevel: string },
+): EmulatorOptions {
+  const port = parsePort(values.port ?? (defaults.port === 0 ? undefined : env.SEE_PORT), '--port', defaults.port);
+  const ephemeral = values.ephemeral === true || (values['data-dir'] === undefined && defaults.ephemeral);
+  return {
+    ...worldOptions(values, env),
+    host: values.host,
+    port,
+    ephemeral,
+    dataDir: ephemeral ? undefined : (values['data-dir'] ?? defaults.dataDir),
+    token: values.token,
+    env,
+    logger: createLogger({ level: values['log-level'] ?? env.SEE_LOG_LEVEL ?? defaults.logLevel }),
+  };
 }

@@ -2,10 +2,9 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startEmulator, type Emulator } from '../../emulator.js';
-import { createLogger } from '../../log.js';
-import { parsePort, usageErrors, UsageError } from '../args.js';
+import { usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { worldFlagOptions, worldFlagsHelp, worldOptions, writeReadyFile } from '../emulator-flags.js';
+import { emulatorOptionsFromFlags, worldFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
 
@@ -128,22 +127,18 @@ export const run: CliCommand = async (args, io) => {
     }
     throw err;
   }
-  let port: number;
-  let world;
+  let emulatorOptions;
   try {
-    port = parsePort(values.port, '--port', 0);
-    world = worldOptions(values, io.env);
+    emulatorOptions = emulatorOptionsFromFlags(values, io.env, { port: 0, ephemeral: true, logLevel: 'warn' });
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
   }
-  const dataDir = values['data-dir'];
-  const ephemeral = dataDir === undefined || values.ephemeral === true;
-  const logger = createLogger({ level: values['log-level'] ?? io.env.SEE_LOG_LEVEL ?? 'warn' });
+  const logger = emulatorOptions.logger!;
 
   let emulator: Emulator;
   try {
-    emulator = await startEmulator({ ...world, host: values.host, port, ephemeral, dataDir: ephemeral ? undefined : dataDir, token: values.token, env: io.env, logger });
+    emulator = await startEmulator(emulatorOptions);
   } catch (err) {
     io.stderr.write(`Error: cannot start the emulator: ${(err as Error).message}\n`);
     return 1;

@@ -1,10 +1,9 @@
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
-import { createLogger } from '../../log.js';
 import { parseArgs } from 'node:util';
-import { parsePort, usageErrors, UsageError } from '../args.js';
+import { usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { worldFlagOptions, worldFlagsHelp, worldOptions, writeReadyFile } from '../emulator-flags.js';
+import { emulatorOptionsFromFlags, worldFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator start [options]
 
@@ -49,21 +48,17 @@ export const run: CliCommand = async (args, io) => {
     }
     throw err;
   }
-  let port: number;
-  let world;
+  let options;
   try {
-    port = parsePort(values.port ?? io.env.SEE_PORT, '--port', defaultApiPort);
-    world = worldOptions(values, io.env);
+    options = emulatorOptionsFromFlags(values, io.env, { port: defaultApiPort, ephemeral: false, dataDir: defaultDataDir(io.env), logLevel: 'info' });
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
   }
-  const host = values.host ?? defaultHost;
-  const ephemeral = values.ephemeral ?? false;
-  const dataDir = ephemeral ? undefined : (values['data-dir'] ?? defaultDataDir(io.env));
-  const logger = createLogger({ level: values['log-level'] ?? io.env.SEE_LOG_LEVEL ?? 'info' });
+  const host = options.host ?? defaultHost;
+  const logger = options.logger!;
 
-  const emulator = await startEmulator({ ...world, host, port, ephemeral, dataDir, token: values.token, env: io.env, logger });
+  const emulator = await startEmulator(options);
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     logger.warn({ host }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
   }
