@@ -1,0 +1,200 @@
+// The processes the gateway benchmark measures, each alone in a child process so its CPU and memory
+// can be read without the client's: the emulator (gateway + test proxy), a bare two-hop Node pipe
+// relay (the baseline), and the loopback blob server (the service). Parent and child talk over the
+// IPC channel: the child sends {ready, ...} once listening, then answers {id, op} with {id, result}.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+export const blobHost = 'blob.internal.example.com';
+/** The sandbox-visible address of the blob service (data only: it never leaves the gateway). */
+export const blobSandboxIp = '198.18.0.30';
+export const proxyUser = { username: 'bench-user', password: 'bench-pass' };
+
+/** The network policy the benchmark's sandboxes get: plain HTTP to the blob host, through the proxy. */
+export const benchPolicy = {
+  mode: 'block-all',
+  egress: {
+    trafficRules: [{ name: 'allow-blob', action: 'allow', domains: [blobHost], ports: [{ port: 80, protocol: 'tcp' }], appProtocols: ['http'] }],
+    proxy: { type: 'socks5', address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' },
+  },
+  credentialBindings: [{ ref: 'corp-proxy', sourceRef: 'bench-src', projection: { type: 'username_password', usernamePassword: {} } }],
+};
+
+function procStatusKb(field) {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Answers the parent's requests; `extra` adds child-specific operations. */
+function serveIpc(extra, stop) {
+  process.on('message', async (msg) => {
+    const { id, op, args } = msg ?? {};
+    try {
+      let result;
+      if (op === 'cpu') result = process.cpuUsage();
+      else if (op === 'mem') {
+        const m = process.memoryUsage();
+        result = { rssKb: procStatusKb('VmRSS'), hwmKb: procStatusKb('VmHWM'), heapUsedKb: m.heapUsed / 1024, arrayBuffersKb: m.arrayBuffers / 1024 };
+      }
+      else if (op === 'stop') {
+        await stop();
+        process.send({ id, result: true }, () => process.exit(0));
+        return;
+      } else if (extra[op]) result = await extra[op](args);
+      else throw new Error(`unknown op ${op}`);
+      process.send({ id, result });
+    } catch (err) {
+      process.send({ id, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  // The parent going away ends the child too (no orphans when the bench is interrupted).
+  process.on('disconnect', () => void stop().finally(() => process.exit(0)));
+}
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+function closeServer(server, sockets) {
+  return new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
+}
+
+function track(server) {
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return sockets;
+}
+
+const chunk = Buffer.alloc(1 << 20, 'x');
+const maxBlobBytes = 64 * 2 ** 30;
+
+/**
+ * The service: `GET /blob/<n>` streams n bytes (backpressure honoured), `GET /tiny` answers 2 bytes,
+ * `GET /hold` answers headers and one byte and keeps the connection open until the client closes.
+ * Anything else gets a 400. It always closes after one answer.
+ */
+export async function serveBlob() {
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    let head = '';
+    const onData = (d) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) {
+        if (head.length > 8192) s.destroy();
+        return;
+      }
+      s.off('data', onData);
+      const path = /^GET (\S+) HTTP\/1\.[01]\r\n/.exec(head)?.[1] ?? '';
+      const blob = /^\/blob\/(\d+)$/.exec(path);
+      if (path === '/tiny') s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+      else if (path === '/hold') s.write('HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\nconnection: close\r\n\r\nx');
+      else if (blob && Number(blob[1]) <= maxBlobBytes) {
+        let left = Number(blob[1]);
+        s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${left}\r\nconnection: close\r\n\r\n`);
+        const pump = () => {
+          while (left > 0) {
+            const n = Math.min(left, chunk.length);
+            left -= n;
+            if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', pump);
+          }
+          s.end();
+        };
+        pump();
+      } else s.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    };
+    s.on('data', onData);
+  });
+  const sockets = track(server);
+  const port = await listen(server);
+  serveIpc({}, () => closeServer(server, sockets));
+  process.send({ ready: true, port });
+}
+
+/**
+ * The baseline: client → hop 1 → hop 2 → blob server, each hop a bare `pipe` both ways. `single`:
+ * one hop only (to `blobPort`, which may be another hop), for the concurrent-flow figure.
+ */
+export async function serveRelay(blobPort, single = false) {
+  const hop = (nextPort) =>
+    net.createServer((a) => {
+      const b = net.connect({ host: '127.0.0.1', port: nextPort });
+      a.on('error', () => b.destroy());
+      b.on('error', () => a.destroy());
+      a.pipe(b).pipe(a);
+    });
+  if (single) {
+    const only = hop(blobPort);
+    const onlySockets = track(only);
+    const port = await listen(only);
+    serveIpc({}, () => closeServer(only, onlySockets));
+    process.send({ ready: true, port });
+    return;
+  }
+  const hop2 = hop(blobPort);
+  const hop2Sockets = track(hop2);
+  const hop2Port = await listen(hop2);
+  const hop1 = hop(hop2Port);
+  const hop1Sockets = track(hop1);
+  const port = await listen(hop1);
+  serveIpc({}, async () => {
+    await closeServer(hop1, hop1Sockets);
+    await closeServer(hop2, hop2Sockets);
+  });
+  process.send({ ready: true, port });
+}
+
+/**
+ * The emulator (API, gateway, embedded test proxy) with the blob service in both DNS views and a
+ * static credential source. Explicit mode: one sandbox with the bench policy, its SOCKS5 ingress
+ * reported. Transparent mode: sandboxes are claimed through the API by the parent; `policy` applies
+ * the bench policy to one.
+ */
+export async function serveEmulator(blobPort, interception, externalProxyPort = 0) {
+  const { startEmulator } = await import('../../dist/emulator.js');
+  // An external proxy (the test proxy in its own process): only for the concurrent-flow figure, where
+  // one process holding both hops would need more descriptors than this machine allows.
+  const emu = await startEmulator({ token: 'bench-token', interception, testProxy: externalProxyPort ? false : { users: [proxyUser] } });
+  emu.services.credentialSources.create({ name: 'bench-src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...proxyUser } } });
+  if (emu.proxy) emu.proxy.customerDns = { ...emu.proxy.customerDns, [`${blobHost}:80`]: `127.0.0.1:${blobPort}` };
+  const proxyRecord = externalProxyPort ? { [benchPolicy.egress.proxy.address]: [`127.0.0.1:${externalProxyPort}`] } : {};
+  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [blobHost]: [blobSandboxIp], ...proxyRecord });
+  const policy = (id) => emu.services.network.put(id, structuredClone(benchPolicy), false);
+  let ingress;
+  if (interception === 'explicit') {
+    const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+    await emu.runtime.attach(id);
+    policy(id);
+    ingress = emu.sandbox(id).view().ingress.socks5;
+  }
+  serveIpc(
+    {
+      policy: (id) => void policy(id),
+      flowCount: () => emu.flows({ limit: 1_000_000 }).length,
+    },
+    () => emu.stop(),
+  );
+  process.send({ ready: true, apiUrl: emu.apiUrl, token: emu.token, ingress, mode: emu.info().interception.mode });
+}
+
+/** The embedded test proxy alone, with the blob service in its customer DNS view. */
+export async function serveProxy(blobPort) {
+  const { createTestProxy } = await import('../../dist/test-proxy/proxy.js');
+  const proxy = await createTestProxy({ users: [proxyUser], customerDns: { [`${blobHost}:80`]: `127.0.0.1:${blobPort}` }, directIps: 'loopback' });
+  serveIpc({}, () => proxy.stop());
+  process.send({ ready: true, port: proxy.port });
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+if (mode === '--serve-blob') await serveBlob();
+else if (mode === '--serve-relay') await serveRelay(Number(rest[0]), rest[1] === 'single');
+else if (mode === '--serve-proxy') await serveProxy(Number(rest[0]));
+else if (mode === '--serve-emulator') await serveEmulator(Number(rest[0]), rest[1] ?? 'explicit', Number(rest[2] ?? 0));
