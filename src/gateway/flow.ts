@@ -82,7 +82,6 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   const { socket, sandboxId } = input;
   const flowId = deps.nextFlowId('tcp');
   const started = Date.now();
-  const log = deps.logger.child({ sandboxId, flowId });
   socket.on('error', () => {});
 
   if (!input.originalDst) {
@@ -129,7 +128,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   if (verdict.verdict === 'deny') {
     deps.audit.record(sandboxId, 'result', { ...base, action: 'deny', reason: verdict.reason, outcome: 'denied' });
     socket.destroy();
-    log.debug({ reason: verdict.reason }, 'flow denied');
+    deps.logger.debug({ sandboxId, flowId, reason: verdict.reason }, 'flow denied');
     return { outcome: 'denied', flowId, verdict, reason: verdict.reason };
   }
 

@@ -77,11 +77,20 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const attaching = new Map<string, Promise<void>>();
 
   /** Every address the sandbox's resolver answers for a name: its hosts entries, else the platform view. */
+  // Hosts entries by normalized name, per sandbox: read from the store once, not on every flow.
+  const hostsCache = new Map<string, Map<string, string[]>>();
+  const hostsOf = (sandboxId: string): Map<string, string[]> => {
+    let entries = hostsCache.get(sandboxId);
+    if (!entries) {
+      entries = new Map(Object.entries(store.sandboxes.get(sandboxId)?.hosts ?? {}).map(([k, v]) => [normalizeName(k), v] as const));
+      hostsCache.set(sandboxId, entries);
+    }
+    return entries;
+  };
   const resolveAll = (sandboxId: string, host: string): string[] | undefined => {
     if (net.isIP(host)) return [host];
-    const hosts = store.sandboxes.get(sandboxId)?.hosts ?? {};
     const name = normalizeName(host);
-    return Object.entries(hosts).find(([k]) => normalizeName(k) === name)?.[1] ?? deps.platformDns().resolve(name);
+    return hostsOf(sandboxId).get(name) ?? deps.platformDns().resolve(name);
   };
   const resolve = (sandboxId: string, host: string): string | undefined => {
     const addresses = resolveAll(sandboxId, host);
@@ -215,6 +224,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   };
 
   const detach = async (sandboxId: string) => {
+    hostsCache.delete(sandboxId);
     await attaching.get(sandboxId)?.catch(() => undefined);
     attaching.delete(sandboxId);
     const ingress = ingresses.get(sandboxId);
@@ -247,6 +257,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     resolveAll,
     setHosts(sandboxId, hosts) {
       store.sandboxes.setHosts(sandboxId, hosts, now().toISOString());
+      hostsCache.delete(sandboxId);
       if (backend && networks.has(sandboxId)) void backend.setHosts(sandboxId, hosts);
     },
     async exec(sandboxId, command, options = {}) {
