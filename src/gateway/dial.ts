@@ -1,6 +1,5 @@
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { SocksClient, SocksClientError } from 'socks';
 import { EmulatorError } from '../errors.js';
 import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
 import type { CompiledPlatform } from '../policy/platform.js';
@@ -115,6 +114,8 @@ export interface ProxyDialOptions {
 
 /** CONNECT through a SOCKS5 proxy with the `socks` client: ATYP domain for a hostname, never a local lookup. */
 export async function dialViaProxy(o: ProxyDialOptions): Promise<net.Socket> {
+  // The `socks` client (and its address libraries) is loaded with the first proxied flow, not at start-up.
+  const { SocksClient, SocksClientError } = await import('socks');
   try {
     const { socket } = await SocksClient.createConnection({
       proxy: { host: o.endpoint.host, port: o.endpoint.port, type: 5, ...(o.credentials ? { userId: o.credentials.username, password: o.credentials.password } : {}) },
