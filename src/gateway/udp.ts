@@ -83,79 +83,88 @@ export function createUdpHandler(deps: {
   };
 
   return {
+    /** Never throws: a datagram that cannot be handled is dropped and logged (input comes from sockets). */
     handle(input: DatagramInput): DatagramOutcome {
-      const dst = input.originalDst;
-      const key = `${input.sandboxId}|${input.source}|${dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : '?'}`;
-      const existing = sessions.get(key);
-      if (existing) {
-        existing.egress += input.payload.length;
-        existing.timer.refresh();
-        const target = dst && directEndpoint(dst);
-        if (target) existing.socket.send(input.payload, target.port, target.host);
-        return { outcome: 'forwarded', flowId: existing.flowId, newSession: false };
+      try {
+        return handleDatagram(input);
+      } catch (err) {
+        deps.logger.error({ sandboxId: input.sandboxId, err: { message: (err as Error).message } }, 'udp datagram failed unexpectedly');
+        return { outcome: 'dropped', reason: 'internal_error', flowId: '' };
       }
-      const flowId = deps.nextFlowId();
-      const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
-      const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
-      const queryName = dnsQueryName(input.payload);
-      const base: NetworkAuditAttributes = {
-        flow_id: flowId,
-        src_ip: input.sourceIp,
-        dest_ip: dst?.ip ?? '',
-        dest_port: dst?.port ?? 0,
-        transport: 'udp',
-        protocol: classification.kind === 'known' ? 'udp' : undefined,
-        host: classification.kind === 'known' ? classification.host : queryName,
-        classifier_result: classification.kind,
-        action: 'deny',
-        reason: '',
-        outcome: 'denied',
-        ...(queryName && classification.kind === 'unknown' ? { emulator_note: `DNS query for ${queryName}` } : {}),
-      };
-      if (!dst) {
-        deps.audit.record(input.sandboxId, 'result', { ...base, reason: 'missing_original_dst' });
-        return { outcome: 'denied', reason: 'missing_original_dst', flowId };
-      }
-      const verdict = deps.decide({ sandboxId: input.sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'udp', classification });
-      if (verdict.verdict === 'deny') {
-        deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...(verdict.reason.endsWith('_not_proxied') ? { emulator_note: verdict.explanation } : {}) });
-        return { outcome: 'denied', reason: verdict.reason, flowId };
-      }
-      const attempt: NetworkAuditAttributes = { ...base, action: verdict.decision.action, reason: verdict.decision.reason, outcome: 'accepted', adapter: verdict.decision.action === 'pass-through' ? 'udp-pass-through' : 'udp', route: 'direct', matched_rule: verdict.decision.matchedRule };
-      const target = directEndpoint(dst);
-      deps.audit.record(input.sandboxId, 'attempt', attempt);
-      if (!target) {
-        deps.audit.record(input.sandboxId, 'result', { ...attempt, outcome: 'error', error_step: 'upstream_no_route', error: `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })}` });
-        return { outcome: 'dropped', reason: 'upstream_no_route', flowId };
-      }
-      const socket = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
-      const session: Session = {
-        flowId,
-        socket,
-        attempt,
-        started: Date.now(),
-        egress: input.payload.length,
-        ingress: 0,
-        timer: setTimeout(() => endSession(key, input.sandboxId), idleMs),
-      };
-      session.timer.unref();
-      sessions.set(key, session);
-      socket.on('error', () => endSession(key, input.sandboxId));
-      socket.on('message', (msg) => {
-        session.ingress += msg.length;
-        session.timer.refresh();
-        input.reply(msg, dst);
-      });
-      socket.send(input.payload, target.port, target.host);
-      return { outcome: 'forwarded', flowId, newSession: true };
     },
     /** Ends every session of a sandbox (or all), writing their results. */
     close(sandboxId?: string) {
-      for (const [key, s] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')));
-      void 0;
+      for (const [key] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')));
     },
     sessions: () => sessions.size,
   };
+
+  function handleDatagram(input: DatagramInput): DatagramOutcome {
+    const dst = input.originalDst;
+    const key = `${input.sandboxId}|${input.source}|${dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : '?'}`;
+    const existing = sessions.get(key);
+    if (existing) {
+      existing.egress += input.payload.length;
+      existing.timer.refresh();
+      const target = dst && directEndpoint(dst);
+      if (target) existing.socket.send(input.payload, target.port, target.host);
+      return { outcome: 'forwarded', flowId: existing.flowId, newSession: false };
+    }
+    const flowId = deps.nextFlowId();
+    const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
+    const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
+    const queryName = dnsQueryName(input.payload);
+    const base: NetworkAuditAttributes = {
+      flow_id: flowId,
+      src_ip: input.sourceIp,
+      dest_ip: dst?.ip ?? '',
+      dest_port: dst?.port ?? 0,
+      transport: 'udp',
+      protocol: classification.kind === 'known' ? 'udp' : undefined,
+      host: classification.kind === 'known' ? classification.host : queryName,
+      classifier_result: classification.kind,
+      action: 'deny',
+      reason: '',
+      outcome: 'denied',
+      ...(queryName && classification.kind === 'unknown' ? { emulator_note: `DNS query for ${queryName}` } : {}),
+    };
+    if (!dst) {
+      deps.audit.record(input.sandboxId, 'result', { ...base, reason: 'missing_original_dst' });
+      return { outcome: 'denied', reason: 'missing_original_dst', flowId };
+    }
+    const verdict = deps.decide({ sandboxId: input.sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'udp', classification });
+    if (verdict.verdict === 'deny') {
+      deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...(verdict.reason.endsWith('_not_proxied') ? { emulator_note: verdict.explanation } : {}) });
+      return { outcome: 'denied', reason: verdict.reason, flowId };
+    }
+    const attempt: NetworkAuditAttributes = { ...base, action: verdict.decision.action, reason: verdict.decision.reason, outcome: 'accepted', adapter: verdict.decision.action === 'pass-through' ? 'udp-pass-through' : 'udp', route: 'direct', matched_rule: verdict.decision.matchedRule };
+    const target = directEndpoint(dst);
+    deps.audit.record(input.sandboxId, 'attempt', attempt);
+    if (!target) {
+      deps.audit.record(input.sandboxId, 'result', { ...attempt, outcome: 'error', error_step: 'upstream_no_route', error: `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })}` });
+      return { outcome: 'dropped', reason: 'upstream_no_route', flowId };
+    }
+    const socket = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
+    const session: Session = {
+      flowId,
+      socket,
+      attempt,
+      started: Date.now(),
+      egress: input.payload.length,
+      ingress: 0,
+      timer: setTimeout(() => endSession(key, input.sandboxId), idleMs),
+    };
+    session.timer.unref();
+    sessions.set(key, session);
+    socket.on('error', () => endSession(key, input.sandboxId));
+    socket.on('message', (msg) => {
+      session.ingress += msg.length;
+      session.timer.refresh();
+      input.reply(msg, dst);
+    });
+    socket.send(input.payload, target.port, target.host);
+    return { outcome: 'forwarded', flowId, newSession: true };
+  }
 }
 
 export type UdpHandler = ReturnType<typeof createUdpHandler>;

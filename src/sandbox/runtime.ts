@@ -104,13 +104,19 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       const sourceIp = socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
       const sandboxId = backend.sandboxForAddress(sourceIp);
       if (!sandboxId) return void socket.destroy();
-      void backend.originalDestination(socket).then((originalDst) => gateway.handleTcp({ sandboxId, sourceIp, originalDst, socket }));
+      void backend
+        .originalDestination(socket)
+        .catch(() => undefined)
+        .then((originalDst) => gateway.handleTcp({ sandboxId, sourceIp, originalDst, socket }));
     });
     backend.udpSocket.on('message', (payload, rinfo) => {
       const sourceIp = rinfo.address.replace(/^::ffff:/, '');
       const sandboxId = backend.sandboxForAddress(sourceIp);
       if (!sandboxId) return;
-      void backend.originalDestinationForDatagram(rinfo).then((originalDst) =>
+      void backend
+        .originalDestinationForDatagram(rinfo)
+        .catch(() => undefined)
+        .then((originalDst) =>
         gateway.udp.handle({
           sandboxId,
           sourceIp,

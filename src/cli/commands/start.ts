@@ -58,6 +58,8 @@ export const run: CliCommand = async (args, io) => {
   const host = options.host ?? defaultHost;
   const logger = options.logger!;
 
+  // A last line of defence: a promise rejected by a bug somewhere in a data path is logged, not fatal.
+  process.on('unhandledRejection', (reason) => logger.error({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection'));
   const emulator = await startEmulator(options);
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     logger.warn({ host }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
