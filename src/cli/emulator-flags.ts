@@ -14,6 +14,19 @@ export const worldFlagOptions = {
   interception: { type: 'string' },
 } as const;
 
+/** Every flag `start` and `run` share: the API, state, logging and the world. */
+export const startFlagOptions = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  ephemeral: { type: 'boolean' },
+  token: { type: 'string' },
+  'ready-file': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  ...worldFlagOptions,
+} as const;
+
 export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
                       how sandbox traffic reaches the gateway (default auto: transparent network
                       namespaces when root or CAP_NET_ADMIN allows, else explicit ingress ports;

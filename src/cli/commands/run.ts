@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { emulatorOptionsFromFlags, worldFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
 
@@ -25,17 +25,7 @@ Options:
   --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}`;
 
-const options = {
-  port: { type: 'string' },
-  host: { type: 'string' },
-  'data-dir': { type: 'string' },
-  ephemeral: { type: 'boolean' },
-  token: { type: 'string' },
-  'ready-file': { type: 'string' },
-  'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  ...worldFlagOptions,
-} as const;
+const options = startFlagOptions;
 
 /** Splits `[options] -- command...`; without `--`, the first word that is not an option starts the command. */
 export function splitRunArgs(args: readonly string[]): { own: string[]; command: string[] } {

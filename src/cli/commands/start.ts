@@ -3,7 +3,7 @@ import { startEmulator, type Emulator } from '../../emulator.js';
 import { parseArgs } from 'node:util';
 import { usageErrors, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { emulatorOptionsFromFlags, worldFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator start [options]
 
@@ -24,17 +24,7 @@ export const run: CliCommand = async (args, io) => {
       parseArgs({
         args,
         strict: true,
-        options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'data-dir': { type: 'string' },
-      ephemeral: { type: 'boolean' },
-      token: { type: 'string' },
-      'ready-file': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      ...worldFlagOptions,
-        },
+        options: startFlagOptions,
       }),
     ));
     if (values.help) {
