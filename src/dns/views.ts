@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { formatHostPort, parseHostPort, type HostPort } from '../net/host-port.js';
 
 /**
  * The platform DNS view: what a sandbox's resolver (and ctld's host verification) sees. Records map a
@@ -8,23 +9,17 @@ import { isIP } from 'node:net';
  */
 export type PlatformRecords = Record<string, string[]>;
 
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+export type Endpoint = HostPort;
 
 export const normalizeName = (name: string): string => name.trim().toLowerCase().replace(/\.$/, '');
 
-/** Splits `host:port` / `[v6]:port`; undefined when it is not one. */
+/** Splits `host:port` / `[v6]:port` (a port is required); undefined when it is not one. */
 export function splitHostPort(s: string): Endpoint | undefined {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:]+):(\d{1,5})$/.exec(s);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1]!, port };
+  const e = parseHostPort(s);
+  return e && e.port >= 1 ? e : undefined;
 }
 
-export const formatEndpoint = (e: Endpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
+export const formatEndpoint = formatHostPort;
 
 /** Returns an error message for an invalid record set, or undefined. */
 export function validatePlatformRecords(records: unknown): string | undefined {

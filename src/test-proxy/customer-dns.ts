@@ -9,21 +9,9 @@ import { EmulatorError } from '../errors.js';
 
 export type CustomerDnsRecords = Record<string, string>;
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+import { formatHostPort, parseHostPort, type HostPort } from '../net/host-port.js';
 
-/** `host:port`, `[v6]:port`; a bare host when `defaultPort` is given. */
-export function parseHostPort(text: string, defaultPort?: number): HostPort | undefined {
-  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text) ?? /^([^:\s]+)(?::(\d{1,5}))?$/.exec(text);
-  if (!m || !m[1]) return undefined;
-  const port = m[2] !== undefined ? Number(m[2]) : defaultPort;
-  if (port === undefined || port > 65535) return undefined;
-  return { host: m[1], port };
-}
-
-export const formatHostPort = ({ host, port }: HostPort): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+export { formatHostPort, parseHostPort, type HostPort };
 
 const keyPattern = /^(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]+)(:\d{1,5})?$/;
 const valueSchema = z.string().refine((v) => parseHostPort(v, 0) !== undefined, 'values are host:port (or host)');
