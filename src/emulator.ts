@@ -86,6 +86,8 @@ export interface Emulator {
   /** The embedded test proxy, unless disabled. */
   readonly proxy: TestProxy | undefined;
   readonly customerServices: CustomerServices | undefined;
+  /** The HTTP app (hono): its `routes` list every path the API serves. */
+  readonly app: { routes: readonly { method: string; path: string }[] };
   sandbox(id: string): EmulatorSandbox;
   /** Audit events of every sandbox, oldest first. */
   flows(filter?: { sandboxId?: string; limit?: number }): NetworkAuditEvent[];
@@ -291,6 +293,7 @@ export async function startEmulator({
       contexts,
       proxy,
       customerServices,
+      app,
       sandbox: (id) => ({
         id,
         connect: (target) => runtime.connect(id, target),

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../../helpers/emulator.js';
+
+/**
+ * Every `/api/` and `/_emulator/` route the app serves (enumerated from the app itself, so a new route
+ * is covered without editing this test) refuses a missing or a wrong token with 401 — except
+ * `/_emulator/health`.
+ */
+const emu = useEmulator();
+
+describe('authentication on every route', () => {
+  it('refuses a missing or wrong token on every /api/ and /_emulator/ route', async () => {
+    const routes = [...new Map(emu.current.app.routes.filter((r) => r.method !== 'ALL').map((r) => [`${r.method} ${r.path}`, r])).values()].filter(
+      (r) => (r.path.startsWith('/api/') || r.path.startsWith('/_emulator/')) && r.path !== '/_emulator/health',
+    );
+    expect(routes.length).toBeGreaterThan(25);
+    for (const route of routes) {
+      const path = route.path.replace(/:[A-Za-z_]+/g, 'x');
+      const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? '{}' : undefined;
+      for (const headers of [{}, { authorization: 'Bearer s0_local_' + '0'.repeat(48) }, { authorization: 'Basic abc' }]) {
+        const res = await fetch(emu.current.apiUrl + path, { method: route.method, headers: { ...headers, 'content-type': 'application/json' }, body });
+        expect(res.status, `${route.method} ${route.path} with ${JSON.stringify(headers)}`).toBe(401);
+        const json = (await res.json()) as { success: boolean; error: { code: string } };
+        expect(json).toMatchObject({ success: false, error: { code: 'unauthorized' } });
+      }
+    }
+    const health = await fetch(emu.current.apiUrl + '/_emulator/health');
+    expect(health.status).toBe(200);
+  });
+});
