@@ -237,8 +237,11 @@ function relay(ctx: FlowContext, upstream: Socket, peeked: Buffer): Promise<TcpF
     const onClose = () => {
       if (++closed === 2) resolve(finish(ctx, failure));
     };
-    const onError = (side: string) => (err: NodeJS.ErrnoException) => {
-      failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
+    const onError = (side: 'client' | 'upstream') => (err: NodeJS.ErrnoException) => {
+      // A sandbox program that resets its own connection (curl exiting with unread TLS records, a
+      // client abort) ended the flow itself: that is how the flow completed, not a gateway failure.
+      const clientAbort = side === 'client' && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      if (!clientAbort) failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
       client.destroy();
       upstream.destroy();
     };

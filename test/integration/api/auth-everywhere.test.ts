@@ -17,7 +17,8 @@ describe('authentication on every route', () => {
     for (const route of routes) {
       const path = route.path.replace(/:[A-Za-z_]+/g, 'x');
       const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? '{}' : undefined;
-      for (const headers of [{}, { authorization: 'Bearer s0_local_' + '0'.repeat(48) }, { authorization: 'Basic abc' }]) {
+      const variants: Record<string, string>[] = [{}, { authorization: 'Bearer s0_local_' + '0'.repeat(48) }, { authorization: 'Basic abc' }];
+      for (const headers of variants) {
         const res = await fetch(emu.current.apiUrl + path, { method: route.method, headers: { ...headers, 'content-type': 'application/json' }, body });
         expect(res.status, `${route.method} ${route.path} with ${JSON.stringify(headers)}`).toBe(401);
         const json = (await res.json()) as { success: boolean; error: { code: string } };
