@@ -73,6 +73,20 @@ export function classifySocksError(err: unknown, proxy: string): DialError {
 
 export type ProxyEndpointPolicy = 'allow-loopback' | 'platform';
 
+/** Where direct (non-proxied) egress may go: only loopback and mapped platform endpoints, or anywhere. */
+export type DirectEgress = 'loopback-only' | 'real';
+
+/**
+ * Where a direct (unproxied) TCP or UDP flow to `dst` goes: a platform `ip:port` endpoint record,
+ * loopback, or (with `real`) the address itself; undefined when the emulator has no route there.
+ */
+export function directRoute(view: PlatformDnsView, directEgress: DirectEgress, dst: { ip: string; port: number }): Endpoint | undefined {
+  const mapped = view.endpointOverride(dst.ip, dst.port)?.[0];
+  if (mapped) return mapped;
+  if (directEgress === 'real' || dst.ip === '::1' || dst.ip.startsWith('127.')) return { host: dst.ip, port: dst.port };
+  return undefined;
+}
+
 /**
  * Is this proxy endpoint address protected? The platform rejects unspecified, loopback, link-local,
  * multicast and platform-denied addresses; by default the emulator allows loopback (its own proxy lives there).

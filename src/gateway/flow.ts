@@ -6,11 +6,10 @@ import type { FlowClassification } from '../policy/evaluate.js';
 import type { AuditLog, NetworkAuditAttributes } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
-import { DialError, dialDirect, dialViaProxy, resolveProxyEndpoint, type ProxyEndpointPolicy } from './dial.js';
+import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy } from './dial.js';
 import { peekAndClassify } from './peek.js';
 
-/** Where direct (non-proxied) egress may go: only loopback and mapped platform endpoints, or anywhere. */
-export type DirectEgress = 'loopback-only' | 'real';
+export type { DirectEgress };
 
 export interface GatewayTimeouts {
   /** First client read (platform: 500 ms). */
@@ -182,9 +181,8 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
 }
 
 function directEndpoint(deps: TcpFlowDeps, dst: { ip: string; port: number }): Endpoint {
-  const mapped = deps.platformDns().endpointOverride(dst.ip, dst.port);
-  if (mapped?.[0]) return mapped[0];
-  if (deps.directEgress === 'real' || dst.ip === '::1' || dst.ip.startsWith('127.')) return { host: dst.ip, port: dst.port };
+  const route = directRoute(deps.platformDns(), deps.directEgress, dst);
+  if (route) return route;
   throw new DialError(
     'upstream_no_route',
     `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })} (direct egress reaches loopback and platform endpoint records only; start with --direct-egress real to dial real addresses)`,

@@ -1,13 +1,13 @@
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { classifyUdp, type QuicCryptoReassembler } from '../classify/index.js';
-import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
+import { formatEndpoint, type PlatformDnsView } from '../dns/views.js';
 import type { Logger } from '../log.js';
 import type { FlowClassification } from '../policy/evaluate.js';
 import type { CompiledPlatform } from '../policy/platform.js';
 import type { AuditLog, NetworkAuditAttributes } from './audit.js';
 import type { Decider } from './decide.js';
-import type { DirectEgress } from './flow.js';
+import { directRoute, type DirectEgress } from './dial.js';
 
 /** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
 export const udpSessionIdleMs = 30_000;
@@ -75,12 +75,7 @@ export function createUdpHandler(deps: {
     deps.audit.record(sandboxId, 'result', { ...s.attempt, outcome: 'completed', duration_ms: Date.now() - s.started, egress_bytes: s.egress, ingress_bytes: s.ingress });
   };
 
-  const directEndpoint = (dst: { ip: string; port: number }): Endpoint | undefined => {
-    const mapped = deps.platformDns().endpointOverride(dst.ip, dst.port)?.[0];
-    if (mapped) return mapped;
-    if (deps.directEgress === 'real' || dst.ip === '::1' || dst.ip.startsWith('127.')) return { host: dst.ip, port: dst.port };
-    return undefined;
-  };
+  const directEndpoint = (dst: { ip: string; port: number }) => directRoute(deps.platformDns(), deps.directEgress, dst);
 
   return {
     /** Never throws: a datagram that cannot be handled is dropped and logged (input comes from sockets). */
