@@ -1,6 +1,7 @@
 import { APIError, Client } from 'sandbox0';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useEmulator } from '../../helpers/emulator.js';
+import { docsPolicy } from '../../helpers/docs-policy.js';
 
 /**
  * The contract: the official `sandbox0` SDK, unchanged, against the emulator. The policy is the
@@ -8,23 +9,6 @@ import { useEmulator } from '../../helpers/emulator.js';
  */
 const emu = useEmulator();
 const client = () => new Client({ token: emu.current.token, baseUrl: emu.current.apiUrl });
-
-const docsPolicy = (credentialRef: string, sourceName: string) => ({
-  mode: 'block-all' as const,
-  egress: {
-    trafficRules: [
-      {
-        name: 'allow-private-api',
-        action: 'allow' as const,
-        domains: ['api.internal.example.com'],
-        ports: [{ port: 443, protocol: 'tcp' }],
-        appProtocols: ['tls' as const],
-      },
-    ],
-    proxy: { type: 'socks5' as const, address: 'proxy.example.com:1080', credentialRef },
-  },
-  credentialBindings: [{ ref: credentialRef, sourceRef: sourceName, projection: { type: 'username_password' as const, usernamePassword: {} } }],
-});
 
 async function apiError(p: Promise<unknown>): Promise<APIError> {
   const err = await p.then(
@@ -53,7 +37,7 @@ describe('official sandbox0 SDK against the emulator', () => {
     const sandbox = await c.sandboxes.claim('default');
     expect(sandbox.id).toMatch(/^sb-/);
 
-    const updated = await sandbox.updateNetworkPolicy(docsPolicy('corp-proxy', source.name));
+    const updated = await sandbox.updateNetworkPolicy(docsPolicy(source.name));
     expect(updated.mode).toBe('block-all');
     expect(updated.egress?.proxy).toEqual({ type: 'socks5', address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' });
     expect(updated.egress?.trafficRules?.[0]).toMatchObject({ name: 'allow-private-api', action: 'allow', domains: ['api.internal.example.com'] });
@@ -134,7 +118,7 @@ describe('official sandbox0 SDK against the emulator', () => {
     const c = client();
     await c.credentialSources.create({ name: 'bound', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'a', password: 'b' } } });
     const sandbox = await c.sandboxes.claim('default');
-    await sandbox.updateNetworkPolicy(docsPolicy('corp-proxy', 'bound'));
+    await sandbox.updateNetworkPolicy(docsPolicy('bound'));
     const err = await apiError(c.credentialSources.delete('bound'));
     expect(err.statusCode).toBe(409);
     expect(err.message).toBe('credential source is still referenced by sandbox bindings');

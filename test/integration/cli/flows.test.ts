@@ -4,6 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { flowHeader, flowRow, renderFlowLines } from '../../../src/cli/commands/flows.js';
 import { assertBuilt, binPath, waitForOutput } from '../../helpers/bin.js';
 import { api, useEmulator, waitForEvent } from '../../helpers/emulator.js';
+import { createDocsSandbox } from '../../helpers/docs-policy.js';
 
 /** `flows`: the gateway's audit events as a table, NDJSON and a live stream, run as a user runs the bin. */
 const emu = useEmulator();
@@ -18,17 +19,7 @@ const cli = (args: string[], env: Record<string, string> = envFor()) => execa('n
 
 /** The docs' sandbox (block-all, one TLS rule, the embedded proxy with credentials) with two real flows. */
 async function sandboxWithFlows() {
-  await client.post('/api/v1/credential-sources', { name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = (await client.post('/api/v1/sandboxes', { template: 'default' })).json.data.sandbox_id as string;
-  const put = await client.put(`/api/v1/sandboxes/${id}/network`, {
-    mode: 'block-all',
-    egress: {
-      trafficRules: [{ name: 'allow-private-api', action: 'allow', domains: ['api.internal.example.com'], ports: [{ port: 443, protocol: 'tcp' }], appProtocols: ['tls'] }],
-      proxy: { type: 'socks5', address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' },
-    },
-    credentialBindings: [{ ref: 'corp-proxy', sourceRef: 'src', projection: { type: 'username_password', usernamePassword: {} } }],
-  });
-  expect(put.status).toBe(200);
+  const id = await createDocsSandbox(client);
   const allowed = await client.post(`/_emulator/sandboxes/${id}/probe`, { host: 'api.internal.example.com', port: 443, send: 'tls-client-hello' });
   expect(allowed.json.data).toMatchObject({ outcome: 'completed' });
   const denied = await client.post(`/_emulator/sandboxes/${id}/probe`, { ip: '198.18.0.99', port: 80, send: 'http-get' });

@@ -1,25 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
 import { httpsGet } from '../../helpers/sandbox-client.js';
+import { createDocsSandbox } from '../../helpers/docs-policy.js';
 
 /** The admin API's dry run (evaluate), real probes, DNS views, sandbox views and in-process connect. */
 const emu = useEmulator();
 const client = api(() => emu.current);
 
-async function docsSandbox() {
-  await client.post('/api/v1/credential-sources', { name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = (await client.post('/api/v1/sandboxes', { template: 'default' })).json.data.sandbox_id as string;
-  const put = await client.put(`/api/v1/sandboxes/${id}/network`, {
-    mode: 'block-all',
-    egress: {
-      trafficRules: [{ name: 'allow-private-api', action: 'allow', domains: ['api.internal.example.com'], ports: [{ port: 443, protocol: 'tcp' }], appProtocols: ['tls'] }],
-      proxy: { type: 'socks5', address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' },
-    },
-    credentialBindings: [{ ref: 'corp-proxy', sourceRef: 'src', projection: { type: 'username_password', usernamePassword: {} } }],
-  });
-  expect(put.status).toBe(200);
-  return id;
-}
+const docsSandbox = () => createDocsSandbox(client);
 
 beforeEach(async () => {
   await emu.current.reset();

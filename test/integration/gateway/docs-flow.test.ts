@@ -1,6 +1,7 @@
 import { Client } from 'sandbox0';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useEmulator, waitForEvent } from '../../helpers/emulator.js';
+import { docsPolicy } from '../../helpers/docs-policy.js';
 import { httpsGet, sendAndCollect, viaIngress, clientHello } from '../../helpers/sandbox-client.js';
 
 /**
@@ -10,17 +11,6 @@ import { httpsGet, sendAndCollect, viaIngress, clientHello } from '../../helpers
  */
 const emu = useEmulator();
 const sdk = () => new Client({ token: emu.current.token, baseUrl: emu.current.apiUrl });
-
-const docsPolicy = (sourceName: string) => ({
-  mode: 'block-all' as const,
-  egress: {
-    trafficRules: [
-      { name: 'allow-private-api', action: 'allow' as const, domains: ['api.internal.example.com'], ports: [{ port: 443, protocol: 'tcp' }], appProtocols: ['tls' as const] },
-    ],
-    proxy: { type: 'socks5' as const, address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' },
-  },
-  credentialBindings: [{ ref: 'corp-proxy', sourceRef: sourceName, projection: { type: 'username_password' as const, usernamePassword: {} } }],
-});
 
 async function docsSandbox(password = 'proxy-pass') {
   const c = sdk();

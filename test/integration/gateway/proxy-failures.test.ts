@@ -9,6 +9,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { fixturesDir } from '../../../src/paths.js';
 import { encodeUdpDatagram } from '../../../src/socks5/udp-datagram.js';
 import { waitForEvent } from '../../helpers/emulator.js';
+import { docsPolicy } from '../../helpers/docs-policy.js';
 import { clientHello, sendAndCollect, viaIngress } from '../../helpers/sandbox-client.js';
 
 /**
@@ -30,18 +31,7 @@ async function proxiedSandbox(mode: 'block-all' | 'allow-all' = 'block-all') {
   emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
   const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
   await emu.runtime.attach(id);
-  emu.services.network.put(
-    id,
-    {
-      mode,
-      egress: {
-        trafficRules: [{ name: 'allow-private-api', action: 'allow', domains: ['api.internal.example.com'], ports: [{ port: 443, protocol: 'tcp' }], appProtocols: ['tls'] }],
-        proxy: { type: 'socks5', address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' },
-      },
-      credentialBindings: [{ ref: 'corp-proxy', sourceRef: 'src', projection: { type: 'username_password', usernamePassword: {} } }],
-    },
-    false,
-  );
+  emu.services.network.put(id, docsPolicy('src', { mode }), false);
   return { id, ingress: emu.sandbox(id).view()!.ingress!.socks5 };
 }
 

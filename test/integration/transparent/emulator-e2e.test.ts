@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { fixturesDir } from '../../../src/paths.js';
 import { waitForEvent } from '../../helpers/emulator.js';
+import { docsPolicy } from '../../helpers/docs-policy.js';
 import { ourEtcNetns, ourHostLinks, ourNamespaces, transparentUnavailable } from '../../helpers/netns.js';
 
 /**
@@ -35,14 +36,7 @@ describe.skipIf(skip)('transparent sandboxes end to end', () => {
   async function docsSandbox() {
     await sdk.credentialSources.create({ name: 'corp-proxy-source', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
     const sandbox = await sdk.sandboxes.claim('default');
-    await sandbox.updateNetworkPolicy({
-      mode: 'block-all',
-      egress: {
-        trafficRules: [{ name: 'allow-private-api', action: 'allow', domains: ['api.internal.example.com'], ports: [{ port: 443, protocol: 'tcp' }], appProtocols: ['tls'] }],
-        proxy: { type: 'socks5', address: 'proxy.example.com:1080', credentialRef: 'corp-proxy' },
-      },
-      credentialBindings: [{ ref: 'corp-proxy', sourceRef: 'corp-proxy-source', projection: { type: 'username_password', usernamePassword: {} } }],
-    });
+    await sandbox.updateNetworkPolicy(docsPolicy('corp-proxy-source'));
     return sandbox;
   }
 
