@@ -3,9 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
-import { flowsRoutes } from './api/admin/flows-routes.js';
-import { proxyAdminRoutes } from './api/admin/proxy-routes.js';
-import { sandboxAdminRoutes } from './api/admin/sandbox-routes.js';
+import { adminApp } from './api/admin/admin-app.js';
+import { adminClient, type AdminClient } from './api/admin/client.js';
 import type { ComponentState, EmulatorInfo } from './api/admin/emulator-routes.js';
 import { createApp } from './api/app.js';
 import { warmDecoders } from './api/decoders.js';
@@ -86,6 +85,8 @@ export interface Emulator {
   /** The embedded test proxy, unless disabled. */
   readonly proxy: TestProxy | undefined;
   readonly customerServices: CustomerServices | undefined;
+  /** Typed client of this emulator's admin API (`/_emulator/...`), with its token. */
+  readonly admin: AdminClient;
   /** The HTTP app (hono): its `routes` list every path the API serves. */
   readonly app: { routes: readonly { method: string; path: string }[] };
   sandbox(id: string): EmulatorSandbox;
@@ -236,11 +237,6 @@ export async function startEmulator({
       events.emit('reset');
     };
 
-    const adminRoutes: Hono[] = [
-      flowsRoutes({ store, audit }),
-      sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }),
-      ...(proxy ? [proxyAdminRoutes({ proxy })] : []),
-    ];
     const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes }), contextRoutes({ sandboxes, contexts })];
     const app = createApp({
       token: () => apiToken,
@@ -249,11 +245,8 @@ export async function startEmulator({
       sandboxes,
       network,
       credentialSources,
-      info,
-      health,
-      reset,
       afterClaim: (id) => runtime.attach(id),
-      adminRoutes,
+      admin: adminApp({ info, health, reset, store, audit, sandboxes, runtime, gateway, proxy }),
       apiRoutes,
     });
 
@@ -294,6 +287,7 @@ export async function startEmulator({
       proxy,
       customerServices,
       app,
+      admin: adminClient(apiUrl, apiToken),
       sandbox: (id) => ({
         id,
         connect: (target) => runtime.connect(id, target),

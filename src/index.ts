@@ -1,6 +1,8 @@
 // The library surface: named re-exports only.
 export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorSandbox } from './emulator.js';
 export type { EmulatorInfo, ComponentState } from './api/admin/emulator-routes.js';
+export { adminClient, adminData, AdminApiError, type AdminClient, type AdminClientOptions, type AdminApi, type AdminData } from './api/admin/client.js';
+export type { AdminApp } from './api/admin/admin-app.js';
 export type { NetworkAuditEvent, NetworkAuditAttributes } from './gateway/audit.js';
 export type { SandboxView, ConnectTarget } from './sandbox/runtime.js';
 export type { ProbeRequest, ProbeResult } from './sandbox/probe.js';

@@ -4,7 +4,7 @@ import type { NetworkPolicyService } from '../control-plane/network-policies.js'
 import type { SandboxService } from '../control-plane/sandboxes.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { emulatorRoutes, type ComponentState, type EmulatorInfo } from './admin/emulator-routes.js';
+import type { AdminApp } from './admin/admin-app.js';
 import { bearerAuth } from './auth.js';
 import { fail } from './envelope.js';
 import { credentialSourceRoutes } from './routes/credential-sources.js';
@@ -21,13 +21,10 @@ export interface ApiDeps {
   sandboxes: SandboxService;
   network: NetworkPolicyService;
   credentialSources: CredentialSourceService;
-  info: () => EmulatorInfo;
-  health: () => Record<string, ComponentState>;
-  reset: () => Promise<void>;
   /** Awaited after a claim, before it is answered (sandbox runtime start). */
   afterClaim?: (sandboxId: string) => Promise<void>;
-  /** Extra admin sub-apps (routes relative to `/_emulator`), e.g. the test proxy's. */
-  adminRoutes?: Hono[];
+  /** The emulator admin API (`adminApp`), served under `/_emulator`. */
+  admin: AdminApp;
   /** Extra Sandbox0 API sub-apps with absolute paths (e.g. contexts, observability). */
   apiRoutes?: Hono[];
 }
@@ -52,7 +49,6 @@ export function createApp(deps: ApiDeps) {
   app.route('/', networkRoutes({ network: deps.network }));
   app.route('/', credentialSourceRoutes({ credentialSources: deps.credentialSources }));
   for (const extra of deps.apiRoutes ?? []) app.route('/', extra);
-  app.route('/', emulatorRoutes({ info: deps.info, health: deps.health, reset: deps.reset }));
-  for (const extra of deps.adminRoutes ?? []) app.route('/_emulator', extra);
+  app.route('/_emulator', deps.admin);
   return app;
 }

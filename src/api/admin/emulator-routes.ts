@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { ok } from '../envelope.js';
+import { okJson } from '../envelope.js';
 
 export type ComponentState = 'up' | 'down' | 'disabled';
 
@@ -16,17 +16,17 @@ export interface EmulatorInfo {
   ephemeral: boolean;
 }
 
-/** `/_emulator/health|info|reset` (health needs no token; the app's auth middleware lets it through). */
+/** `/_emulator/health|info|reset`, relative to `/_emulator` (health needs no token; the app's auth middleware lets it through). */
 export function emulatorRoutes(deps: { info: () => EmulatorInfo; health: () => Record<string, ComponentState>; reset: () => Promise<void> }) {
   return new Hono()
-    .get('/_emulator/health', (c) => {
+    .get('/health', (c) => {
       const components = deps.health();
       const healthy = Object.values(components).every((s) => s !== 'down');
-      return c.json({ success: true, data: { status: healthy ? 'ok' : 'degraded', components } }, healthy ? 200 : 503);
+      return okJson(c, { status: healthy ? ('ok' as const) : ('degraded' as const), components }, healthy ? 200 : 503);
     })
-    .get('/_emulator/info', (c) => ok(c, deps.info()))
-    .post('/_emulator/reset', async (c) => {
+    .get('/info', (c) => okJson(c, deps.info()))
+    .post('/reset', async (c) => {
       await deps.reset();
-      return ok(c, { reset: true });
+      return okJson(c, { reset: true as const });
     });
 }

@@ -1,16 +1,23 @@
-import { Hono } from 'hono';
-import type { AuditLog } from '../../gateway/audit.js';
+import { Hono, type TypedResponse } from 'hono';
+import type { AuditLog, NetworkAuditEvent } from '../../gateway/audit.js';
 import type { Store } from '../../store/db.js';
-import { eventFilter, eventsResponse } from '../routes/observability.js';
+import { okJson } from '../envelope.js';
+import { eventFilter, eventsPage, eventsResponse } from '../routes/observability.js';
+import { declaredQuery } from './typed-input.js';
+
+/** The query `GET /_emulator/flows` reads; `eventFilter` checks it (its messages are the API's). */
+export type FlowsQuery = Partial<Record<'sandbox' | 'sandbox_id' | 'outcome' | 'action' | 'phase' | 'event_type' | 'start_time' | 'end_time' | 'cursor' | 'limit' | 'follow' | 'watch', string>>;
 
 /**
  * `GET /_emulator/flows`: audit events of every sandbox (`?sandbox=ID`, `outcome`, `action`, `phase`,
  * `cursor`, `limit`); `?follow=1` streams them as NDJSON, one event per line, as they happen.
  */
 export function flowsRoutes(deps: { store: Store; audit: AuditLog }) {
-  return new Hono().get('/flows', (c) => {
+  return new Hono().get('/flows', declaredQuery<FlowsQuery>(), (c) => {
     const q = c.req.query();
-    const filter = eventFilter(q, { limit: 100, max: 10_000 });
-    return eventsResponse(c, deps, { ...filter, sandboxId: q.sandbox || q.sandbox_id || undefined }, 'raw');
+    const filter = { ...eventFilter(q, { limit: 100, max: 10_000 }), sandboxId: q.sandbox || q.sandbox_id || undefined };
+    if (!filter.watch) return okJson(c, eventsPage<NetworkAuditEvent>(deps, filter));
+    // NDJSON lines: text to a typed client, which reads the page form as JSON.
+    return eventsResponse(c, deps, filter, 'raw') as Response & TypedResponse<string, 200, 'text'>;
   });
 }

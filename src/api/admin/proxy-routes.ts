@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
-import { ok } from '../envelope.js';
-import { readJsonBody } from '../body.js';
+import { okJson } from '../envelope.js';
+import { jsonBody, zodJsonBody, zodQuery } from './typed-input.js';
 import { customerDnsRecordsSchema } from '../../test-proxy/customer-dns.js';
-import { FaultDefinitionError } from '../../test-proxy/faults/registry.js';
+import { FaultDefinitionError, type FaultDefinitionInput } from '../../test-proxy/faults/registry.js';
 import { testProxyUsersSchema, type TestProxy } from '../../test-proxy/proxy.js';
-import type { ConnectionLogFilter } from '../../test-proxy/connection-log.js';
+import type { ConnectionLogEntry, ConnectionLogFilter } from '../../test-proxy/connection-log.js';
 
 /**
  * Admin routes for the test proxy, relative to `/_emulator`: connection log, faults, users and the
@@ -42,22 +42,20 @@ const connectionsQuery = z.object({
 
 export function proxyAdminRoutes({ proxy }: ProxyAdminDeps) {
   return new Hono()
-    .get('/proxy/connections', (c) => {
-      const q = connectionsQuery.safeParse(c.req.query());
-      if (!q.success) throw new ApiError('bad_request', describe(q.error, 'query'));
+    .get('/proxy/connections', zodQuery(connectionsQuery, (e) => describe(e, 'query')), (c) => {
       const filter: ConnectionLogFilter = {};
-      for (const [k, v] of Object.entries(q.data)) if (v !== undefined) (filter as Record<string, unknown>)[k] = v;
-      return ok(c, { connections: proxy.connections.list(filter) });
+      for (const [k, v] of Object.entries(c.req.valid('query'))) if (v !== undefined) (filter as Record<string, unknown>)[k] = v;
+      return okJson(c, { connections: proxy.connections.list(filter) });
     })
     .delete('/proxy/connections', (c) => {
       proxy.connections.clear();
-      return ok(c, { connections: [] });
+      return okJson(c, { connections: [] as ConnectionLogEntry[] });
     })
-    .get('/proxy/faults', (c) => ok(c, { faults: proxy.faults.list() }))
-    .post('/proxy/faults', async (c) => {
-      const body = await readJsonBody(c);
+    .get('/proxy/faults', (c) => okJson(c, { faults: proxy.faults.list() }))
+    // The definition is checked by the proxy (faults.add), whose messages are the API's.
+    .post('/proxy/faults', jsonBody<FaultDefinitionInput, unknown>((body) => body), (c) => {
       try {
-        return ok(c, proxy.faults.add(body), 201);
+        return okJson(c, proxy.faults.add(c.req.valid('json')), 201);
       } catch (err) {
         if (err instanceof FaultDefinitionError) throw new ApiError('bad_request', err.message);
         if ((err as { code?: string }).code === 'fault_exists') throw new ApiError('conflict', (err as Error).message);
@@ -67,21 +65,17 @@ export function proxyAdminRoutes({ proxy }: ProxyAdminDeps) {
     .delete('/proxy/faults/:name', (c) => {
       const name = c.req.param('name');
       if (!proxy.faults.remove(name)) throw new ApiError('not_found', `no fault named ${JSON.stringify(name)}`);
-      return ok(c, { faults: proxy.faults.list() });
+      return okJson(c, { faults: proxy.faults.list() });
     })
-    .get('/proxy/users', (c) => ok(c, { users: proxy.users.map((u) => ({ username: u.username })) }))
-    .put('/proxy/users', async (c) => {
-      const parsed = usersBody.safeParse(await readJsonBody(c));
-      // zod issue messages never carry the value, so a rejected password is not echoed.
-      if (!parsed.success) throw new ApiError('bad_request', describe(parsed.error, 'body'));
-      proxy.users = parsed.data.users;
-      return ok(c, { users: proxy.users.map((u) => ({ username: u.username })) });
+    .get('/proxy/users', (c) => okJson(c, { users: proxy.users.map((u) => ({ username: u.username })) }))
+    // zod issue messages never carry the value, so a rejected password is not echoed.
+    .put('/proxy/users', zodJsonBody(usersBody, (e) => describe(e, 'body')), (c) => {
+      proxy.users = c.req.valid('json').users;
+      return okJson(c, { users: proxy.users.map((u) => ({ username: u.username })) });
     })
-    .get('/dns/customer', (c) => ok(c, { records: proxy.customerDns }))
-    .put('/dns/customer', async (c) => {
-      const parsed = dnsBody.safeParse(await readJsonBody(c));
-      if (!parsed.success) throw new ApiError('bad_request', describe(parsed.error, 'body'));
-      proxy.customerDns = parsed.data.records;
-      return ok(c, { records: proxy.customerDns });
+    .get('/dns/customer', (c) => okJson(c, { records: proxy.customerDns }))
+    .put('/dns/customer', zodJsonBody(dnsBody, (e) => describe(e, 'body')), (c) => {
+      proxy.customerDns = c.req.valid('json').records;
+      return okJson(c, { records: proxy.customerDns });
     });
 }

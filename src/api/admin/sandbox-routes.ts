@@ -1,7 +1,7 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
-import { validatePlatformRecords, type PlatformDnsView } from '../../dns/views.js';
+import { validatePlatformRecords, type PlatformDnsView, type PlatformRecords } from '../../dns/views.js';
 import { ApiError } from '../../errors.js';
 import { dryRun } from '../../gateway/dry-run.js';
 import type { Decider } from '../../gateway/decide.js';
@@ -11,8 +11,8 @@ import { runProbe } from '../../sandbox/probe.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
 import { EmulatorError } from '../../errors.js';
-import { ok } from '../envelope.js';
-import { readJsonBody } from '../body.js';
+import { okJson } from '../envelope.js';
+import { jsonBody, zodJsonBody } from './typed-input.js';
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 
@@ -36,49 +36,48 @@ const probeBody = z
 
 const hostsBody = z.object({ hosts: z.record(z.string().min(1).max(253), z.array(z.string().refine((s) => /^[0-9a-fA-F.:]+$/.test(s), 'must be an IP address')).min(1)) });
 
-/** `/_emulator/sandboxes/{id}[/hosts|/evaluate]` and `/_emulator/dns/platform`, relative to `/_emulator`. */
+function platformDnsBody(body: unknown): { records: PlatformRecords } {
+  const records = (body as { records?: unknown } | null)?.records;
+  const invalid = validatePlatformRecords(records);
+  if (invalid) throw new ApiError('bad_request', invalid);
+  return { records: records as PlatformRecords };
+}
+
+/** `/_emulator/sandboxes/{id}[/hosts|/evaluate|/probe]` and `/_emulator/dns/platform`, relative to `/_emulator`. */
 export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: SandboxRuntime; gateway: Gateway; proxy?: TestProxy }) {
   const { sandboxes, runtime, gateway, proxy } = deps;
   const decide: Decider = gateway.decide;
   const platformDns: PlatformDnsView = gateway.platformDns;
+  // An unknown sandbox is a 404 before its body is read.
+  const knownSandbox: MiddlewareHandler = async (c, next) => {
+    sandboxes.get(c.req.param('id')!);
+    await next();
+  };
   return new Hono()
     .get('/sandboxes/:id', (c) => {
       sandboxes.get(c.req.param('id'));
-      return ok(c, runtime.view(c.req.param('id')));
+      return okJson(c, runtime.view(c.req.param('id')));
     })
-    .put('/sandboxes/:id/hosts', async (c) => {
-      const id = c.req.param('id');
-      sandboxes.get(id);
-      const parsed = hostsBody.safeParse(await readJsonBody(c));
-      if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
-      runtime.setHosts(id, parsed.data.hosts);
-      return ok(c, { hosts: parsed.data.hosts });
+    .put('/sandboxes/:id/hosts', knownSandbox, zodJsonBody(hostsBody, issues), (c) => {
+      const { hosts } = c.req.valid('json');
+      runtime.setHosts(c.req.param('id'), hosts);
+      return okJson(c, { hosts });
     })
-    .post('/sandboxes/:id/evaluate', async (c) => {
+    .post('/sandboxes/:id/evaluate', knownSandbox, zodJsonBody(evaluateBody, issues), (c) => {
       const id = c.req.param('id');
-      sandboxes.get(id);
-      const parsed = evaluateBody.safeParse(await readJsonBody(c));
-      if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
-      return ok(c, dryRun(decide, id, (host) => runtime.resolve(id, host), parsed.data));
+      return okJson(c, dryRun(decide, id, (host) => runtime.resolve(id, host), c.req.valid('json')));
     })
-    .post('/sandboxes/:id/probe', async (c) => {
-      const id = c.req.param('id');
-      sandboxes.get(id);
-      const parsed = probeBody.safeParse(await readJsonBody(c));
-      if (!parsed.success) throw new ApiError('bad_request', issues(parsed.error));
+    .post('/sandboxes/:id/probe', knownSandbox, zodJsonBody(probeBody, issues), async (c) => {
       try {
-        return ok(c, await runProbe({ runtime, gateway, proxy }, id, parsed.data));
+        return okJson(c, await runProbe({ runtime, gateway, proxy }, c.req.param('id'), c.req.valid('json')));
       } catch (err) {
         if (err instanceof EmulatorError && err.code === 'probe_unsupported') throw new ApiError('bad_request', err.message);
         throw err;
       }
     })
-    .get('/dns/platform', (c) => ok(c, { records: platformDns.records() }))
-    .put('/dns/platform', async (c) => {
-      const body = (await readJsonBody(c)) as { records?: unknown };
-      const invalid = validatePlatformRecords(body?.records);
-      if (invalid) throw new ApiError('bad_request', invalid);
-      platformDns.replace(body.records as Record<string, string[]>);
-      return ok(c, { records: platformDns.records() });
+    .get('/dns/platform', (c) => okJson(c, { records: platformDns.records() }))
+    .put('/dns/platform', jsonBody<{ records: PlatformRecords }>(platformDnsBody), (c) => {
+      platformDns.replace(c.req.valid('json').records);
+      return okJson(c, { records: platformDns.records() });
     });
 }

@@ -52,16 +52,19 @@ export function eventFilter(q: Record<string, string>, defaults: { limit: number
   };
 }
 
+/** One page of events: `next_cursor` when the page is full, `watermark` when it is not empty. */
+export function eventsPage<E = unknown>(deps: { store: Store }, filter: AuditEventFilter): { events: E[]; next_cursor?: string; watermark?: string } {
+  const rows = deps.store.auditEvents.list(filter);
+  const last = rows[rows.length - 1];
+  const data: { events: E[]; next_cursor?: string; watermark?: string } = { events: rows.map((r) => r.event as E) };
+  if (last && rows.length === filter.limit) data.next_cursor = encodeCursor(last.seq);
+  if (last) data.watermark = encodeCursor(last.seq);
+  return data;
+}
+
 /** Events as a page, or (watch) as an NDJSON stream in upstream's watch-line format. */
 export function eventsResponse(c: Context, deps: { store: Store; audit: AuditLog }, filter: AuditEventFilter & { watch: boolean }, lineFormat: 'watch-lines' | 'raw') {
-  if (!filter.watch) {
-    const rows = deps.store.auditEvents.list(filter);
-    const last = rows[rows.length - 1];
-    const data: { events: unknown[]; next_cursor?: string; watermark?: string } = { events: rows.map((r) => r.event) };
-    if (last && rows.length === filter.limit) data.next_cursor = encodeCursor(last.seq);
-    if (last) data.watermark = encodeCursor(last.seq);
-    return ok(c, data);
-  }
+  if (!filter.watch) return ok(c, eventsPage(deps, filter));
   const matches = (e: { sandbox_id: string; event_type?: unknown; outcome?: unknown; action?: unknown; phase?: unknown }) =>
     (!filter.sandboxId || e.sandbox_id === filter.sandboxId) &&
     (!filter.eventType || e.event_type === filter.eventType) &&

@@ -44,6 +44,9 @@ const definitionSchema = z
   })
   .strict();
 
+/** What a client may send for a fault (before defaults are filled in). */
+export type FaultDefinitionInput = z.input<typeof definitionSchema>;
+
 export class FaultDefinitionError extends EmulatorError {
   constructor(message: string) {
     super('invalid_fault', message);

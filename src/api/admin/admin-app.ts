@@ -1,0 +1,43 @@
+import { Hono } from 'hono';
+import type { SandboxService } from '../../control-plane/sandboxes.js';
+import type { AuditLog } from '../../gateway/audit.js';
+import type { Gateway } from '../../gateway/gateway.js';
+import type { SandboxRuntime } from '../../sandbox/runtime.js';
+import type { Store } from '../../store/db.js';
+import type { TestProxy } from '../../test-proxy/proxy.js';
+import { emulatorRoutes, type ComponentState, type EmulatorInfo } from './emulator-routes.js';
+import { flowsRoutes } from './flows-routes.js';
+import { proxyAdminRoutes } from './proxy-routes.js';
+import { sandboxAdminRoutes } from './sandbox-routes.js';
+
+export interface AdminAppDeps {
+  info: () => EmulatorInfo;
+  health: () => Record<string, ComponentState>;
+  reset: () => Promise<void>;
+  store: Store;
+  audit: AuditLog;
+  sandboxes: SandboxService;
+  runtime: SandboxRuntime;
+  gateway: Gateway;
+  /** The embedded test proxy; without it the `/proxy/*` and `/dns/customer` routes are not served. */
+  proxy?: TestProxy;
+}
+
+/**
+ * Every emulator admin route, relative to `/_emulator` (the API app mounts it there, behind its auth
+ * and error handling). Its type, `AdminApp`, is what the typed admin client is derived from.
+ */
+export function adminApp(deps: AdminAppDeps) {
+  const { info, health, reset, store, audit, sandboxes, runtime, gateway, proxy } = deps;
+  // The proxy's routes are in the type either way; without a proxy they are not served (404, as any
+  // unknown route), so the empty stand-in's type is theirs.
+  const proxyRoutes = proxy ? proxyAdminRoutes({ proxy }) : (new Hono() as ReturnType<typeof proxyAdminRoutes>);
+  return new Hono()
+    .route('/', emulatorRoutes({ info, health, reset }))
+    .route('/', flowsRoutes({ store, audit }))
+    .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
+    .route('/', proxyRoutes);
+}
+
+/** The admin API's routes and their input and output types, relative to `/_emulator`. */
+export type AdminApp = ReturnType<typeof adminApp>;
