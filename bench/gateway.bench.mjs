@@ -17,7 +17,8 @@
 // is stopped by PID. Env: GATEWAY_BENCH_MIB (MiB per bulk run, default 512), GATEWAY_BENCH_RUNS
 // (default 5), GATEWAY_BENCH_FLOWS (default 5000), GATEWAY_BENCH_CPU_PROF (a directory: the
 // explicit-mode emulator child runs with --cpu-prof there). Children inherit the environment, so e.g.
-// GLIBC_TUNABLES applies to the measured processes too.
+// GLIBC_TUNABLES applies to the measured processes too. GATEWAY_BENCH_ONLY (comma-separated: bulk,
+// latency, rate, flows, transparent) runs only those sections, for profiling one of them.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import net from 'node:net';
@@ -40,6 +41,8 @@ const RATE_CONNS = 1000;
 const TIME_WAIT_CEILING = 15_000;
 const RATE_CONCURRENCY = 32;
 const isRoot = process.getuid?.() === 0;
+const onlySections = process.env.GATEWAY_BENCH_ONLY ? new Set(process.env.GATEWAY_BENCH_ONLY.split(',')) : undefined;
+const wanted = (section) => !onlySections || onlySections.has(section);
 const benchStart = performance.now();
 
 // ---- statistics and output ------------------------------------------------------------------------
@@ -344,81 +347,87 @@ try {
     await get(await viaChain(), '/tiny');
     await get(await viaRelay(), '/tiny');
   }
-  await bulkRun(viaChain, emu.cpuSeconds);
+  if (wanted('bulk')) await bulkRun(viaChain, emu.cpuSeconds);
 
   // 1 + 2: bulk, interleaved so load changes hit every series alike.
-  console.log(`\n[1, 2] bulk: sandbox → gateway → test proxy → blob service (explicit SOCKS5 ingress)`);
-  const chain = [];
-  const relayRuns = [];
-  const direct = [];
-  for (let i = 0; i < RUNS; i++) {
-    direct.push(await bulkRun(viaDirect));
-    chain.push(await bulkRun(viaChain, emu.cpuSeconds, emu.userSeconds));
-    relayRuns.push(await bulkRun(viaRelay, relay.cpuSeconds, relay.userSeconds));
+  if (wanted('bulk')) {
+    console.log(`\n[1, 2] bulk: sandbox → gateway → test proxy → blob service (explicit SOCKS5 ingress)`);
+    const chain = [];
+    const relayRuns = [];
+    const direct = [];
+    for (let i = 0; i < RUNS; i++) {
+      direct.push(await bulkRun(viaDirect));
+      chain.push(await bulkRun(viaChain, emu.cpuSeconds, emu.userSeconds));
+      relayRuns.push(await bulkRun(viaRelay, relay.cpuSeconds, relay.userSeconds));
+    }
+    const cpuChain = chain.map((r) => r.cpuPerGiB);
+    const cpuRelay = relayRuns.map((r) => r.cpuPerGiB);
+    line('emulator CPU per GiB (both hops)', spread(cpuChain, secs));
+    line('  of which user space (the rest is kernel)', spread(chain.map((r) => r.userPerGiB), secs));
+    line('baseline: bare two-hop Node pipe relay CPU per GiB', spread(cpuRelay, secs));
+    line('  of which user space', spread(relayRuns.map((r) => r.userPerGiB), secs));
+    // The absolute target was set where a bare relay cost 0.53 s/GiB per hop: 1.3 s allows 1.23x two hops.
+    line('ratio emulator / bare relay (medians)', `${(median(cpuChain) / median(cpuRelay)).toFixed(2)}x (the target's own allowance: 1.3 / (2 × 0.53) = 1.23x)`);
+    verdict('CPU-seconds per GiB, whole chain ≤ 1.3 s', median(cpuChain) <= 1.3, `median ${secs(median(cpuChain))}`);
+    const tChain = chain.map((r) => r.rate);
+    const tDirect = direct.map((r) => r.rate);
+    const tRelay = relayRuns.map((r) => r.rate);
+    line('chain throughput', spread(tChain, gbps));
+    line('baseline: direct loopback throughput', spread(tDirect, gbps));
+    line('bare two-hop relay throughput (reference)', spread(tRelay, gbps));
+    const tRatios = chain.map((r, i) => r.rate / direct[i].rate);
+    line('ratio chain / direct (per interleaved pair)', spread(tRatios, (x) => `${x.toFixed(2)}x`));
+    verdict('bulk throughput ≥ 0.5× direct loopback', median(tRatios) >= 0.5, `median ratio ${median(tRatios).toFixed(2)}x`);
   }
-  const cpuChain = chain.map((r) => r.cpuPerGiB);
-  const cpuRelay = relayRuns.map((r) => r.cpuPerGiB);
-  line('emulator CPU per GiB (both hops)', spread(cpuChain, secs));
-  line('  of which user space (the rest is kernel)', spread(chain.map((r) => r.userPerGiB), secs));
-  line('baseline: bare two-hop Node pipe relay CPU per GiB', spread(cpuRelay, secs));
-  line('  of which user space', spread(relayRuns.map((r) => r.userPerGiB), secs));
-  // The absolute target was set where a bare relay cost 0.53 s/GiB per hop: 1.3 s allows 1.23x two hops.
-  line('ratio emulator / bare relay (medians)', `${(median(cpuChain) / median(cpuRelay)).toFixed(2)}x (the target's own allowance: 1.3 / (2 × 0.53) = 1.23x)`);
-  verdict('CPU-seconds per GiB, whole chain ≤ 1.3 s', median(cpuChain) <= 1.3, `median ${secs(median(cpuChain))}`);
-  const tChain = chain.map((r) => r.rate);
-  const tDirect = direct.map((r) => r.rate);
-  const tRelay = relayRuns.map((r) => r.rate);
-  line('chain throughput', spread(tChain, gbps));
-  line('baseline: direct loopback throughput', spread(tDirect, gbps));
-  line('bare two-hop relay throughput (reference)', spread(tRelay, gbps));
-  const tRatios = chain.map((r, i) => r.rate / direct[i].rate);
-  line('ratio chain / direct (per interleaved pair)', spread(tRatios, (x) => `${x.toFixed(2)}x`));
-  verdict('bulk throughput ≥ 0.5× direct loopback', median(tRatios) >= 0.5, `median ratio ${median(tRatios).toFixed(2)}x`);
 
   // 3: added latency per new connection.
-  console.log(`\n[3] connect → first response byte, tiny request (${LATENCY_SAMPLES} sequential samples each, interleaved)`);
-  const latChain = [];
-  const latDirect = [];
-  const latDeadline = performance.now() + 30_000;
-  for (let i = 0; i < LATENCY_SAMPLES && performance.now() < latDeadline; i++) {
-    latDirect.push(await timeToFirstByte(viaDirect));
-    latChain.push(await timeToFirstByte(viaChain));
+  if (wanted('latency')) {
+    console.log(`\n[3] connect → first response byte, tiny request (${LATENCY_SAMPLES} sequential samples each, interleaved)`);
+    const latChain = [];
+    const latDirect = [];
+    const latDeadline = performance.now() + 30_000;
+    for (let i = 0; i < LATENCY_SAMPLES && performance.now() < latDeadline; i++) {
+      latDirect.push(await timeToFirstByte(viaDirect));
+      latChain.push(await timeToFirstByte(viaChain));
+    }
+    line('direct: p50 / p99', `${ms(pct(latDirect, 0.5))} / ${ms(pct(latDirect, 0.99))}`);
+    line('chain:  p50 / p99', `${ms(pct(latChain, 0.5))} / ${ms(pct(latChain, 0.99))}`);
+    const addedP50 = pct(latChain, 0.5) - pct(latDirect, 0.5);
+    const addedP99 = pct(latChain, 0.99) - pct(latDirect, 0.99);
+    line('added by the chain: p50 / p99', `${ms(addedP50)} / ${ms(addedP99)}  (ratio of p50s ${(pct(latChain, 0.5) / pct(latDirect, 0.5)).toFixed(1)}x)`);
+    verdict('added latency p50 < 1 ms', addedP50 < 1, ms(addedP50));
+    verdict('added latency p99 < 5 ms', addedP99 < 5, ms(addedP99));
   }
-  line('direct: p50 / p99', `${ms(pct(latDirect, 0.5))} / ${ms(pct(latDirect, 0.99))}`);
-  line('chain:  p50 / p99', `${ms(pct(latChain, 0.5))} / ${ms(pct(latChain, 0.99))}`);
-  const addedP50 = pct(latChain, 0.5) - pct(latDirect, 0.5);
-  const addedP99 = pct(latChain, 0.99) - pct(latDirect, 0.99);
-  line('added by the chain: p50 / p99', `${ms(addedP50)} / ${ms(addedP99)}  (ratio of p50s ${(pct(latChain, 0.5) / pct(latDirect, 0.5)).toFixed(1)}x)`);
-  verdict('added latency p50 < 1 ms', addedP50 < 1, ms(addedP50));
-  verdict('added latency p99 < 5 ms', addedP99 < 5, ms(addedP99));
 
   // 4a: new connections per second.
-  console.log(`\n[4] new connections/s (${RATE_CONNS} GET /tiny per run, ${RATE_CONCURRENCY} in flight)`);
-  const rateChain = [];
-  const rateRelay = [];
-  let rateFailed = 0;
-  const cpuPerConnChain = [];
-  const cpuPerConnRelay = [];
-  for (let i = 0; i < RUNS; i++) {
-    const tw1 = await drainTimeWait();
-    const e0 = await emu.cpuSeconds();
-    const c = await connectionRate(viaChain, RATE_CONNS, RATE_CONCURRENCY);
-    cpuPerConnChain.push((((await emu.cpuSeconds()) - e0) / c.done) * 1000);
-    const tw2 = await drainTimeWait();
-    const r0 = await relay.cpuSeconds();
-    const r = await connectionRate(viaRelay, RATE_CONNS, RATE_CONCURRENCY);
-    cpuPerConnRelay.push((((await relay.cpuSeconds()) - r0) / r.done) * 1000);
-    rateChain.push(c.perSecond);
-    rateRelay.push(r.perSecond);
-    rateFailed += c.failed + r.failed;
-    line(`run ${i + 1}: chain / relay (TIME_WAIT before: ${tw1} / ${tw2})`, `${c.perSecond.toFixed(0)}/s / ${r.perSecond.toFixed(0)}/s`);
+  if (wanted('rate')) {
+    console.log(`\n[4] new connections/s (${RATE_CONNS} GET /tiny per run, ${RATE_CONCURRENCY} in flight)`);
+    const rateChain = [];
+    const rateRelay = [];
+    let rateFailed = 0;
+    const cpuPerConnChain = [];
+    const cpuPerConnRelay = [];
+    for (let i = 0; i < RUNS; i++) {
+      const tw1 = await drainTimeWait();
+      const e0 = await emu.cpuSeconds();
+      const c = await connectionRate(viaChain, RATE_CONNS, RATE_CONCURRENCY);
+      cpuPerConnChain.push((((await emu.cpuSeconds()) - e0) / c.done) * 1000);
+      const tw2 = await drainTimeWait();
+      const r0 = await relay.cpuSeconds();
+      const r = await connectionRate(viaRelay, RATE_CONNS, RATE_CONCURRENCY);
+      cpuPerConnRelay.push((((await relay.cpuSeconds()) - r0) / r.done) * 1000);
+      rateChain.push(c.perSecond);
+      rateRelay.push(r.perSecond);
+      rateFailed += c.failed + r.failed;
+      line(`run ${i + 1}: chain / relay (TIME_WAIT before: ${tw1} / ${tw2})`, `${c.perSecond.toFixed(0)}/s / ${r.perSecond.toFixed(0)}/s`);
+    }
+    line('chain connections/s', spread(rateChain, (x) => `${x.toFixed(0)}/s`));
+    line('baseline: bare two-hop relay connections/s', spread(rateRelay, (x) => `${x.toFixed(0)}/s`));
+    line('ratio chain / relay (medians)', `${(median(rateChain) / median(rateRelay)).toFixed(2)}x; failed connections ${rateFailed}`);
+    line('emulator CPU per new connection', spread(cpuPerConnChain, ms));
+    line('bare relay CPU per new connection', spread(cpuPerConnRelay, ms));
+    verdict('new proxied connections ≥ 1,200/s', median(rateChain) >= 1200 && rateFailed === 0, `median ${median(rateChain).toFixed(0)}/s`);
   }
-  line('chain connections/s', spread(rateChain, (x) => `${x.toFixed(0)}/s`));
-  line('baseline: bare two-hop relay connections/s', spread(rateRelay, (x) => `${x.toFixed(0)}/s`));
-  line('ratio chain / relay (medians)', `${(median(rateChain) / median(rateRelay)).toFixed(2)}x; failed connections ${rateFailed}`);
-  line('emulator CPU per new connection', spread(cpuPerConnChain, ms));
-  line('bare relay CPU per new connection', spread(cpuPerConnRelay, ms));
-  verdict('new proxied connections ≥ 1,200/s', median(rateChain) >= 1200 && rateFailed === 0, `median ${median(rateChain).toFixed(0)}/s`);
 
   // The explicit API's claim latency is the baseline of the transparent one (section 5).
   const explicitClaims = [];
@@ -436,43 +445,46 @@ try {
   // the gateway (emulator without its embedded proxy) and the test proxy; the two bare relay hops for
   // the baseline — and the figure is the sum of the two processes' peaks (VmHWM), an upper bound of
   // the peak of one process holding both.
-  const fdLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
-  console.log(`\n[4] ${FLOWS} concurrent flows held open (GET /hold); descriptor limit ${fdLimit}; peak RSS (VmHWM) of the processes in the middle`);
-  const held = {};
-  for (const kind of ['emulator', 'relay']) {
-    await drainTimeWait();
-    let middle;
-    let open;
-    if (kind === 'emulator') {
-      const proxy = await started(['--serve-proxy', String(blobPort)]);
-      const gw = await started(['--serve-emulator', String(blobPort), 'explicit', String(proxy.info.port)]);
-      middle = [gw, proxy];
-      open = () => socksConnect(parseHostPort(gw.info.ingress), blobHost, 80);
-    } else {
-      const hop2 = await started(['--serve-relay', String(blobPort), 'single']);
-      const hop1 = await started(['--serve-relay', String(hop2.info.port), 'single']);
-      middle = [hop1, hop2];
-      open = () => directConnect(hop1.info.port);
+  if (wanted('flows')) {
+    const fdLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+    console.log(`\n[4] ${FLOWS} concurrent flows held open (GET /hold); descriptor limit ${fdLimit}; peak RSS (VmHWM) of the processes in the middle`);
+    const held = {};
+    for (const kind of ['emulator', 'relay']) {
+      await drainTimeWait();
+      let middle;
+      let open;
+      if (kind === 'emulator') {
+        const proxy = await started(['--serve-proxy', String(blobPort)]);
+        const gw = await started(['--serve-emulator', String(blobPort), 'explicit', String(proxy.info.port)]);
+        middle = [gw, proxy];
+        open = () => socksConnect(parseHostPort(gw.info.ingress), blobHost, 80);
+      } else {
+        const hop2 = await started(['--serve-relay', String(blobPort), 'single']);
+        const hop1 = await started(['--serve-relay', String(hop2.info.port), 'single']);
+        middle = [hop1, hop2];
+        open = () => directConnect(hop1.info.port);
+      }
+      const before = await Promise.all(middle.map((c) => c.call('mem')));
+      const h = await holdFlows(open, FLOWS, 100);
+      const after = await Promise.all(middle.map((c) => c.call('mem')));
+      const sum = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / 1024;
+      held[kind] = { open: h.sockets.length, peakMb: sum(after, 'hwmKb') };
+      line(`${kind}: flows open / failed / time to open`, `${h.sockets.length} / ${h.failed} / ${h.seconds.toFixed(1)} s`);
+      line(`${kind}: RSS idle → with flows (per process)`, `${before.map((m) => (m.rssKb / 1024).toFixed(0)).join(' + ')} MB → ${after.map((m) => (m.rssKb / 1024).toFixed(0)).join(' + ')} MB`);
+      const mb = (xs, k) => xs.map((m) => (m[k] / 1024).toFixed(0)).join(' + ');
+      line(`${kind}: JS heap used idle → with flows (per process)`, `${mb(before, 'heapUsedKb')} MB → ${mb(after, 'heapUsedKb')} MB; ArrayBuffers ${mb(before, 'arrayBuffersKb')} MB → ${mb(after, 'arrayBuffersKb')} MB`);
+      line(`${kind}: peak RSS, sum of the two processes`, `${after.map((m) => (m.hwmKb / 1024).toFixed(0)).join(' + ')} = ${held[kind].peakMb.toFixed(0)} MB`);
+      await closeAll(h.sockets);
+      for (const c of middle) await stopChild(c);
     }
-    const before = await Promise.all(middle.map((c) => c.call('mem')));
-    const h = await holdFlows(open, FLOWS, 100);
-    const after = await Promise.all(middle.map((c) => c.call('mem')));
-    const sum = (xs, k) => xs.reduce((a, x) => a + x[k], 0) / 1024;
-    held[kind] = { open: h.sockets.length, peakMb: sum(after, 'hwmKb') };
-    line(`${kind}: flows open / failed / time to open`, `${h.sockets.length} / ${h.failed} / ${h.seconds.toFixed(1)} s`);
-    line(`${kind}: RSS idle → with flows (per process)`, `${before.map((m) => (m.rssKb / 1024).toFixed(0)).join(' + ')} MB → ${after.map((m) => (m.rssKb / 1024).toFixed(0)).join(' + ')} MB`);
-    const mb = (xs, k) => xs.map((m) => (m[k] / 1024).toFixed(0)).join(' + ');
-    line(`${kind}: JS heap used idle → with flows (per process)`, `${mb(before, 'heapUsedKb')} MB → ${mb(after, 'heapUsedKb')} MB; ArrayBuffers ${mb(before, 'arrayBuffersKb')} MB → ${mb(after, 'arrayBuffersKb')} MB`);
-    line(`${kind}: peak RSS, sum of the two processes`, `${after.map((m) => (m.hwmKb / 1024).toFixed(0)).join(' + ')} = ${held[kind].peakMb.toFixed(0)} MB`);
-    await closeAll(h.sockets);
-    for (const c of middle) await stopChild(c);
+    line('ratio of peaks emulator / bare relay', `${(held.emulator.peakMb / held.relay.peakMb).toFixed(2)}x`);
+    verdict(`${FLOWS} concurrent flows, peak RSS < 400 MB`, held.emulator.open === FLOWS && held.emulator.peakMb < 400, `${held.emulator.open} flows, peak ${held.emulator.peakMb.toFixed(0)} MB`);
   }
-  line('ratio of peaks emulator / bare relay', `${(held.emulator.peakMb / held.relay.peakMb).toFixed(2)}x`);
-  verdict(`${FLOWS} concurrent flows, peak RSS < 400 MB`, held.emulator.open === FLOWS && held.emulator.peakMb < 400, `${held.emulator.open} flows, peak ${held.emulator.peakMb.toFixed(0)} MB`);
 
   // 5: transparent mode.
   console.log(`\n[5] transparent interception (network namespaces)`);
-  if (!isRoot) console.log('  skipped: needs root');
+  if (!wanted('transparent')) console.log('  skipped: not in GATEWAY_BENCH_ONLY');
+  else if (!isRoot) console.log('  skipped: needs root');
   else {
     const support = await detectTransparentSupport();
     if (!support.ok) console.log(`  skipped: ${support.reason}`);
@@ -505,7 +517,8 @@ async function claimViaApi(info) {
 }
 
 async function transparentSection(blobPort, explicitClaims) {
-  const emu = await started(['--serve-emulator', String(blobPort), 'transparent']);
+  const profDir = process.env.GATEWAY_BENCH_CPU_PROF;
+  const emu = await started(['--serve-emulator', String(blobPort), 'transparent'], { nodeFlags: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   if (emu.info.mode !== 'transparent') throw new Error(`emulator came up in ${emu.info.mode} mode`);
   const claims = [];
   const ids = [];

@@ -138,6 +138,8 @@ export async function startEmulator({
     const network = createNetworkPolicyService({ store, events, sandboxes, now });
     const credentialSources = createCredentialSourceService({ store, events, now });
     const audit = createAuditLog({ store, now });
+    // Flows still winding down at stop have their last events stored before the store closes.
+    stops.push(() => audit.flush());
     const credentials = createCredentialResolver({ store, events });
     stops.push(() => credentials.close());
 
@@ -231,6 +233,7 @@ export async function startEmulator({
     const reset = async () => {
       await contexts.killAll();
       await Promise.all(store.sandboxes.ids().map((id) => runtime.detach(id)));
+      audit.flush(); // events of flows before the reset are cleared with them
       store.clear();
       gateway.platformDns.replace(platformRecords());
       proxy?.reset();
@@ -294,7 +297,7 @@ export async function startEmulator({
         view: () => runtime.view(id),
         setHosts: (hosts) => runtime.setHosts(id, hosts),
       }),
-      flows: ({ sandboxId, limit = 10_000 } = {}) => store.auditEvents.list({ sandboxId, limit }).map((r) => r.event as NetworkAuditEvent),
+      flows: ({ sandboxId, limit = 10_000 } = {}) => audit.list({ sandboxId, limit }).map((r) => r.event),
       info,
       reset,
       stop: () =>

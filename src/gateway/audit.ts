@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } fro
 import { hostname } from 'node:os';
 import { localClusterId, localRegionId, localTeamId } from '../control-plane/identity.js';
 import type { Store } from '../store/db.js';
-import type { StoredAuditEvent } from '../store/audit-events.js';
+import type { AuditEventFilter, StoredAuditEvent } from '../store/audit-events.js';
 
 export type AuditPhase = 'attempt' | 'result';
 export type AuditOutcome = 'accepted' | 'completed' | 'denied' | 'error';
@@ -59,7 +59,15 @@ export type NetworkAuditEvent = StoredAuditEvent['event'] & {
 export type AuditListener = (event: NetworkAuditEvent, seq: number) => void;
 
 export interface AuditLog {
-  record(sandboxId: string, phase: AuditPhase, attributes: NetworkAuditAttributes): NetworkAuditEvent;
+  /**
+   * Records an event. It is stored (and delivered to subscribers) with the next batch, within the
+   * same turn of the event loop's check phase: one transaction for all the events of a burst.
+   */
+  record(sandboxId: string, phase: AuditPhase, attributes: NetworkAuditAttributes): void;
+  /** Stored events, oldest first, signed; pending events are stored first (read-your-writes). */
+  list(filter: AuditEventFilter): { seq: number; event: NetworkAuditEvent }[];
+  /** Stores the pending events now (before a read from another path, or before the store closes). */
+  flush(): void;
   /** Live events (for `watch` and `/_emulator/flows?follow=1`); returns the unsubscribe function. */
   subscribe(listener: AuditListener): () => void;
 }
@@ -67,8 +75,15 @@ export interface AuditLog {
 /** Drops undefined attributes so events stay compact and stable. */
 function compact<T extends object>(o: T): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
   return out as T;
+}
+
+const integrityAlgorithm = 'ed25519-sha256-v1';
+
+interface PendingEvent {
+  event: StoredAuditEvent['event'] & { event_id: string; event_type: string; phase: string; outcome: string; action: string };
+  json: string;
 }
 
 export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditLog {
@@ -76,9 +91,51 @@ export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditL
   const listeners = new Set<AuditListener>();
   const instance = `${hostname()}:${randomUUID()}`;
   // Events are signed like upstream's (ed25519 over the payload hash) with a key made per instance.
+  // Ed25519 signatures are deterministic, so an event is signed when it is read or delivered rather
+  // than on the data path: the stored record keeps the payload hash, and every reader gets the same
+  // signature for it.
   const { privateKey, publicKey } = generateKeyPairSync('ed25519') as { privateKey: KeyObject; publicKey: KeyObject };
   const signingKeyId = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+  const signed = (event: Record<string, unknown>): NetworkAuditEvent => {
+    const partial = event.integrity as { payload_hash: string };
+    event.integrity = {
+      algorithm: integrityAlgorithm,
+      payload_hash: partial.payload_hash,
+      signature: sign(null, Buffer.from(partial.payload_hash, 'hex'), privateKey).toString('base64'),
+      signing_key_id: signingKeyId,
+      signature_status: 'verified',
+    };
+    return event as NetworkAuditEvent;
+  };
   let sequence = 0;
+  let pending: PendingEvent[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+
+  const flush = (): void => {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    let seqs: number[];
+    try {
+      seqs = store.transaction(() => batch.map((p) => store.auditEvents.insert(p.event, p.json)));
+    } catch {
+      // The store is closed (the emulator is stopping while flows wind down): the events are dropped.
+      return;
+    }
+    if (listeners.size === 0) return;
+    batch.forEach((p, i) => {
+      const event = signed(JSON.parse(p.json) as Record<string, unknown>);
+      for (const l of listeners) {
+        try {
+          l(event, seqs[i]!);
+        } catch {
+          // a broken subscriber must not break the data path
+        }
+      }
+    });
+  };
 
   return {
     record(sandboxId, phase, attributes) {
@@ -104,33 +161,18 @@ export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditL
         producer: { service: 'ctld', instance, sequence: ++sequence },
         attributes: attrs,
       };
-      const payloadHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-      const event: NetworkAuditEvent = {
-        ...body,
-        integrity: {
-          algorithm: 'ed25519-sha256-v1',
-          payload_hash: payloadHash,
-          signature: sign(null, Buffer.from(payloadHash, 'hex'), privateKey).toString('base64'),
-          signing_key_id: signingKeyId,
-          signature_status: 'verified',
-        },
-      };
-      let seq: number;
-      try {
-        seq = store.auditEvents.insert(event);
-      } catch {
-        // The store is closed (the emulator is stopping while flows wind down): the event is dropped.
-        return event;
-      }
-      for (const l of listeners) {
-        try {
-          l(event, seq);
-        } catch {
-          // a broken subscriber must not break the data path
-        }
-      }
-      return event;
+      const payload = JSON.stringify(body);
+      const payloadHash = createHash('sha256').update(payload).digest('hex');
+      // The stored JSON is the payload with the integrity block appended (one serialization).
+      const json = `${payload.slice(0, -1)},"integrity":{"algorithm":"${integrityAlgorithm}","payload_hash":"${payloadHash}"}}`;
+      pending.push({ event: body, json });
+      scheduled ??= setImmediate(flush);
     },
+    list(filter) {
+      flush();
+      return store.auditEvents.list(filter).map((r) => ({ seq: r.seq, event: signed(r.event) }));
+    },
+    flush,
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

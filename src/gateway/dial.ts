@@ -5,6 +5,7 @@ import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/view
 import type { CompiledPlatform } from '../policy/platform.js';
 import { cidrsContain, parseIp } from '../policy/ip.js';
 import type { ProxyTarget } from './decide.js';
+import { DirectReads, emitData } from '../net/direct-reads.js';
 
 /** Where a dial failed: the audit's `error_step`. */
 export type DialStep =
@@ -126,39 +127,79 @@ export interface ProxyDialOptions {
   timeoutMs: number;
 }
 
-/** CONNECT through a SOCKS5 proxy with the `socks` client: ATYP domain for a hostname, never a local lookup. */
-export async function dialViaProxy(o: ProxyDialOptions): Promise<net.Socket> {
+/** Bytes per read from an upstream connection (the download direction of most flows). */
+export const upstreamReadBytes = 128 * 1024;
+
+/** A connected upstream socket whose reads go through `reads` (it emits no `data` events of its own). */
+export interface Upstream {
+  socket: net.Socket;
+  reads: DirectReads;
+}
+
+/** Opens a TCP connection reading into its own buffer; resolves once connected. */
+function connectTcp(endpoint: Endpoint, timeoutMs: number, onTimeout: () => DialError, onError: (err: NodeJS.ErrnoException) => DialError): Promise<Upstream> {
+  return new Promise((resolve, reject) => {
+    const reads = new DirectReads(upstreamReadBytes);
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, onread: reads.onread });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(onTimeout());
+    }, timeoutMs);
+    const failed = (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(onError(err));
+    };
+    socket.once('error', failed);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', failed);
+      socket.setNoDelay(true);
+      resolve({ socket, reads });
+    });
+  });
+}
+
+/**
+ * CONNECT through a SOCKS5 proxy with the `socks` client on a socket of our own (so the relay reads
+ * it into a reused buffer): ATYP domain for a hostname, never a local lookup.
+ */
+export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
+  const proxy = `${o.label} (${formatEndpoint(o.endpoint)})`;
+  const started = Date.now();
   // The `socks` client (and its address libraries) is loaded with the first proxied flow, not at start-up.
-  const { SocksClient, SocksClientError } = await import('socks');
+  const [{ SocksClient, SocksClientError }, upstream] = await Promise.all([
+    import('socks'),
+    connectTcp(
+      o.endpoint,
+      o.timeoutMs,
+      () => new DialError('proxy_timeout', `SOCKS5 proxy ${proxy} did not complete the handshake in time`),
+      (err) => classifySocksError(new Error(`${err.code ?? err.message} ${formatEndpoint(o.endpoint)}`), proxy),
+    ),
+  ]);
+  const { socket, reads } = upstream;
+  // The client listens for `data` events: bridge the reads to it until the handshake is done.
+  reads.attach(emitData(socket));
   try {
-    const { socket } = await SocksClient.createConnection({
+    await SocksClient.createConnection({
       proxy: { host: o.endpoint.host, port: o.endpoint.port, type: 5, ...(o.credentials ? { userId: o.credentials.username, password: o.credentials.password } : {}) },
       command: 'connect',
       destination: { host: o.target.host, port: o.target.port },
-      timeout: o.timeoutMs,
+      timeout: Math.max(1, o.timeoutMs - (Date.now() - started)),
+      existing_socket: socket,
     });
-    return socket;
+    return upstream;
   } catch (err) {
-    throw classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, `${o.label} (${formatEndpoint(o.endpoint)})`);
+    socket.destroy();
+    throw classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, proxy);
   }
 }
 
 /** A direct TCP connection (only where the emulator has a route: loopback or a mapped platform endpoint). */
-export function dialDirect(endpoint: Endpoint, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: endpoint.host, port: endpoint.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new DialError('upstream_timeout', `connecting to ${formatEndpoint(endpoint)} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new DialError('upstream_connect', `connecting to ${formatEndpoint(endpoint)} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-    });
-  });
+export function dialDirect(endpoint: Endpoint, timeoutMs: number): Promise<Upstream> {
+  return connectTcp(
+    endpoint,
+    timeoutMs,
+    () => new DialError('upstream_timeout', `connecting to ${formatEndpoint(endpoint)} timed out after ${timeoutMs} ms`),
+    (err) => new DialError('upstream_connect', `connecting to ${formatEndpoint(endpoint)} failed: ${err.code ?? err.message}`),
+  );
 }

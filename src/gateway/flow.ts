@@ -6,7 +6,7 @@ import type { FlowClassification } from '../policy/evaluate.js';
 import type { AuditLog, NetworkAuditAttributes } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
-import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy } from './dial.js';
+import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
 
 export type { DirectEgress };
@@ -161,7 +161,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   }
   deps.audit.record(sandboxId, 'attempt', attempt);
 
-  let upstream: Socket;
+  let upstream: Upstream;
   try {
     if (verdict.route === 'proxy') {
       const endpoint = resolveProxyEndpoint(verdict.proxy.host, verdict.proxy.port, deps.platformDns(), deps.platform(), deps.proxyEndpoints);
@@ -174,7 +174,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     return fail(ctx, dialError);
   }
   if (socket.destroyed) {
-    upstream.destroy();
+    upstream.socket.destroy();
     return finish(ctx, { step: 'relay', error: 'the client closed before the upstream connection was ready' });
   }
   return relay(ctx, upstream, peeked);
@@ -226,8 +226,12 @@ function finish({ deps, input, attempt, verdict, flowId, started, counters }: Fl
 /** How long a side may linger after the other side closed. */
 const lingerMs = 5_000;
 
-/** Replays the peeked bytes, then pipes both ways with backpressure until both sides are done. */
-function relay(ctx: FlowContext, upstream: Socket, peeked: Buffer): Promise<TcpFlowOutcome> {
+/**
+ * Replays the peeked bytes, then relays both ways with backpressure until both sides are done. The
+ * upstream side (most of the bytes of a download) is read into its own reused buffer; each read is
+ * written to the client at once, and reading waits while such a write is still pending.
+ */
+function relay(ctx: FlowContext, { socket: upstream, reads }: Upstream, peeked: Buffer): Promise<TcpFlowOutcome> {
   const client = ctx.input.socket;
   return new Promise((resolve) => {
     let failure: { step: string; error: string } | undefined;
@@ -245,8 +249,8 @@ function relay(ctx: FlowContext, upstream: Socket, peeked: Buffer): Promise<TcpF
     };
     client.on('error', onError('client'));
     upstream.on('error', onError('upstream'));
-    // When one side is gone, the other gets its FIN and keeps being read (a source with no pipe left is
-    // paused, and a paused socket never sees its peer's close); it is destroyed if it lingers.
+    // When one side is gone, the other gets its FIN and keeps being read (so its own close is seen);
+    // it is destroyed if it lingers.
     const closeOther = (other: Socket) => {
       if (other.destroyed) return;
       other.end();
@@ -263,10 +267,35 @@ function relay(ctx: FlowContext, upstream: Socket, peeked: Buffer): Promise<TcpF
       onClose();
       closeOther(client);
     });
-    upstream.setNoDelay(true);
+
+    // Up: the client's reads (Node's own buffers) are written upstream; the client pauses while
+    // upstream is full.
     if (peeked.length) upstream.write(peeked);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    client.on('end', () => upstream.end());
+    if (client.readableEnded) upstream.end(); // the client closed its side while being classified
+
+    // Down: each upstream read is written to the client from the shared buffer; while that write is
+    // pending, no more reads (they would overwrite it).
+    const down = (view: Buffer): boolean => {
+      if (client.destroyed) return true;
+      client.write(view);
+      if (client.writableLength === 0) return true;
+      client.once('drain', () => upstream.resume());
+      return false;
+    };
+    // Bytes the SOCKS5 client had read past its handshake come back as a `data` event (a copy).
+    upstream.on('data', (chunk: Buffer) => {
+      if (client.write(chunk)) return;
+      upstream.pause();
+      client.once('drain', () => upstream.resume());
+    });
+    for (const early of reads.attach(down)) client.write(early);
+    upstream.on('end', () => client.end());
     client.resume();
+    upstream.resume();
   });
 }

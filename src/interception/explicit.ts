@@ -3,7 +3,7 @@ import { formatEndpoint } from '../dns/views.js';
 import type { TcpFlowInput } from '../gateway/flow.js';
 import type { Logger } from '../log.js';
 import { Socks5Command, Socks5Method, Socks5Reply } from '../socks5/protocol.js';
-import { serveSocks5Handshake } from '../socks5/server-handshake.js';
+import { endAndLinger, serveSocks5Handshake } from '../socks5/server-handshake.js';
 import { maxProxyHeadBytes, parseHttpProxyRequest } from './http-proxy-request.js';
 
 /**
@@ -56,7 +56,8 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
     s.on('error', () => {});
   };
 
-  const socksServer = net.createServer((socket) => {
+  // Half-open connections stay open: a client's FIN (end of its request) is passed on while the answer comes back.
+  const socksServer = net.createServer({ allowHalfOpen: true }, (socket) => {
     track(socket);
     let resolved: { ip: string; port: number } | undefined;
     void serveSocks5Handshake(
@@ -86,15 +87,21 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
     });
   });
 
-  const httpServer = net.createServer((socket) => {
+  const httpServer = net.createServer({ allowHalfOpen: true }, (socket) => {
     track(socket);
     let head = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+    // A client that closes its side before its request head is complete gets nothing more.
+    const onEnd = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
     const reject = (status: number, message: string) => {
       clearTimeout(timer);
       socket.off('data', onData);
+      socket.off('end', onEnd);
       const body = `${message}\n`;
-      socket.end(`HTTP/1.1 ${status} ${status === 502 ? 'Bad Gateway' : status === 405 ? 'Method Not Allowed' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      endAndLinger(socket, `HTTP/1.1 ${status} ${status === 502 ? 'Bad Gateway' : status === 405 ? 'Method Not Allowed' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     };
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -109,6 +116,7 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
       }
       clearTimeout(timer);
       socket.off('data', onData);
+      socket.off('end', onEnd);
       socket.pause();
       if (req.kind === 'connect') {
         const rest = head.subarray(req.headLength);
@@ -119,6 +127,7 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
       }
     };
     socket.on('data', onData);
+    socket.once('end', onEnd);
   });
 
   const socks5 = await listen(socksServer, host);

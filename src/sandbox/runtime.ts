@@ -150,7 +150,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   let rendezvous: net.Server | undefined;
   const rendezvousPort = async (): Promise<number> => {
     if (!rendezvous) {
-      const server = net.createServer((s) => {
+      const server = net.createServer({ allowHalfOpen: true }, (s) => {
         s.on('error', () => {});
         const port = s.remotePort ?? 0;
         const take = waiting.get(port);

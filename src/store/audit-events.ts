@@ -18,7 +18,8 @@ export interface StoredAuditEvent {
 }
 
 export interface AuditEventRepository {
-  insert(event: StoredAuditEvent['event'] & { event_id: string; event_type: string; phase: string; outcome: string; action: string }): number;
+  /** Stores an event; `json` is its serialization when the caller already has it. */
+  insert(event: StoredAuditEvent['event'] & { event_id: string; event_type: string; phase: string; outcome: string; action: string }, json?: string): number;
   list(filter: AuditEventFilter): StoredAuditEvent[];
   count(): number;
   clear(): void;
@@ -38,8 +39,8 @@ export function createAuditEventRepository(db: Database, maxEvents = 100_000): A
   let sinceTrim = 0;
 
   return {
-    insert(e) {
-      const seq = Number(insert.run(e.event_id, e.sandbox_id, e.occurred_at, e.event_type, e.phase, e.outcome, e.action, JSON.stringify(e)).lastInsertRowid);
+    insert(e, json = JSON.stringify(e)) {
+      const seq = Number(insert.run(e.event_id, e.sandbox_id, e.occurred_at, e.event_type, e.phase, e.outcome, e.action, json).lastInsertRowid);
       if (++sinceTrim >= pruneEvery) {
         sinceTrim = 0;
         trim.run(seq - maxEvents);

@@ -27,7 +27,8 @@ import { ConnectionLog, type AuthMethod, type CloseCause, type ConnectionLogEntr
 import { CustomerDnsView, formatHostPort, type CustomerDnsRecords, type HostPort } from './customer-dns.js';
 import { matches, type FaultContext, type FaultDefinition, type FaultEffect, type FaultKind, type FaultPhase } from './faults/fault.js';
 import { faultKinds, parseFaultDefinition } from './faults/registry.js';
-import { DirectReads, startRelay, type Relay, type RelayShaping } from './relay.js';
+import { DirectReads } from '../net/direct-reads.js';
+import { directReadBytes, startRelay, type Relay, type RelayShaping } from './relay.js';
 
 /**
  * The embedded "customer" SOCKS5 proxy: RFC 1928/1929 with real users, a customer-side DNS view, a
@@ -301,7 +302,7 @@ export async function createTestProxy({
       if ('reply' in routed) return { kind: 'reply', code: routed.reply };
       entry.upstream = formatHostPort(routed.target);
       try {
-        directReads = new DirectReads();
+        directReads = new DirectReads(directReadBytes);
         const upstream = await dial(routed.target, directReads);
         conn.upstream = upstream;
         if (client.destroyed) {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Direction } from './faults/fault.js';
+import type { DirectReads } from '../net/direct-reads.js';
 
 /**
  * Relays bytes both ways between a client and its destination with backpressure, counting bytes, and
@@ -12,37 +13,6 @@ export type RelayEnd = 'client-closed' | 'upstream-closed' | 'client-error' | 'u
 
 /** Bytes per read on the destination side: fewer, larger reads relay bulk data with less CPU. */
 export const directReadBytes = 256 * 1024;
-
-/**
- * Reads a destination socket into one reusable buffer of its own (Node's `onread`) instead of a fresh
- * 64 KiB allocation per read: fewer syscalls, no garbage. Pages are only resident once touched, so idle
- * connections stay cheap. Until the relay attaches, bytes (a server-first banner) are copied aside.
- */
-export class DirectReads {
-  private sink: ((view: Buffer) => boolean) | undefined;
-  private early: Buffer[] = [];
-  private earlyBytes = 0;
-  readonly onread = {
-    buffer: Buffer.allocUnsafe(directReadBytes),
-    callback: (n: number, buf: Uint8Array): boolean => this.deliver(Buffer.from(buf.buffer, buf.byteOffset, n)),
-  };
-
-  private deliver(view: Buffer): boolean {
-    if (this.sink) return this.sink(view);
-    this.early.push(Buffer.from(view));
-    this.earlyBytes += view.length;
-    // Stop reading once a good amount waits; the relay resumes the socket when it starts.
-    return this.earlyBytes < directReadBytes;
-  }
-
-  /** Installs the consumer; returns what arrived before. The sink returns false to pause reading. */
-  attach(sink: (view: Buffer) => boolean): Buffer[] {
-    this.sink = sink;
-    const early = this.early;
-    this.early = [];
-    return early;
-  }
-}
 
 export interface RelayCounters {
   bytesUp: number;

@@ -53,8 +53,8 @@ export function eventFilter(q: Record<string, string>, defaults: { limit: number
 }
 
 /** One page of events: `next_cursor` when the page is full, `watermark` when it is not empty. */
-export function eventsPage<E = unknown>(deps: { store: Store }, filter: AuditEventFilter): { events: E[]; next_cursor?: string; watermark?: string } {
-  const rows = deps.store.auditEvents.list(filter);
+export function eventsPage<E = unknown>(deps: { audit: AuditLog }, filter: AuditEventFilter): { events: E[]; next_cursor?: string; watermark?: string } {
+  const rows = deps.audit.list(filter);
   const last = rows[rows.length - 1];
   const data: { events: E[]; next_cursor?: string; watermark?: string } = { events: rows.map((r) => r.event as E) };
   if (last && rows.length === filter.limit) data.next_cursor = encodeCursor(last.seq);
@@ -81,7 +81,7 @@ export function eventsResponse(c: Context, deps: { store: Store; audit: AuditLog
       if (filter.afterSeq !== undefined || filter.startTime !== undefined) {
         let afterSeq = filter.afterSeq;
         for (let page = 0; page < 1000; page++) {
-          const rows = deps.store.auditEvents.list({ ...filter, afterSeq, limit: 1000 });
+          const rows = deps.audit.list({ ...filter, afterSeq, limit: 1000 });
           for (const r of rows) emit(send, r.event, r.seq);
           if (rows.length < 1000) break;
           afterSeq = rows[rows.length - 1]!.seq;

@@ -128,6 +128,8 @@ describe('observability events', () => {
   it('keeps the table bounded and clears it on reset', async () => {
     const id = await claim();
     emu.current.audit.record(id, 'attempt', attrs(1));
+    expect(emu.current.store.auditEvents.count()).toBe(0); // stored with the next batch
+    emu.current.audit.flush();
     expect(emu.current.store.auditEvents.count()).toBe(1);
     await client.post('/_emulator/reset');
     expect(emu.current.store.auditEvents.count()).toBe(0);
