@@ -232,9 +232,17 @@ export async function startEmulator({
     });
     const reset = async () => {
       await contexts.killAll();
-      await Promise.all(store.sandboxes.ids().map((id) => runtime.detach(id)));
+      const ids = store.sandboxes.ids();
+      await Promise.all(ids.map((id) => runtime.detach(id)));
       audit.flush(); // events of flows before the reset are cleared with them
-      store.clear();
+      try {
+        store.clear();
+      } catch (err) {
+        // Nothing was deleted (disk full, database locked): the sandboxes are still there, so they get
+        // their interception back instead of staying unreachable until a restart.
+        await Promise.all(ids.map((id) => runtime.attach(id).catch((e: Error) => logger.error({ sandboxId: id, err: { message: e.message } }, 'sandbox interception failed to restart after a failed reset'))));
+        throw err;
+      }
       gateway.platformDns.replace(platformRecords());
       proxy?.reset();
       events.emit('reset');

@@ -3,6 +3,7 @@ import type { CredentialSourceService } from '../control-plane/credential-source
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
 import type { SandboxService } from '../control-plane/sandboxes.js';
 import { ApiError } from '../errors.js';
+import { asStoreUnavailable } from '../store/store-error.js';
 import type { Logger } from '../log.js';
 import type { AdminApp } from './admin/admin-app.js';
 import { bearerAuth } from './auth.js';
@@ -35,6 +36,13 @@ export function createApp(deps: ApiDeps) {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return fail(c, err);
+    // The database's condition (locked past the busy timeout, disk full): the write was rolled back and
+    // a retry may work, so 503 with a stable message rather than a 500.
+    const store = asStoreUnavailable(err);
+    if (store) {
+      deps.logger.warn({ err: { message: err.message, code: store.sqliteCode }, method: c.req.method, path: c.req.path }, 'database unavailable for an API request');
+      return fail(c, new ApiError('unavailable', store.message));
+    }
     deps.logger.error({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'unhandled API error');
     return fail(c, new ApiError('internal_error', 'internal error'));
   });

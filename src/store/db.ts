@@ -18,7 +18,11 @@ export interface Store {
   readonly credentialSources: CredentialSourceRepository;
   readonly bindings: CredentialBindingRepository;
   readonly auditEvents: AuditEventRepository;
-  /** Runs `fn` in one transaction (better-sqlite3 transactions are synchronous). */
+  /**
+   * Runs `fn` in one transaction (better-sqlite3 transactions are synchronous). It begins IMMEDIATE:
+   * the write lock is taken up front, under the busy timeout. A deferred transaction that reads first
+   * fails at once (SQLITE_BUSY_SNAPSHOT) when another connection committed before its first write.
+   */
   transaction<T>(fn: () => T): T;
   /** True while the database answers a trivial query. */
   healthy(): boolean;
@@ -60,7 +64,7 @@ export function openStore(location: StoreLocation, { maxAuditEvents = 100_000 }:
     credentialSources,
     bindings,
     auditEvents,
-    transaction: (fn) => db.transaction(fn)(),
+    transaction: (fn) => db.transaction(fn).immediate(),
     healthy() {
       try {
         return db.open && ping.get() !== undefined;
