@@ -134,6 +134,11 @@ export const upstreamReadBytes = 128 * 1024;
 export interface Upstream {
   socket: net.Socket;
   reads: DirectReads;
+  /**
+   * Set after a SOCKS5 handshake: the client hands back what it read past its reply as a `data`
+   * event on the next turn of the event loop, so reads must go through `data` events until then.
+   */
+  afterHandshake?: true;
 }
 
 /** Opens a TCP connection reading into its own buffer; resolves once connected. */
@@ -187,7 +192,7 @@ export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
       timeout: Math.max(1, o.timeoutMs - (Date.now() - started)),
       existing_socket: socket,
     });
-    return upstream;
+    return { ...upstream, afterHandshake: true };
   } catch (err) {
     socket.destroy();
     throw classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, proxy);

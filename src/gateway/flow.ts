@@ -231,7 +231,7 @@ const lingerMs = 5_000;
  * upstream side (most of the bytes of a download) is read into its own reused buffer; each read is
  * written to the client at once, and reading waits while such a write is still pending.
  */
-function relay(ctx: FlowContext, { socket: upstream, reads }: Upstream, peeked: Buffer): Promise<TcpFlowOutcome> {
+function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Upstream, peeked: Buffer): Promise<TcpFlowOutcome> {
   const client = ctx.input.socket;
   return new Promise((resolve) => {
     let failure: { step: string; error: string } | undefined;
@@ -287,15 +287,22 @@ function relay(ctx: FlowContext, { socket: upstream, reads }: Upstream, peeked: 
       client.once('drain', () => upstream.resume());
       return false;
     };
-    // Bytes the SOCKS5 client had read past its handshake come back as a `data` event (a copy).
+    // Reads delivered as `data` events (copies): the bytes the SOCKS5 client read past its handshake,
+    // and every read until the direct path starts.
     upstream.on('data', (chunk: Buffer) => {
       if (client.write(chunk)) return;
       upstream.pause();
       client.once('drain', () => upstream.resume());
     });
-    for (const early of reads.attach(down)) client.write(early);
+    const startDown = () => {
+      for (const early of reads.attach(down)) client.write(early);
+      upstream.resume();
+    };
     upstream.on('end', () => client.end());
     client.resume();
-    upstream.resume();
+    // After a SOCKS5 handshake the client re-emits its surplus on the next turn (then resumes the
+    // socket): the direct path starts after that, so no byte overtakes the surplus.
+    if (afterHandshake) setImmediate(startDown);
+    else startDown();
   });
 }

@@ -7,16 +7,32 @@
  * Create the socket with `net.connect({ ..., onread: reads.onread })`; such a socket emits no `data`
  * events of its own (a library that listens for them can be bridged with `attach(emitData(socket))`).
  */
+/** First read buffer of a connection. */
+const initialReadBytes = 16 * 1024;
+
 export class DirectReads {
   private sink: ((view: Buffer) => boolean) | undefined;
   private early: Buffer[] = [];
   private earlyBytes = 0;
-  readonly onread: { buffer: Buffer; callback: (n: number, buf: Uint8Array) => boolean };
+  private buffer: Buffer;
+  readonly onread: { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean };
 
-  constructor(readonly bytes: number) {
+  /**
+   * Reads start into a small buffer (most connections carry little: no big allocation per
+   * connection); the first read that fills it switches the socket to one of `bytes` for good.
+   */
+  constructor(
+    readonly bytes: number,
+    initialBytes = Math.min(bytes, initialReadBytes),
+  ) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
     this.onread = {
-      buffer: Buffer.allocUnsafe(bytes),
-      callback: (n, buf) => this.deliver(Buffer.from(buf.buffer, buf.byteOffset, n)),
+      // Node asks for the buffer of the next read after each read.
+      buffer: () => this.buffer,
+      callback: (n, buf) => {
+        if (n === buf.byteLength && buf.byteLength < bytes) this.buffer = Buffer.allocUnsafe(bytes);
+        return this.deliver(Buffer.from(buf.buffer, buf.byteOffset, n));
+      },
     };
   }
 
