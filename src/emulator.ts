@@ -137,7 +137,7 @@ export async function startEmulator({
     const sandboxes = createSandboxService({ store, events, templates, now });
     const network = createNetworkPolicyService({ store, events, sandboxes, now });
     const credentialSources = createCredentialSourceService({ store, events, now });
-    const audit = createAuditLog({ store, now });
+    const audit = createAuditLog({ store, now, logger });
     // Flows still winding down at stop have their last events stored before the store closes.
     stops.push(() => audit.flush());
     const credentials = createCredentialResolver({ store, events });

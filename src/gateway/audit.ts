@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { localClusterId, localRegionId, localTeamId } from '../control-plane/identity.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import type { AuditEventFilter, StoredAuditEvent } from '../store/audit-events.js';
 
@@ -70,6 +71,8 @@ export interface AuditLog {
   flush(): void;
   /** Live events (for `watch` and `/_emulator/flows?follow=1`); returns the unsubscribe function. */
   subscribe(listener: AuditListener): () => void;
+  /** The key that verifies this instance's signatures (`integrity.signing_key_id` is `id`). */
+  readonly signingKey: { id: string; publicKeyPem: string };
 }
 
 /** Drops undefined attributes so events stay compact and stable. */
@@ -86,8 +89,13 @@ interface PendingEvent {
   json: string;
 }
 
-export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditLog {
-  const { store, now = () => new Date() } = deps;
+/** Events kept for a retry while the store refuses writes (busy, disk full); the oldest go first. */
+const maxPendingEvents = 10_000;
+/** Pause before retrying a batch the store refused. */
+const retryMs = 1_000;
+
+export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: Logger }): AuditLog {
+  const { store, now = () => new Date(), logger } = deps;
   const listeners = new Set<AuditListener>();
   const instance = `${hostname()}:${randomUUID()}`;
   // Events are signed like upstream's (ed25519 over the payload hash) with a key made per instance.
@@ -110,6 +118,8 @@ export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditL
   let sequence = 0;
   let pending: PendingEvent[] = [];
   let scheduled: NodeJS.Immediate | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let dropped = 0;
 
   const flush = (): void => {
     if (scheduled) clearImmediate(scheduled);
@@ -120,9 +130,28 @@ export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditL
     let seqs: number[];
     try {
       seqs = store.transaction(() => batch.map((p) => store.auditEvents.insert(p.event, p.json)));
-    } catch {
+    } catch (err) {
       // The store is closed (the emulator is stopping while flows wind down): the events are dropped.
+      if (!store.db.open) return;
+      // Busy or full: keep the events (bounded) and try again later; the data path goes on.
+      pending = batch.concat(pending);
+      if (pending.length > maxPendingEvents) {
+        dropped += pending.length - maxPendingEvents;
+        pending = pending.slice(pending.length - maxPendingEvents);
+      }
+      if (!retry) {
+        logger?.warn({ err: { message: (err as Error).message }, pending: pending.length, dropped }, 'audit events not stored yet; retrying');
+        retry = setTimeout(() => {
+          retry = undefined;
+          flush();
+        }, retryMs);
+        retry.unref();
+      }
       return;
+    }
+    if (dropped > 0) {
+      logger?.warn({ dropped }, 'audit events were dropped while the store refused writes');
+      dropped = 0;
     }
     if (listeners.size === 0) return;
     batch.forEach((p, i) => {
@@ -166,13 +195,14 @@ export function createAuditLog(deps: { store: Store; now?: () => Date }): AuditL
       // The stored JSON is the payload with the integrity block appended (one serialization).
       const json = `${payload.slice(0, -1)},"integrity":{"algorithm":"${integrityAlgorithm}","payload_hash":"${payloadHash}"}}`;
       pending.push({ event: body, json });
-      scheduled ??= setImmediate(flush);
+      if (!retry) scheduled ??= setImmediate(flush);
     },
     list(filter) {
       flush();
       return store.auditEvents.list(filter).map((r) => ({ seq: r.seq, event: signed(r.event) }));
     },
     flush,
+    signingKey: { id: signingKeyId, publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString() },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -243,7 +243,10 @@ function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Up
       // A sandbox program that resets its own connection (curl exiting with unread TLS records, a
       // client abort) ended the flow itself: that is how the flow completed, not a gateway failure.
       const clientAbort = side === 'client' && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-      if (!clientAbort) failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
+      // Likewise a write the client made after the upstream had already finished (a TLS close_notify
+      // behind the server's own close) failing on the closed upstream is not a relay failure.
+      const afterUpstreamEnd = side === 'upstream' && upstream.readableEnded && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      if (!clientAbort && !afterUpstreamEnd) failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
       client.destroy();
       upstream.destroy();
     };
