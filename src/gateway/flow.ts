@@ -233,6 +233,8 @@ const lingerMs = 5_000;
  */
 function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Upstream, peeked: Buffer): Promise<TcpFlowOutcome> {
   const client = ctx.input.socket;
+  // Written before any closure exists, so no closure keeps the peeked bytes for the flow's lifetime.
+  if (peeked.length) upstream.write(peeked);
   return new Promise((resolve) => {
     let failure: { step: string; error: string } | undefined;
     let closed = 0;
@@ -273,7 +275,6 @@ function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Up
 
     // Up: the client's reads (Node's own buffers) are written upstream; the client pauses while
     // upstream is full.
-    if (peeked.length) upstream.write(peeked);
     client.on('data', (chunk: Buffer) => {
       if (!upstream.write(chunk)) client.pause();
     });

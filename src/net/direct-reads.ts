@@ -7,8 +7,11 @@
  * Create the socket with `net.connect({ ..., onread: reads.onread })`; such a socket emits no `data`
  * events of its own (a library that listens for them can be bridged with `attach(emitData(socket))`).
  */
-/** First read buffer of a connection. */
-const initialReadBytes = 16 * 1024;
+/**
+ * First read buffer of a connection: small enough to come from Node's shared buffer pool (under 4
+ * KiB), so an idle or chatty connection costs 2 KiB rather than a page-backed allocation of its own.
+ */
+const initialReadBytes = 2 * 1024;
 
 export class DirectReads {
   private sink: ((view: Buffer) => boolean) | undefined;
