@@ -22,7 +22,12 @@ export const declaredBodyLimit: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-/** The request body as text, read straight from Node's request when served by node-server, bounded. */
+/**
+ * The request body as text, read straight from Node's request when served by node-server, bounded.
+ * Over the limit, the bytes that keep coming are read and dropped rather than the request destroyed:
+ * destroying it would reset the connection before the 413 is written. `Connection: close` then ends
+ * the connection once the answer is out, so a client that never stops sending is cut off there.
+ */
 export async function readBodyText(c: Context): Promise<string> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (!incoming || typeof incoming.on !== 'function') {
@@ -30,18 +35,46 @@ export async function readBodyText(c: Context): Promise<string> {
     if (Buffer.byteLength(text) > maxBodyBytes) throw bodyTooLarge();
     return text;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBodyBytes) {
+  if (incoming.readableEnded) return '';
+  // Listeners rather than `for await`: leaving an async iterator early destroys the stream (and the socket).
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('close', onClose);
+      incoming.off('error', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBodyBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      settle();
+      chunks.length = 0;
       c.header('Connection', 'close');
-      incoming.destroy();
-      throw bodyTooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+      incoming.on('error', () => {}); // a reset while draining is expected; it must not go uncaught
+      incoming.resume();
+      reject(bodyTooLarge());
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    // The client went away mid-body: nobody reads the answer, but the handler must still end.
+    const onClose = (): void => {
+      settle();
+      reject(new ApiError('bad_request', 'invalid request: unexpected EOF'));
+    };
+    incoming.on('data', onData);
+    incoming.once('end', onEnd);
+    incoming.once('close', onClose);
+    incoming.once('error', onClose);
+    if (incoming.destroyed) onClose();
+    else incoming.resume();
+  });
 }
 
 /** A JSON body for the emulator's own admin routes (not Go-compatible decoding). */

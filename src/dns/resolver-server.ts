@@ -61,6 +61,9 @@ export function answerDnsQuery(query: Buffer, { sandboxId, lookup, ttlSeconds }:
   }
   const question = decoded.questions?.[0];
   if (!question || decoded.questions!.length !== 1) return headerOnly(DnsRcode.FormErr);
+  // The answer repeats the question as dns-packet re-encodes it; a name whose labels hold bytes that do
+  // not survive that (invalid UTF-8, a dot inside a label) would come back malformed, so it is refused.
+  if (!questionNameRoundTrips(query, question)) return headerOnly(DnsRcode.FormErr);
   const reply = (rcode: DnsRcode, answers: dnsPacket.Answer[] = []): Buffer =>
     dnsPacket.encode({
       type: 'response',
@@ -87,6 +90,23 @@ export function answerDnsQuery(query: Buffer, { sandboxId, lookup, ttlSeconds }:
   return { kind: 'answered', rcode: DnsRcode.NoError, response: reply(DnsRcode.NoError, answers), name, addresses: matching };
 }
 
+/** Label length bytes with either of the top bits set are pointers or extended label types (RFC 6891). */
+const labelTypeMask = 0xc0;
+
+/** True when the question's name, re-encoded, is byte for byte the name the query carried. */
+function questionNameRoundTrips(query: Buffer, question: dnsPacket.Question): boolean {
+  let end = dnsHeaderLength;
+  for (;;) {
+    const length = query[end];
+    if (length === undefined || (length & labelTypeMask) !== 0) return false;
+    end += 1 + length;
+    if (length === 0) break;
+  }
+  const raw = query.subarray(dnsHeaderLength, end);
+  const reencoded = dnsPacket.encode({ type: 'query', id: 0, questions: [question] }).subarray(dnsHeaderLength, dnsHeaderLength + raw.length);
+  return reencoded.equals(raw);
+}
+
 /** A response carrying only the header (no question), for messages that could not be decoded. */
 function headerResponse(id: number, queryFlags: number, rcode: DnsRcode): Buffer {
   const b = Buffer.alloc(dnsHeaderLength);
@@ -104,6 +124,11 @@ export interface SandboxResolverOptions {
   ttlSeconds?: number;
   /** TCP connections idle longer than this are closed. */
   tcpIdleTimeoutMs?: number;
+  /**
+   * A message that has begun must be complete within this (default: the idle timeout), so that a client
+   * dripping bytes slower than a message but faster than the idle timeout cannot hold a connection.
+   */
+  tcpMessageTimeoutMs?: number;
   maxTcpConnections?: number;
 }
 
@@ -114,8 +139,8 @@ export class SandboxResolver {
   private tcp: Server | undefined;
   private readonly opts: Required<Omit<SandboxResolverOptions, 'onAnswer'>> & Pick<SandboxResolverOptions, 'onAnswer'>;
 
-  constructor({ lookup, onAnswer, sandboxForAddress, logger, ttlSeconds = 30, tcpIdleTimeoutMs = 10_000, maxTcpConnections = 256 }: SandboxResolverOptions) {
-    this.opts = { lookup, onAnswer, sandboxForAddress, logger, ttlSeconds, tcpIdleTimeoutMs, maxTcpConnections };
+  constructor({ lookup, onAnswer, sandboxForAddress, logger, ttlSeconds = 30, tcpIdleTimeoutMs = 10_000, tcpMessageTimeoutMs = tcpIdleTimeoutMs, maxTcpConnections = 256 }: SandboxResolverOptions) {
+    this.opts = { lookup, onAnswer, sandboxForAddress, logger, ttlSeconds, tcpIdleTimeoutMs, tcpMessageTimeoutMs, maxTcpConnections };
   }
 
   attachUdp(socket: dgram.Socket): void {
@@ -168,17 +193,28 @@ export class SandboxResolver {
     }
     this.connections.add(socket);
     socket.setTimeout(this.opts.tcpIdleTimeoutMs, () => socket.destroy());
+    // Started when a message begins, restarted when one completes, cleared when nothing is pending.
+    let messageTimer: NodeJS.Timeout | undefined;
+    const stopMessageTimer = () => {
+      clearTimeout(messageTimer);
+      messageTimer = undefined;
+    };
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.connections.delete(socket));
+    socket.on('close', () => {
+      stopMessageTimer();
+      this.connections.delete(socket);
+    });
     let buffered: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      let completed = false;
       // Each iteration consumes one whole message, so this ends within the bytes received.
       while (buffered.length >= tcpLengthPrefix) {
         const length = buffered.readUInt16BE(0);
         if (buffered.length < tcpLengthPrefix + length) break;
         const message = buffered.subarray(tcpLengthPrefix, tcpLengthPrefix + length);
         buffered = buffered.subarray(tcpLengthPrefix + length);
+        completed = true;
         const response = this.handle(message, socket.remoteAddress ?? '');
         if (!response) {
           socket.destroy();
@@ -187,6 +223,11 @@ export class SandboxResolver {
         const prefix = Buffer.alloc(tcpLengthPrefix);
         prefix.writeUInt16BE(Math.min(response.length, maxTcpMessage));
         socket.write(Buffer.concat([prefix, response]));
+      }
+      if (completed || buffered.length === 0) stopMessageTimer();
+      if (buffered.length > 0 && !messageTimer) {
+        messageTimer = setTimeout(() => socket.destroy(), this.opts.tcpMessageTimeoutMs);
+        messageTimer.unref();
       }
     });
   }

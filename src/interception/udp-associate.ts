@@ -56,7 +56,10 @@ export async function startUdpAssociation(o: {
     }
   };
   o.control.once('close', close);
-  // The control connection carries nothing more; keep reading so its close is seen.
+  // The association ends with the control connection (RFC 1928 §6). A client that closes its side has
+  // ended it too: without this, a half-open control connection would keep the relay bound forever.
+  o.control.once('end', () => o.control.destroy());
+  // The control connection carries nothing more; keep reading so its end is seen.
   o.control.resume();
   const a = socket.address();
   return { host: a.address, port: a.port };

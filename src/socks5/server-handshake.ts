@@ -84,9 +84,28 @@ export async function writeAll(socket: Socket, bytes: Buffer): Promise<void> {
   });
 }
 
+/** How long a refused client has to close its side after our FIN before its socket is destroyed. */
+export const closeLingerMs = 1_000;
+
+/**
+ * Ends the connection after the last reply: FIN, then whatever the client still sends is read and
+ * dropped (so its own FIN is seen and the socket is freed), and a client that never closes its side is
+ * cut off after `lingerMs` instead of holding the socket for as long as it likes.
+ */
+export function endAndLinger(socket: Socket, data?: string | Buffer, lingerMs = closeLingerMs): void {
+  if (socket.destroyed) return;
+  socket.on('error', () => {});
+  if (data === undefined) socket.end();
+  else socket.end(data);
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 function closeSocket(socket: Socket, how: CloseHow): void {
   if (how === 'reset') socket.resetAndDestroy();
-  else socket.end();
+  else endAndLinger(socket);
 }
 
 /** Runs the handshake. The socket is left open only for `established`; the caller owns it then. */
@@ -136,7 +155,7 @@ export async function serveSocks5Handshake(
     state.method = choice.method;
     await write(encodeMethodSelection({ method: choice.method }), stage);
     if (choice.method === Socks5Method.NoAcceptable) {
-      socket.end();
+      endAndLinger(socket);
       return { kind: 'rejected', stage, state };
     }
 
@@ -154,7 +173,7 @@ export async function serveSocks5Handshake(
       const ok = verdict.kind === 'accept';
       await write(encodeUserPassStatus({ status: ok ? UserPassStatus.Success : UserPassStatus.Failure }), stage);
       if (!ok) {
-        socket.end();
+        endAndLinger(socket);
         return { kind: 'rejected', stage, state };
       }
     }
@@ -167,7 +186,7 @@ export async function serveSocks5Handshake(
       // A request that parses far enough to show what is wrong still gets its RFC 1928 reply.
       if (err instanceof Socks5ProtocolError && err.reply !== undefined) {
         await write(encodeReply({ code: err.reply }), stage);
-        socket.end();
+        endAndLinger(socket);
         return { kind: 'rejected', stage, state, replyCode: err.reply };
       }
       throw err;
@@ -180,7 +199,7 @@ export async function serveSocks5Handshake(
     }
     await write(encodeReply({ code: decision.code, bound: decision.bound }), stage);
     if (decision.code !== Socks5Reply.Succeeded) {
-      socket.end();
+      endAndLinger(socket);
       return { kind: 'rejected', stage, state, replyCode: decision.code };
     }
     if (socket.destroyed) return { kind: 'closed', stage, state, cause: 'client-closed' };

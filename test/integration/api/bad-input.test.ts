@@ -56,6 +56,29 @@ describe('bad input', () => {
     expect((await client.get('/healthz')).status).toBe(200);
   });
 
+  it('refuses a chunked body (no Content-Length) over 1 MiB with the same 413 envelope, not a reset', async () => {
+    // Found by api-fuzz: reading stopped by destroying the request, which reset the connection first.
+    const id = await sandbox();
+    const chunk = new Uint8Array(64 * 1024).fill(0x20);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > 1024 * 1024 + chunk.length) return controller.close();
+        sent += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`${emu.current.apiUrl}/api/v1/sandboxes/${id}/network`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${emu.current.token}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ success: false, error: { code: 'payload_too_large', message: 'request body too large (limit 1048576 bytes)' } });
+    expect((await client.get('/healthz')).status).toBe(200);
+  });
+
   it('survives deep nesting and huge strings without a 500', async () => {
     const id = await sandbox();
     for (const depth of [5_000, 200_000]) {

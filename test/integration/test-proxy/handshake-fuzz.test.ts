@@ -1,8 +1,11 @@
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRequest, encodeUserPassRequest } from '../../../src/socks5/protocol.js';
+import { closeLingerMs } from '../../../src/socks5/server-handshake.js';
 import { createTestProxy, type TestProxy } from '../../../src/test-proxy/proxy.js';
-import { authBytes, connectDomainBytes, greetingBytes, rawConnect } from '../../helpers/socks-raw.js';
+import { fuzz, mutateBytesMany } from '../../helpers/fuzz.js';
+import { openSockets, play, pool, splitPlan, type HostileCase } from '../../helpers/hostile-client.js';
+import { authBytes, connectDomainBytes, greetingBytes, rawConnect, until } from '../../helpers/socks-raw.js';
 import { startEchoServer, type Target } from '../../helpers/socks-targets.js';
 
 /**
@@ -90,6 +93,30 @@ describe('handshake fuzz against the test proxy', () => {
     expect(log.some((e) => e.closeCause === 'protocol-error')).toBe(true);
     expect(log.some((e) => e.host === longName && e.replyCode === 0x04)).toBe(true);
     expect(log.some((e) => e.replyCode === 0x07)).toBe(true);
+  });
+
+  it('mutated valid handshakes (auth included) end in bounded time, also for clients that ignore FIN', async () => {
+    const slackMs = 2500;
+    const f = fuzz('test proxy mutated handshakes', { seed: 0x7e57, iterations: 160, budgetMs: 20_000 });
+    const cases: HostileCase[] = [];
+    await f.loop(() => {
+      const bytes = mutateBytesMany(f, valid);
+      const halfClose = f.chance(0.4);
+      cases.push({ kind: 'mutated', bytes, pieces: splitPlan(f, bytes.length), halfClose, ignoreFin: !halfClose && f.chance(0.6) });
+    });
+    const baseline = openSockets();
+    // A mutation that is still a valid handshake opens a tunnel to the echo server: open by design.
+    const tunnel = (received: Buffer) => received.includes(Buffer.from([0x05, 0x00, 0x00, 0x01]));
+    const results = await pool(cases, 24, async (c) => ({ c, ex: await play(proxy.port, c, handshakeTimeoutMs + closeLingerMs + slackMs, tunnel) }));
+    for (const [i, { c, ex }] of results.entries()) {
+      if (tunnel(ex.received)) continue;
+      const where = `${f.where()} case ${i} (${c.halfClose ? 'half-close' : c.ignoreFin ? 'ignores FIN' : 'stays open'}): ${c.bytes.toString('hex')} got ${ex.received.toString('hex')}`;
+      expect(ex.end, where).not.toBe('open');
+      expect(ex.ms, where).toBeLessThan(handshakeTimeoutMs + closeLingerMs + slackMs);
+    }
+    // Every client is gone now; so is every socket the proxy (and the echo server behind it) held for them.
+    const left = await until(() => (openSockets() <= baseline ? 0 : undefined), closeLingerMs + slackMs).catch(() => openSockets() - baseline);
+    expect(left, 'sockets left open').toBe(0);
   });
 
   it('a slow-loris client that sends a byte at a time is cut off at the handshake timeout', async () => {

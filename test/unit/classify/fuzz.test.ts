@@ -4,12 +4,14 @@
  * (seeded PRNG) and bounded in iterations.
  */
 import { readFileSync } from 'node:fs';
+import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
-import { classifyTcp } from '../../../src/classify/classify-tcp.js';
+import { classifyTcp, tcpMatchers } from '../../../src/classify/classify-tcp.js';
 import { classifyUdp } from '../../../src/classify/classify-udp.js';
 import { QuicCryptoReassembler } from '../../../src/classify/quic-crypto-reassembler.js';
 import { decryptClientInitial, parseInitialFrames, type CryptoFrame } from '../../../src/classify/quic-initial.js';
 import { parseClientHelloBody, parseTlsClientHelloRecords } from '../../../src/classify/tls-client-hello.js';
+import { fuzz, mutateBytesMany } from '../../helpers/fuzz.js';
 import { clientHelloMessage, clientHelloRecord, clientInitialPacket, cryptoFrame, prng, tlsRecords } from './handshake-builders.js';
 
 const iterations = 3_000;
@@ -73,6 +75,38 @@ describe('fuzz', () => {
       const records = parseTlsClientHelloRecords(input);
       expect(['ok', 'need-more', 'malformed', 'not-tls']).toContain(records.kind);
     }
+  });
+
+  /** A first client message of every protocol the TCP classifier knows besides TLS and HTTP. */
+  const dnsQuery = dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'db.corp.example.com', class: 'IN' }] });
+  const mongoMsg = Buffer.alloc(21);
+  mongoMsg.writeInt32LE(21, 0);
+  mongoMsg.writeInt32LE(2013, 12);
+  const protocolSeeds: [string, Buffer][] = [
+    ['amqp', Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')],
+    ['dns', Buffer.concat([Buffer.from([dnsQuery.length >> 8, dnsQuery.length & 0xff]), dnsQuery])],
+    ['mqtt', Buffer.from('\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04fuzz', 'latin1')],
+    ['mongodb', mongoMsg],
+    ['redis', Buffer.from('*1\r\n$4\r\nPING\r\n', 'latin1')],
+    ['socks5', Buffer.from([0x05, 0x02, 0x00, 0x02])],
+    ['ssh', Buffer.from('SSH-2.0-OpenSSH_9.6\r\n', 'latin1')],
+  ];
+
+  it('each protocol seed classifies as its protocol (so the mutations start from real messages)', () => {
+    for (const [protocol, seed] of protocolSeeds) expect(classifyTcp(seed), protocol).toMatchObject({ kind: 'known', appProtocol: protocol });
+  });
+
+  it.each(protocolSeeds)('mutated %s messages never throw out of any matcher, and every matcher answers one of its kinds', async (protocol, seed) => {
+    const f = fuzz(`classifier ${protocol}`, { seed: 0xc1a55 + seed.length, iterations: 1_000, budgetMs: 1_500 });
+    await f.loop(() => {
+      const input = mutateBytesMany(f, seed);
+      for (const { name, match } of tcpMatchers) {
+        const m = match(input);
+        expect(['matched', 'no-match', 'need-more', 'unknown'], f.where(`${name} on ${input.toString('hex').slice(0, 80)}`)).toContain(m.kind);
+      }
+      expectClassification(input);
+      expectClassification(input, 16);
+    });
   });
 
   it('random bytes never throw', () => {
