@@ -9,12 +9,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, runsFrom, verdict } from './lib/stats.mjs';
 
 const bin = fileURLToPath(new URL('../dist/bin/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'see-bench-'));
-const RUNS = 15;
+// Env: CONTROL_PLANE_BENCH_RUNS (start → ready runs, default 15, at least 5).
+const RUNS = runsFrom(process.env.CONTROL_PLANE_BENCH_RUNS, 15);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (xs) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`;
 
 /** Spawns, resolves with ms until stdout contains `marker`, then kills the child and waits for it. */
@@ -57,6 +58,13 @@ async function startupBench() {
   console.log(`start → ready (built bin, --ephemeral): ${fmt(ours)}`);
   console.log(`baseline bare node listen:              ${fmt(bare)}`);
   console.log(`ratio: ${(median(ours) / median(bare)).toFixed(2)}× the bare process; target < 300 ms median: ${median(ours) < 300 ? 'MET' : 'MISSED'}`);
+  verdict('start → ready, median < 300 ms', median(ours) < 300, `median ${median(ours).toFixed(1)} ms, ${(median(ours) / median(bare)).toFixed(2)}× a bare node listen`, {
+    figure: 'start → ready (built bin, --ephemeral)',
+    samples: ours,
+    unit: 'ms',
+    baseline: { name: 'bare node process listening', samples: bare },
+    target: '< 300 ms',
+  });
 }
 
 async function roundTripBench() {
@@ -116,18 +124,27 @@ async function roundTripBench() {
         runs.push(n / (seconds / 5));
       }
       console.log(`${label}: median ${median(runs).toFixed(0)}/s (min ${Math.min(...runs).toFixed(0)}, max ${Math.max(...runs).toFixed(0)}, 5 runs)`);
-      return median(runs);
+      return runs;
     };
-    const pairs = await measure('PUT network + GET network pairs', async () => {
+    const pairRuns = await measure('PUT network + GET network pairs', async () => {
       const put = await request('PUT', `/api/v1/sandboxes/${id}/network`, policy);
       if (put.status !== 200) throw new Error(`PUT ${put.status}`);
       const get = await request('GET', `/api/v1/sandboxes/${id}/network`);
       if (get.status !== 200) throw new Error(`GET ${get.status}`);
     });
-    const health = await measure('baseline GET /healthz', async () => {
+    const healthRuns = await measure('baseline GET /healthz', async () => {
       await request('GET', '/healthz');
     });
+    const pairs = median(pairRuns);
+    const health = median(healthRuns);
     console.log(`ratio: PUT+GET pairs/s = ${(pairs / health).toFixed(2)}× healthz/s; target >= 2,000 pairs/s: ${pairs >= 2000 ? 'MET' : 'MISSED'}`);
+    verdict('PUT + GET network pairs ≥ 2,000/s', pairs >= 2000, `median ${pairs.toFixed(0)}/s, ${(pairs / health).toFixed(2)}× GET /healthz`, {
+      figure: 'PUT network + GET network pairs (8 in flight)',
+      samples: pairRuns,
+      unit: '/s',
+      baseline: { name: 'GET /healthz on the same server', samples: healthRuns },
+      target: '≥ 2,000/s',
+    });
     agent.destroy();
   } finally {
     child.kill('SIGTERM');

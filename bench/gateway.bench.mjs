@@ -25,6 +25,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { median, pct, spread, verdict, verdicts } from './lib/stats.mjs';
+import { drainTimeWait } from './lib/time-wait.mjs';
 
 const childScript = fileURLToPath(new URL('./lib/gateway-children.mjs', import.meta.url));
 const { blobHost } = await import('./lib/gateway-children.mjs');
@@ -37,33 +39,18 @@ const BULK_BYTES = Math.max(16, Number(process.env.GATEWAY_BENCH_MIB ?? 512)) * 
 const FLOWS = Number(process.env.GATEWAY_BENCH_FLOWS ?? 5000);
 const LATENCY_SAMPLES = 500;
 const RATE_CONNS = 1000;
-/** Loopback TIME_WAIT sockets above which a rate run waits (bounded) for them to drain: a fraction of the ephemeral range. */
-const TIME_WAIT_CEILING = 15_000;
 const RATE_CONCURRENCY = 32;
 const isRoot = process.getuid?.() === 0;
 const onlySections = process.env.GATEWAY_BENCH_ONLY ? new Set(process.env.GATEWAY_BENCH_ONLY.split(',')) : undefined;
 const wanted = (section) => !onlySections || onlySections.has(section);
 const benchStart = performance.now();
 
-// ---- statistics and output ------------------------------------------------------------------------
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-const median = (xs) => {
-  const s = sorted(xs);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const pct = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-const spread = (xs, f) => `median ${f(median(xs))} (min ${f(Math.min(...xs))}, max ${f(Math.max(...xs))}, n=${xs.length})`;
+// ---- output (statistics and verdicts: bench/lib/stats.mjs) ------------------------------------------
 const gbps = (b) => `${(b / 1e9).toFixed(2)} GB/s`;
 const secs = (s) => `${s.toFixed(3)} s`;
 const ms = (x) => `${x.toFixed(3)} ms`;
 const line = (name, value) => console.log(`  ${name.padEnd(52)} ${value}`);
-const verdicts = [];
-function verdict(name, met, detail) {
-  verdicts.push({ name, met });
-  console.log(`  TARGET ${met ? 'MET   ' : 'MISSED'} ${name}: ${detail}`);
-}
 const load = () => `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`;
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 // ---- child processes ------------------------------------------------------------------------------
 /** Spawns one of the bench children and waits for its {ready} message (bounded). */
@@ -254,25 +241,6 @@ async function connectionRate(open, total, concurrency, deadlineMs = 60_000) {
   return { perSecond: done / ((performance.now() - t0) / 1000), done, failed };
 }
 
-const timeWaitCount = () => {
-  try {
-    return Number(execFileSync('sh', ['-c', 'ss -tan state time-wait | wc -l'], { encoding: 'utf8' }).trim()) - 1;
-  } catch {
-    return NaN;
-  }
-};
-
-/** Waits (at most `maxMs`) for loopback TIME_WAIT sockets to fall to `target`; returns the count. */
-async function drainTimeWait(target = TIME_WAIT_CEILING, maxMs = 5_000) {
-  const deadline = Date.now() + maxMs;
-  let n = timeWaitCount();
-  for (let i = 0; i < 100 && n > target && Date.now() < deadline; i++) {
-    await sleep(250);
-    n = timeWaitCount();
-  }
-  return n;
-}
-
 /** Opens `count` flows (GET /hold, first byte seen) at bounded concurrency and keeps them open. */
 async function holdFlows(open, count, concurrency = 200, deadlineMs = 90_000) {
   const sockets = [];
@@ -368,7 +336,13 @@ try {
     line('  of which user space', spread(relayRuns.map((r) => r.userPerGiB), secs));
     // The absolute target was set where a bare relay cost 0.53 s/GiB per hop: 1.3 s allows 1.23x two hops.
     line('ratio emulator / bare relay (medians)', `${(median(cpuChain) / median(cpuRelay)).toFixed(2)}x (the target's own allowance: 1.3 / (2 × 0.53) = 1.23x)`);
-    verdict('CPU-seconds per GiB, whole chain ≤ 1.3 s', median(cpuChain) <= 1.3, `median ${secs(median(cpuChain))}`);
+    verdict('CPU-seconds per GiB, whole chain ≤ 1.3 s', median(cpuChain) <= 1.3, `median ${secs(median(cpuChain))}`, {
+      figure: 'emulator CPU-seconds per GiB, explicit chain (both hops)',
+      samples: cpuChain,
+      unit: 's',
+      baseline: { name: 'bare two-hop Node pipe relay', samples: cpuRelay },
+      target: '≤ 1.3 s',
+    });
     const tChain = chain.map((r) => r.rate);
     const tDirect = direct.map((r) => r.rate);
     const tRelay = relayRuns.map((r) => r.rate);
@@ -377,7 +351,14 @@ try {
     line('bare two-hop relay throughput (reference)', spread(tRelay, gbps));
     const tRatios = chain.map((r, i) => r.rate / direct[i].rate);
     line('ratio chain / direct (per interleaved pair)', spread(tRatios, (x) => `${x.toFixed(2)}x`));
-    verdict('bulk throughput ≥ 0.5× direct loopback', median(tRatios) >= 0.5, `median ratio ${median(tRatios).toFixed(2)}x`);
+    verdict('bulk throughput ≥ 0.5× direct loopback', median(tRatios) >= 0.5, `median ratio ${median(tRatios).toFixed(2)}x`, {
+      figure: 'bulk throughput, explicit chain',
+      samples: tChain.map((x) => x / 1e9),
+      unit: 'GB/s',
+      baseline: { name: 'direct loopback', samples: tDirect.map((x) => x / 1e9) },
+      ratio: tRatios,
+      target: '≥ 0.5× direct',
+    });
   }
 
   // 3: added latency per new connection.
@@ -385,6 +366,7 @@ try {
     console.log(`\n[3] connect → first response byte, tiny request (${LATENCY_SAMPLES} sequential samples each, interleaved)`);
     const latChain = [];
     const latDirect = [];
+    await drainTimeWait(); // connect() slows down with the ephemeral range full of TIME_WAIT
     const latDeadline = performance.now() + 30_000;
     for (let i = 0; i < LATENCY_SAMPLES && performance.now() < latDeadline; i++) {
       latDirect.push(await timeToFirstByte(viaDirect));
@@ -395,8 +377,17 @@ try {
     const addedP50 = pct(latChain, 0.5) - pct(latDirect, 0.5);
     const addedP99 = pct(latChain, 0.99) - pct(latDirect, 0.99);
     line('added by the chain: p50 / p99', `${ms(addedP50)} / ${ms(addedP99)}  (ratio of p50s ${(pct(latChain, 0.5) / pct(latDirect, 0.5)).toFixed(1)}x)`);
-    verdict('added latency p50 < 1 ms', addedP50 < 1, ms(addedP50));
-    verdict('added latency p99 < 5 ms', addedP99 < 5, ms(addedP99));
+    // One figure from all samples (chain pN minus direct pN); the ratio is chain pN / direct pN.
+    const latency = (p) => ({
+      figure: `added latency p${p * 100}, connect → first byte (${latChain.length} samples)`,
+      value: pct(latChain, p) - pct(latDirect, p),
+      n: latChain.length,
+      unit: 'ms',
+      baseline: { name: `direct loopback p${p * 100}`, value: pct(latDirect, p), n: latDirect.length },
+      ratio: pct(latChain, p) / pct(latDirect, p),
+    });
+    verdict('added latency p50 < 1 ms', addedP50 < 1, ms(addedP50), { ...latency(0.5), target: '< 1 ms' });
+    verdict('added latency p99 < 5 ms', addedP99 < 5, ms(addedP99), { ...latency(0.99), target: '< 5 ms' });
   }
 
   // 4a: new connections per second.
@@ -426,7 +417,13 @@ try {
     line('ratio chain / relay (medians)', `${(median(rateChain) / median(rateRelay)).toFixed(2)}x; failed connections ${rateFailed}`);
     line('emulator CPU per new connection', spread(cpuPerConnChain, ms));
     line('bare relay CPU per new connection', spread(cpuPerConnRelay, ms));
-    verdict('new proxied connections ≥ 1,200/s', median(rateChain) >= 1200 && rateFailed === 0, `median ${median(rateChain).toFixed(0)}/s`);
+    verdict('new proxied connections ≥ 1,200/s', median(rateChain) >= 1200 && rateFailed === 0, `median ${median(rateChain).toFixed(0)}/s`, {
+      figure: `new proxied connections/s (${RATE_CONCURRENCY} in flight)`,
+      samples: rateChain,
+      unit: '/s',
+      baseline: { name: 'bare two-hop Node relay', samples: rateRelay },
+      target: '≥ 1,200/s',
+    });
   }
 
   // The explicit API's claim latency is the baseline of the transparent one (section 5).
@@ -478,7 +475,13 @@ try {
       for (const c of middle) await stopChild(c);
     }
     line('ratio of peaks emulator / bare relay', `${(held.emulator.peakMb / held.relay.peakMb).toFixed(2)}x`);
-    verdict(`${FLOWS} concurrent flows, peak RSS < 400 MB`, held.emulator.open === FLOWS && held.emulator.peakMb < 400, `${held.emulator.open} flows, peak ${held.emulator.peakMb.toFixed(0)} MB`);
+    verdict(`${FLOWS} concurrent flows, peak RSS < 400 MB`, held.emulator.open === FLOWS && held.emulator.peakMb < 400, `${held.emulator.open} flows, peak ${held.emulator.peakMb.toFixed(0)} MB`, {
+      figure: `peak RSS with ${FLOWS} concurrent flows (gateway + test proxy processes, one run)`,
+      value: held.emulator.peakMb,
+      unit: 'MB',
+      baseline: { name: 'bare two-hop relay processes', value: held.relay.peakMb },
+      target: '< 400 MB',
+    });
   }
 
   // 5: transparent mode.
@@ -531,7 +534,13 @@ async function transparentSection(blobPort, explicitClaims) {
   for (const other of ids) await api(emu.info, 'DELETE', `/api/v1/sandboxes/${other}`);
   line('POST /api/v1/sandboxes with a namespace', spread(claims, ms));
   line('baseline: the same claim in explicit mode', `${spread(explicitClaims, ms)}; ratio ${(median(claims) / median(explicitClaims)).toFixed(1)}x`);
-  verdict('claim with namespace, median < 200 ms', median(claims) < 200, ms(median(claims)));
+  verdict('claim with namespace, median < 200 ms', median(claims) < 200, ms(median(claims)), {
+    figure: 'POST /api/v1/sandboxes with a namespace',
+    samples: claims,
+    unit: 'ms',
+    baseline: { name: 'the same claim in explicit mode', samples: explicitClaims },
+    target: '< 200 ms',
+  });
 
   const cmd = (command) => api(emu.info, 'POST', `/api/v1/sandboxes/${id}/contexts`, { type: 'cmd', cmd: { command }, wait_until_done: true });
   const cmds = [];
@@ -547,7 +556,13 @@ async function transparentSection(blobPort, explicitClaims) {
   }
   line('cmd context `true` via the API, round trip', spread(cmds, ms));
   line('baseline: `true` on the host (execFile)', `${spread(hostTrue, ms)}; ratio ${(median(cmds) / median(hostTrue)).toFixed(1)}x`);
-  verdict('cmd `true` round trip, median < 50 ms', median(cmds) < 50, ms(median(cmds)));
+  verdict('cmd `true` round trip, median < 50 ms', median(cmds) < 50, ms(median(cmds)), {
+    figure: 'cmd context `true` via the API, round trip',
+    samples: cmds,
+    unit: 'ms',
+    baseline: { name: '`true` on the host (execFile)', samples: hostTrue },
+    target: '< 50 ms',
+  });
 
   await emu.call('policy', id);
   const curlArgs = (url) => ['-sS', '--max-time', '60', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{speed_download}', url];
@@ -573,6 +588,13 @@ async function transparentSection(blobPort, explicitClaims) {
   line('baseline: curl on the host, direct loopback', spread(viaHost, gbps));
   line('ratio (per interleaved pair)', spread(ratios, (x) => `${x.toFixed(2)}x`));
   line('emulator CPU per GiB, transparent (incl. the cmd context)', spread(cpuPerGiB, secs));
-  verdict('transparent bulk ≥ 0.4× direct loopback', median(ratios) >= 0.4, `median ratio ${median(ratios).toFixed(2)}x`);
+  verdict('transparent bulk ≥ 0.4× direct loopback', median(ratios) >= 0.4, `median ratio ${median(ratios).toFixed(2)}x`, {
+    figure: 'transparent bulk, curl in the sandbox namespace through the chain',
+    samples: viaSandbox.map((x) => x / 1e9),
+    unit: 'GB/s',
+    baseline: { name: 'curl on the host, direct loopback', samples: viaHost.map((x) => x / 1e9) },
+    ratio: ratios,
+    target: '≥ 0.4× direct',
+  });
   await stopChild(emu);
 }

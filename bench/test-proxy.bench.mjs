@@ -1,8 +1,15 @@
 // Benchmarks the embedded SOCKS5 test proxy against dante-server and microsocks, all measured in this
 // run on loopback: CPU-seconds per GiB relayed (the stable figure on a noisy machine), bulk throughput,
 // new connections/s with username/password auth, and peak RSS with 5,000 concurrent relayed connections.
-// Each proxy runs in its own process so its CPU and memory can be read from /proc.
-// Env: SEE_BENCH_GIB (GiB per bulk run, default 2), SEE_BENCH_CONNS (handshakes per rate run, default 4000).
+// Each proxy runs in its own process so its CPU and memory can be read from /proc. Every figure is a
+// median with min–max over SEE_BENCH_RUNS runs (default 5, at least 5), the contenders interleaved in
+// every run so that load from elsewhere hits them alike; ratios are medians of the per-run ratios.
+// Before every connection-rate run and every 5,000-connection run the loopback TIME_WAIT sockets are
+// drained below a ceiling (bounded wait, bench/lib/time-wait.mjs). Peak RSS (VmHWM) is read from a
+// fresh process per run, the baseline microsocks's likewise.
+// Env: SEE_BENCH_GIB (GiB per bulk run, default 2), SEE_BENCH_CONNS (handshakes per rate run, default
+// 4000), SEE_BENCH_RUNS, SEE_BENCH_ONLY (comma-separated contenders), SEE_BENCH_CONCURRENT (connections
+// held for the peak-RSS figure, default 5000: the target's), SEE_BENCH_SKIP_CONCURRENT=1.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +17,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, ratios, runsFrom, skipped, spread, verdict, figure } from './lib/stats.mjs';
+import { drainTimeWait } from './lib/time-wait.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const GiB = 2 ** 30;
@@ -322,9 +331,29 @@ async function concurrent(proxy, user, pass, n) {
 // ---- run ------------------------------------------------------------------------------------------------
 const totalGiB = Number(process.env.SEE_BENCH_GIB ?? 2);
 const conns = Number(process.env.SEE_BENCH_CONNS ?? 4000);
+const RUNS = runsFrom(process.env.SEE_BENCH_RUNS);
+const CONCURRENT = Number(process.env.SEE_BENCH_CONCURRENT ?? 5000);
 const pass = randomBytes(8).toString('hex');
-const results = {};
 const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+// Every proxy started is stopped on the way out, also when the runner stops this bench (SIGTERM).
+const running = new Set();
+const track = async (start) => {
+  const p = await start();
+  running.add(p);
+  const stop = p.stop;
+  p.stop = async () => {
+    running.delete(p);
+    await stop();
+  };
+  return p;
+};
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.once(sig, () => {
+    console.log(`test-proxy benchmark: ${sig}, stopping ${running.size} proxies`);
+    void Promise.allSettled([...running].map((p) => p.stop())).finally(() => process.exit(130));
+  });
+}
 
 const contenders = [['test-proxy', () => startOurs('bench', pass), 'bench']];
 if (has('danted') && isRoot) contenders.push(['dante-server', () => startDante(pass), undefined]);
@@ -333,44 +362,137 @@ if (has('microsocks')) contenders.push(['microsocks', () => startMicrosocks('ben
 else console.log('microsocks: skipped (not installed)');
 
 const only = process.env.SEE_BENCH_ONLY;
+const active = [];
 for (const [name, start, userName] of contenders) {
   if (only && !only.split(',').includes(name)) continue;
-  const proxy = await start();
-  const user = userName ?? proxy.user;
   try {
-    await bulk(proxy, user, pass, 0.25); // warm-up (JIT, socket buffers)
-    const b = await bulk(proxy, user, pass, totalGiB);
-    const c = await connRate(proxy, user, pass, conns);
-    results[name] = { ...b, ...c };
-    if (name === 'test-proxy' && process.env.SEE_BENCH_SKIP_CONCURRENT !== '1') results[name].concurrent = await concurrent(proxy, user, pass, 5000);
-    console.log(
-      `${name.padEnd(13)} bulk ${fmt(b.gbps)} GB/s, ${fmt(b.cpuPerGiB, 3)} CPU-s/GiB; ${fmt(c.perSec, 0)} new conn/s (user/pass)${c.failed ? `, ${c.failed} failed` : ''}`,
-    );
+    const proxy = await track(start);
+    active.push({ name, proxy, user: userName ?? proxy.user, bulk: [], rate: [], failed: 0, dead: false });
   } catch (err) {
-    console.log(`${name}: failed: ${err.message}`);
-  } finally {
-    await proxy.stop();
+    console.log(`${name}: failed to start: ${err.message}`);
+  }
+}
+console.log(`${RUNS} runs per figure, ${totalGiB} GiB per bulk run, ${conns} handshakes per rate run; contenders ${active.map((c) => c.name).join(', ')}`);
+
+/** Runs `fn` for a contender; a failure is printed and takes the contender out of the later runs. */
+async function attempt(c, what, fn) {
+  if (c.dead) return;
+  try {
+    await fn();
+  } catch (err) {
+    console.log(`${c.name}: ${what} failed: ${err.message}`);
+    c.dead = true;
   }
 }
 
-const ours = results['test-proxy'];
-const dante = results['dante-server'];
-const micro = results['microsocks'];
-if (ours?.concurrent) console.log(`test-proxy    ${ours.concurrent.open} concurrent relayed connections: peak RSS ${fmt(ours.concurrent.peakRssMiB, 1)} MiB (target < 300 MB)`);
-const verdict = (ok) => (ok ? 'ok' : 'MISSED');
-if (ours && dante) {
-  const cpuRatio = ours.cpuPerGiB / dante.cpuPerGiB;
-  const tputRatio = ours.gbps / dante.gbps;
-  const connRatio = ours.perSec / dante.perSec;
-  console.log(`ratio vs dante-server: CPU-s/GiB ${fmt(cpuRatio)}x (target <= 1.1) ${verdict(cpuRatio <= 1.1)}`);
-  console.log(`ratio vs dante-server: throughput ${fmt(tputRatio)}x (target >= 0.8) ${verdict(tputRatio >= 0.8)}`);
-  console.log(`ratio vs dante-server: new conn/s ${fmt(connRatio)}x (target >= 1.0) ${verdict(connRatio >= 1)}`);
+for (const c of active) await attempt(c, 'warm-up', () => bulk(c.proxy, c.user, pass, 0.25)); // JIT, socket buffers
+for (let r = 0; r < RUNS; r++) {
+  for (const c of active) await attempt(c, `bulk run ${r + 1}`, async () => c.bulk.push(await bulk(c.proxy, c.user, pass, totalGiB)));
 }
-if (ours && micro) {
-  const r = ours.gbps / micro.gbps;
-  console.log(`ratio vs microsocks: throughput ${fmt(r)}x (target >= 2) ${verdict(r >= 2)}`);
+for (let r = 0; r < RUNS; r++) {
+  for (const c of active) {
+    await attempt(c, `rate run ${r + 1}`, async () => {
+      const tw = await drainTimeWait();
+      const x = await connRate(c.proxy, c.user, pass, conns);
+      c.rate.push(x.perSec);
+      c.failed += x.failed;
+      console.log(`  rate run ${r + 1} ${c.name.padEnd(13)} ${fmt(x.perSec, 0)} new conn/s (TIME_WAIT before: ${tw})${x.failed ? `, ${x.failed} failed` : ''}`);
+    });
+  }
 }
-if (ours?.concurrent) console.log(`peak RSS at 5,000 connections: ${verdict(ours.concurrent.peakRssMiB * 1.048576 < 300)}`);
+for (const c of active) await c.proxy.stop();
+
+// Peak RSS with 5,000 concurrent relayed connections: a fresh process per run (VmHWM only grows).
+const rss = { 'test-proxy': [], microsocks: [] };
+const open = { 'test-proxy': [], microsocks: [] };
+const wantsRss = (name) => (!only || only.split(',').includes(name)) && contenders.some(([n]) => n === name);
+if (process.env.SEE_BENCH_SKIP_CONCURRENT !== '1' && wantsRss('test-proxy')) {
+  const rssContenders = contenders.filter(([name]) => name in rss && wantsRss(name));
+  for (let r = 0; r < RUNS; r++) {
+    for (const [name, start, userName] of rssContenders) {
+      const tw = await drainTimeWait();
+      let proxy;
+      try {
+        proxy = await track(start);
+        const x = await concurrent(proxy, userName ?? proxy.user, pass, CONCURRENT);
+        rss[name].push(x.peakRssMiB * 1.048576);
+        open[name].push(x.open);
+        console.log(`  ${CONCURRENT} concurrent run ${r + 1} ${name.padEnd(13)} ${x.open} open, peak RSS ${fmt(x.peakRssMiB, 1)} MiB (TIME_WAIT before: ${tw})`);
+      } catch (err) {
+        console.log(`${name}: ${CONCURRENT} concurrent connections failed: ${err.message}`);
+      } finally {
+        await proxy?.stop();
+      }
+    }
+  }
+}
+
+// ---- figures and targets --------------------------------------------------------------------------------
+const results = {};
+for (const c of active) {
+  const gbps = c.bulk.map((b) => b.gbps);
+  const cpu = c.bulk.map((b) => b.cpuPerGiB);
+  results[c.name] = { gbps: median(gbps), cpuPerGiB: median(cpu), perSec: median(c.rate), failed: c.failed, runs: { gbps, cpuPerGiB: cpu, perSec: c.rate } };
+  if (!gbps.length) continue;
+  console.log(`${c.name.padEnd(13)} bulk ${spread(gbps, (x) => `${fmt(x)} GB/s`)}`);
+  console.log(`${''.padEnd(13)} ${spread(cpu, (x) => fmt(x, 3))} CPU-s/GiB`);
+  if (c.rate.length) console.log(`${''.padEnd(13)} ${spread(c.rate, (x) => fmt(x, 0))} new conn/s (user/pass)${c.failed ? `, ${c.failed} failed` : ''}`);
+}
+if (rss['test-proxy'].length) {
+  results['test-proxy'].concurrent = { open: Math.min(...open['test-proxy']), peakRssMB: median(rss['test-proxy']), runs: rss['test-proxy'] };
+  console.log(`test-proxy    ${CONCURRENT} concurrent relayed connections: peak RSS ${spread(rss['test-proxy'], (x) => `${fmt(x, 1)} MB`)} (target < 300 MB)`);
+}
+if (rss.microsocks.length) console.log(`microsocks    ${CONCURRENT} concurrent relayed connections: peak RSS ${spread(rss.microsocks, (x) => `${fmt(x, 1)} MB`)}`);
+
+const byName = Object.fromEntries(active.map((c) => [c.name, c]));
+const ours = byName['test-proxy'];
+/** Per-run ratios of ours to `other` for a series (pairs of the same run). */
+const pairRatios = (other, get) => {
+  const n = Math.min(get(ours).length, get(other).length);
+  return ratios(get(ours).slice(0, n), get(other).slice(0, n));
+};
+const gbpsOf = (c) => c.bulk.map((b) => b.gbps);
+const cpuOf = (c) => c.bulk.map((b) => b.cpuPerGiB);
+const rateOf = (c) => c.rate;
+const x = (r) => `${fmt(median(r))}x`;
+const compare = (other, label, get, unit, { target, ok, figureName }) => {
+  const r = pairRatios(other, get);
+  const name = `${label} vs ${other.name}`;
+  console.log(`ratio vs ${other.name}: ${label} ${spread(r, (v) => `${fmt(v)}x`)}`);
+  const data = { figure: figureName, samples: get(ours), unit, baseline: { name: other.name, samples: get(other), unit }, ratio: r, target };
+  if (target) verdict(`${label} ${target}`, r.length > 0 && ok(median(r)), `median ratio ${x(r)}`, data);
+  else figure(name, data);
+};
+const have = (c, get) => c && !c.dead && get(c).length > 0;
+const oursOk = have(ours, gbpsOf);
+const dante = byName['dante-server'];
+const micro = byName['microsocks'];
+const danteTargets = [
+  ['CPU-s/GiB', cpuOf, 'CPU-s/GiB', '≤ 1.1×', (v) => v <= 1.1, 'test-proxy CPU-seconds per GiB relayed'],
+  ['throughput', gbpsOf, 'GB/s', '≥ 0.8×', (v) => v >= 0.8, 'test-proxy bulk throughput (2 streams)'],
+  ['new conn/s', rateOf, '/s', '≥ 1.0×', (v) => v >= 1 && ours.failed === 0, 'test-proxy new connections/s (user/pass)'],
+];
+for (const [label, get, unit, target, ok, figureName] of danteTargets) {
+  if (oursOk && have(dante, get) && have(ours, get)) compare(dante, label, get, unit, { target: `${target} dante-server`, ok, figureName });
+  else skipped(`${label} ${target} dante-server`, dante ? 'dante-server or test-proxy runs failed' : `dante-server not measured (${has('danted') ? (isRoot ? 'not selected' : 'needs root') : 'not installed'})`);
+}
+if (oursOk && have(micro, gbpsOf)) {
+  compare(micro, 'throughput', gbpsOf, 'GB/s', { target: '≥ 2× microsocks', ok: (v) => v >= 2, figureName: 'test-proxy bulk throughput (2 streams)' });
+  compare(micro, 'CPU-s/GiB', cpuOf, 'CPU-s/GiB', { figureName: 'test-proxy CPU-seconds per GiB relayed' });
+  if (have(micro, rateOf) && have(ours, rateOf)) compare(micro, 'new conn/s', rateOf, '/s', { figureName: 'test-proxy new connections/s (user/pass)' });
+} else skipped('throughput vs microsocks ≥ 2×', micro ? 'microsocks or test-proxy runs failed' : 'microsocks not measured');
+if (rss['test-proxy'].length) {
+  const peak = median(rss['test-proxy']);
+  const allOpen = open['test-proxy'].every((n) => n === CONCURRENT);
+  verdict(`peak RSS at ${CONCURRENT.toLocaleString('en-US')} connections < 300 MB`, allOpen && peak < 300, `median ${fmt(peak, 1)} MB${allOpen ? '' : `, only ${Math.min(...open['test-proxy'])} open`}`, {
+    figure: `test-proxy peak RSS, ${CONCURRENT.toLocaleString('en-US')} concurrent relayed connections`,
+    samples: rss['test-proxy'],
+    unit: 'MB',
+    baseline: rss.microsocks.length ? { name: `microsocks, same ${CONCURRENT.toLocaleString('en-US')} connections`, samples: rss.microsocks } : undefined,
+    target: '< 300 MB',
+  });
+} else if (process.env.SEE_BENCH_SKIP_CONCURRENT === '1' || !wantsRss('test-proxy')) skipped(`peak RSS at ${CONCURRENT.toLocaleString('en-US')} connections < 300 MB`, 'not selected (SEE_BENCH_SKIP_CONCURRENT / SEE_BENCH_ONLY)');
+else skipped(`peak RSS at ${CONCURRENT.toLocaleString('en-US')} connections < 300 MB`, 'every run failed');
 console.log(JSON.stringify({ bench: 'test-proxy', results }));
 source.close();
 sink.close();

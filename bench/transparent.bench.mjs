@@ -12,18 +12,20 @@ import { performance } from 'node:perf_hooks';
 import { detectTransparentSupport } from '../dist/interception/transparent/detect.js';
 import { createRootNamespaceBackend } from '../dist/interception/transparent/root-backend.js';
 import { parseConntrackLine } from '../dist/interception/transparent/conntrack-line.js';
+import { median, pct, skipped, spread, verdict } from './lib/stats.mjs';
 
+const TARGETS = {
+  create: 'sandbox create, median < 200 ms',
+  exec: 'exec(true) in the sandbox, median < 50 ms',
+  origDst: 'original destination with 5,000 flows open, median < 1 ms',
+};
 const support = await detectTransparentSupport();
 if (!support.ok) {
   console.log(`transparent benchmark skipped: ${support.reason}`);
+  for (const name of Object.values(TARGETS)) skipped(name, support.reason);
   process.exit(0);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const fmt = (ms) => `${ms.toFixed(3)} ms`;
 const line = (name, value, extra = '') => console.log(`${name.padEnd(58)} ${value.padStart(12)}  ${extra}`);
 
@@ -54,6 +56,14 @@ try {
   for (let i = 0; i < createRuns; i++) await backend.deleteSandbox(`c${i}`);
   line('sandbox create, median (target < 200 ms)', fmt(median(creates)), `p90 ${fmt(pct(creates, 0.9))}`);
   line('baseline: bare `ip netns add`, median', fmt(median(bare)), `ratio ${(median(creates) / median(bare)).toFixed(1)}x`);
+  console.log(`  sandbox create ${spread(creates, fmt)}; bare ${spread(bare, fmt)}`);
+  verdict(TARGETS.create, median(creates) < 200, fmt(median(creates)), {
+    figure: 'sandbox namespace create (root backend)',
+    samples: creates,
+    unit: 'ms',
+    baseline: { name: 'bare `ip netns add`', samples: bare },
+    target: '< 200 ms',
+  });
 
   // --- exec round trip ---------------------------------------------------------------------------
   await backend.createSandbox('bench');
@@ -72,6 +82,14 @@ try {
   }
   line('exec(true) in the sandbox, median (target < 50 ms)', fmt(median(execs)), `p90 ${fmt(pct(execs, 0.9))}`);
   line('baseline: `true` on the host (execFileSync), median', fmt(median(hostTrue)), `ratio ${(median(execs) / median(hostTrue)).toFixed(1)}x`);
+  console.log(`  exec ${spread(execs, fmt)}; host ${spread(hostTrue, fmt)}`);
+  verdict(TARGETS.exec, median(execs) < 50, fmt(median(execs)), {
+    figure: 'exec([\'true\']) round trip in a sandbox',
+    samples: execs,
+    unit: 'ms',
+    baseline: { name: '`true` on the host (execFileSync)', samples: hostTrue },
+    target: '< 50 ms',
+  });
 
   // --- original destination with 5,000 open flows ---------------------------------------------
   // Phase 1 opens `flows` connections in bursts and holds them; phase 2 measures new connections
@@ -140,6 +158,14 @@ try {
   line(`baseline: /proc nf_conntrack read+parse (${tableEntries} entries)`, fmt(median(scans)), `ratio ${(median(scans) / median(steady)).toFixed(0)}x slower`);
   console.log('original destination stats', JSON.stringify(backend.originalDestinationStats()));
   if (burst.length < flows || steady.length < steadyRuns || phase.missing.burst + phase.missing.steady > 0) failed = true;
+  console.log(`  new flow ${spread(steady, fmt)}; /proc scan ${spread(scans, fmt)}`);
+  verdict(TARGETS.origDst, steady.length >= 5 && phase.missing.steady === 0 && median(steady) < 1, `${fmt(median(steady))}, missing ${phase.missing.steady}/${steady.length}`, {
+    figure: `original destination, new flow with ${flows} open (root backend)`,
+    samples: steady,
+    unit: 'ms',
+    baseline: { name: `/proc nf_conntrack read+parse (${tableEntries} entries)`, samples: scans },
+    target: '< 1 ms',
+  });
 
   holder.kill('SIGKILL');
   await holder;
