@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scanFirstJsonValue } from './go-json-scan.js';
 import { ApiError } from '../errors.js';
 
 /**
@@ -178,19 +179,16 @@ function dropNulls(value: unknown): unknown {
   return out;
 }
 
+/**
+ * The first JSON value of a request body, read as Go's `json.Decoder` reads it (gin's binding): its
+ * syntax errors, `EOF` / `unexpected EOF`, the 10,000-level depth limit, and bytes after the value
+ * ignored.
+ */
 export function parseJsonText(text: string): unknown {
-  if (text.trim() === '') throw new ApiError('bad_request', 'invalid request: EOF');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    // Go's decoder stops at a nesting depth of 10000 with this text; V8 runs out of stack instead.
-    if (err instanceof RangeError) throw new ApiError('bad_request', 'invalid request: exceeded max depth');
-    const pos = /position (\d+)/.exec((err as Error).message);
-    if (!pos) throw new ApiError('bad_request', 'invalid request: unexpected EOF');
-    const at = Number(pos[1]);
-    const ch = text[at];
-    throw new ApiError('bad_request', `invalid request: invalid character '${ch}' at offset ${at + 1}`);
-  }
+  const bytes = Buffer.from(text, 'utf8');
+  const scan = scanFirstJsonValue(bytes);
+  if (scan.kind === 'error') throw new ApiError('bad_request', `invalid request: ${scan.message}`);
+  return JSON.parse(bytes.subarray(0, scan.end).toString('utf8'));
 }
 
 /** Parses a JSON request body against a schema with Go's decoding semantics. */
