@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,17 @@ import { join } from 'node:path';
 export const defaultApiPort = 4780;
 export const defaultHost = '127.0.0.1';
 export const tokenFile = 'token';
+
+/**
+ * Is this listen address reachable from this machine only? `localhost`, 127.0.0.0/8, ::1 and their
+ * IPv4-mapped forms are; the wildcard addresses (0.0.0.0, ::) and every other address are not.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare.toLowerCase() === 'localhost') return true;
+  if (!ipaddr.isValid(bare)) return false;
+  return ipaddr.process(bare).range() === 'loopback';
+}
 
 /** `$SEE_DATA_DIR`, else `$XDG_DATA_HOME/sandbox-egress-emulator`, else `~/.local/share/sandbox-egress-emulator`. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {

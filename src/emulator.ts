@@ -11,7 +11,7 @@ import { warmDecoders } from './api/decoders.js';
 import { observabilityRoutes } from './api/routes/observability.js';
 import { contextRoutes } from './api/routes/contexts.js';
 import { createContextService, type ContextService } from './sandbox/contexts.js';
-import { defaultHost, resolveToken } from './config.js';
+import { defaultHost, isLoopbackHost, resolveToken } from './config.js';
 import { createCredentialSourceService, type CredentialSourceService } from './control-plane/credential-sources.js';
 import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
@@ -278,8 +278,14 @@ export async function startEmulator({
         }),
     );
     boundPort = (server.address() as AddressInfo).port;
+    // The emulator's own ports: sandboxes reach them only when a policy names them (policy/host-local.ts).
+    gateway.host.emulatorPorts.add(boundPort);
+    if (proxy) gateway.host.emulatorPorts.add(proxy.port);
     apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
     logger.info({ apiUrl, testProxy: proxy?.address }, 'emulator listening');
+    if (!isLoopbackHost(host)) {
+      logger.warn({ host, apiUrl }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
+    }
     setImmediate(warmDecoders);
 
     let stopping: Promise<void> | undefined;

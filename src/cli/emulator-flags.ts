@@ -37,8 +37,8 @@ export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
   --proxy-endpoints <allow-loopback|platform>
                       platform: refuse loopback proxy endpoints as the real platform does (default allow-loopback)
   --direct-egress <loopback-only|real>
-                      where unproxied allowed flows may go (default loopback-only: loopback and platform DNS
-                      endpoint records only)
+                      where unproxied allowed flows may go (default loopback-only: loopback, when a
+                      traffic rule names it, and platform DNS endpoint records only)
   --udp-egress <reject|direct>
                       UDP with a proxy configured: reject and audit it (default), or send it directly as
                       the platform's code does

@@ -1,8 +1,10 @@
 import { isIP } from 'node:net';
 import type { PlatformDnsView } from '../dns/views.js';
-import type { CompiledProxy } from '../policy/compiled-policy.js';
+import type { CompiledPolicy, CompiledProxy } from '../policy/compiled-policy.js';
 import { describeDecision, evaluate, type Decision, type FlowClassification } from '../policy/evaluate.js';
 import type { CompiledPlatform } from '../policy/platform.js';
+import { describeHostLocal, guardHostLocal, hostLocalPrefix, hostLocalTarget, type HostFacts, type HostLocalReason } from '../policy/host-local.js';
+import { parseIp } from '../policy/ip.js';
 import type { PolicyCache } from './policy-cache.js';
 
 export type ProxyTargetAtyp = 'domain' | 'ipv4' | 'ipv6';
@@ -16,6 +18,8 @@ export interface ProxyTarget {
 
 /** Reasons the emulator adds for its deliberate difference: UDP is never proxied, so it is rejected. */
 export type UdpRejectReason = 'udp_not_proxied' | 'quic_not_proxied';
+
+export type { HostLocalReason };
 
 export interface FlowInput {
   sandboxId: string;
@@ -40,6 +44,8 @@ export interface DeciderDeps {
   sandboxIps: () => ReadonlySet<string>;
   /** `reject` (default, PRODUCT.md) or `direct` (what the platform's code does today). */
   udpEgress: 'reject' | 'direct';
+  /** This host's addresses and the emulator's own ports, for the host-local guard. */
+  host: () => HostFacts;
 }
 
 export function proxyTargetFor(classification: FlowClassification, destIp: string, destPort: number): ProxyTarget {
@@ -61,6 +67,34 @@ export function createDecider(deps: DeciderDeps) {
     return addresses ? { ok: true as const, addresses } : { ok: false as const };
   };
 
+  // The host-local guard (policy/host-local.ts) on what a flow would reach from this host.
+  /** Sent directly: the destination itself, unless a platform `ip:port` endpoint record (the operator's explicit route) maps it. */
+  const guardDirect = (compiled: CompiledPolicy | undefined, flow: FlowInput, decision: Decision): HostLocalReason | undefined => {
+    const ip = parseIp(flow.destIp);
+    const reason = ip && guardHostLocal(compiled, decision.matchedRuleIndex, ip, flow.destPort, deps.host());
+    return reason && !deps.platformDns().endpointOverride(flow.destIp, flow.destPort) ? reason : undefined;
+  };
+  /**
+   * Through a proxy: the target is reached from the proxy's machine, which is this host when the proxy
+   * endpoint is (the embedded test proxy, a local third-party proxy). The target is the classified
+   * host when there is one, so a spoofed `Host: 127.0.0.1` or `localhost` is caught here.
+   */
+  const guardProxied = (compiled: CompiledPolicy, flow: FlowInput, proxy: CompiledProxy, target: ProxyTarget, decision: Decision): HostLocalReason | undefined => {
+    const ip = hostLocalTarget(target.host);
+    if (!ip || hostLocalPrefix(ip, deps.host()) === undefined) return undefined;
+    const proxyHere = deps
+      .platformDns()
+      .resolveEndpoint(proxy.host, proxy.port)
+      ?.some((e) => {
+        const at = hostLocalTarget(e.host);
+        return at !== undefined && hostLocalPrefix(at, deps.host()) !== undefined;
+      });
+    if (!proxyHere) return undefined;
+    // The target is the classified host whenever there is one (proxyTargetFor).
+    const byHost = flow.classification.kind === 'known' && !!flow.classification.host;
+    return guardHostLocal(compiled, decision.matchedRuleIndex, ip, target.port, deps.host(), byHost);
+  };
+
   return function decide(flow: FlowInput): FlowVerdict {
     const state = deps.policies.get(flow.sandboxId);
     const compiled = state?.compiled;
@@ -73,6 +107,13 @@ export function createDecider(deps: DeciderDeps) {
     const explanation = describeDecision(decision);
     if (decision.action === 'deny') return { verdict: 'deny', decision, reason: decision.reason, explanation };
 
+    const hostLocalDeny = (reason: HostLocalReason, address: string, port: number): FlowVerdict => ({
+      verdict: 'deny',
+      decision,
+      reason,
+      explanation: `${explanation}; ${describeHostLocal(reason, address, port)}`,
+    });
+
     if (flow.transport === 'udp') {
       if (compiled?.proxy && deps.udpEgress === 'reject') {
         const quic = flow.classification.kind === 'known' && !!flow.classification.host;
@@ -84,12 +125,18 @@ export function createDecider(deps: DeciderDeps) {
           explanation: `${explanation}; but a SOCKS5 egress proxy is configured and ${quic ? 'QUIC' : 'UDP'} is never proxied, so the emulator rejects it (--udp-egress direct sends it directly, as the platform's code does)`,
         };
       }
+      const denied = guardDirect(compiled, flow, decision);
+      if (denied) return hostLocalDeny(denied, flow.destIp, flow.destPort);
       return { verdict: 'allow', decision, route: 'direct', explanation };
     }
     if (compiled?.proxy) {
       const target = proxyTargetFor(flow.classification, flow.destIp, flow.destPort);
+      const denied = guardProxied(compiled, flow, compiled.proxy, target, decision);
+      if (denied) return hostLocalDeny(denied, target.host, target.port);
       return { verdict: 'allow', decision, route: 'proxy', proxy: compiled.proxy, target, explanation: `${explanation}; routed through the SOCKS5 proxy ${compiled.proxy.address}` };
     }
+    const denied = guardDirect(compiled, flow, decision);
+    if (denied) return hostLocalDeny(denied, flow.destIp, flow.destPort);
     return { verdict: 'allow', decision, route: 'direct', explanation };
   };
 }

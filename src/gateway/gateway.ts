@@ -1,9 +1,11 @@
+import { networkInterfaces } from 'node:os';
 import type { ControlPlaneEvents } from '../control-plane/events.js';
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
 import { PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compilePlatform, type CompiledPlatform, type PlatformSettings } from '../policy/platform.js';
+import { formatIp, parseIp } from '../policy/ip.js';
 import type { AuditLog } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import { createDecider, type Decider } from './decide.js';
@@ -25,6 +27,29 @@ export interface GatewayOptions {
   directEgress?: DirectEgress;
   udpEgress?: 'reject' | 'direct';
   timeouts?: Partial<GatewayTimeouts>;
+  /** This host's own addresses (default: every interface address); loopback is always this host. */
+  hostAddresses?: Iterable<string>;
+}
+
+/**
+ * What is this host, for the host-local guard (policy/host-local.ts): its addresses and the ports the
+ * emulator listens on. The emulator and the sandbox runtime register what they open.
+ */
+export interface GatewayHost {
+  readonly addresses: Set<string>;
+  readonly emulatorPorts: Set<number>;
+  /** Adds an address in canonical text (as flows carry it). */
+  addAddress(ip: string): void;
+  deleteAddress(ip: string): void;
+}
+
+const canonicalIp = (ip: string): string => {
+  const parsed = parseIp(ip);
+  return parsed ? formatIp(parsed) : ip;
+};
+
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }
 
 export interface Gateway {
@@ -34,6 +59,8 @@ export interface Gateway {
   readonly decide: Decider;
   /** Sandbox addresses (transparent mode registers them) for the sandbox-to-sandbox deny. */
   readonly sandboxIps: Set<string>;
+  /** This host's addresses and the emulator's own ports: flows there need an explicit allow rule. */
+  readonly host: GatewayHost;
   readonly settings: { proxyEndpoints: ProxyEndpointPolicy; directEgress: DirectEgress; udpEgress: 'reject' | 'direct'; timeouts: GatewayTimeouts };
   /** Never rejects: an unexpected failure is logged, the socket closed, and undefined returned. */
   handleTcp(input: TcpFlowInput): Promise<TcpFlowOutcome | undefined>;
@@ -52,13 +79,21 @@ export function createGateway(o: GatewayOptions): Gateway {
   const platformDns = new PlatformDnsView(o.platformRecords ?? {});
   const policies = createPolicyCache({ network: o.network, events: o.events });
   const sandboxIps = new Set<string>();
+  const addresses = new Set<string>();
+  const host: GatewayHost = {
+    addresses,
+    emulatorPorts: new Set<number>(),
+    addAddress: (ip) => void addresses.add(canonicalIp(ip)),
+    deleteAddress: (ip) => void addresses.delete(canonicalIp(ip)),
+  };
+  for (const ip of o.hostAddresses ?? interfaceAddresses()) host.addAddress(ip);
   const settings = {
     proxyEndpoints: o.proxyEndpoints ?? 'allow-loopback',
     directEgress: o.directEgress ?? 'loopback-only',
     udpEgress: o.udpEgress ?? 'reject',
     timeouts: { ...defaultGatewayTimeouts, ...o.timeouts },
   } as const;
-  const decide = createDecider({ policies, platform: () => platform, platformDns: () => platformDns, sandboxIps: () => sandboxIps, udpEgress: settings.udpEgress });
+  const decide = createDecider({ policies, platform: () => platform, platformDns: () => platformDns, sandboxIps: () => sandboxIps, udpEgress: settings.udpEgress, host: () => host });
   const counters = { tcp: 0, udp: 0 };
   let active = 0;
 
@@ -93,6 +128,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     udp,
     decide,
     sandboxIps,
+    host,
     settings,
     async handleTcp(input) {
       active++;

@@ -64,6 +64,9 @@ export interface SandboxRuntimeDeps {
   now?: () => Date;
 }
 
+const portOf = (endpoint: string): number => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+const ingressPorts = (ingress: ExplicitIngress): number[] => [portOf(ingress.socks5), portOf(ingress.httpConnect)];
+
 /** Variables that make common TLS clients trust the fixture CA (curl, OpenSSL, Node, Python requests). */
 function caEnv(caCertPath: string | undefined): Record<string, string> {
   return caCertPath ? { SSL_CERT_FILE: caCertPath, CURL_CA_BUNDLE: caCertPath, NODE_EXTRA_CA_CERTS: caCertPath, REQUESTS_CA_BUNDLE: caCertPath } : {};
@@ -164,6 +167,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
         server.once('error', rej);
         server.listen({ host: '127.0.0.1', port: 0 }, () => res());
       });
+      gateway.host.emulatorPorts.add((server.address() as net.AddressInfo).port);
     }
     return (rendezvous.address() as net.AddressInfo).port;
   };
@@ -219,9 +223,13 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       ingresses.set(sandboxId, starting);
       const [ingress, network] = await Promise.all([starting, backend ? backend.createSandbox(sandboxId, { hosts: store.sandboxes.get(sandboxId)?.hosts ?? {} }) : undefined]);
       ready.set(sandboxId, ingress);
+      // The ingress ports and the gateway side of the sandbox link are the emulator itself: no
+      // sandbox reaches them through the gateway unless its policy names them (policy/host-local.ts).
+      for (const port of ingressPorts(ingress)) gateway.host.emulatorPorts.add(port);
       if (network) {
         networks.set(sandboxId, network);
         gateway.sandboxIps.add(network.address);
+        gateway.host.addAddress(network.gateway);
       }
     })();
     attaching.set(sandboxId, work);
@@ -239,8 +247,13 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     gateway.udp.close(sandboxId);
     const network = networks.get(sandboxId);
     networks.delete(sandboxId);
-    if (network) gateway.sandboxIps.delete(network.address);
-    await Promise.all([ingress ? (await ingress.catch(() => undefined))?.stop() : undefined, network && backend ? backend.deleteSandbox(sandboxId) : undefined]);
+    if (network) {
+      gateway.sandboxIps.delete(network.address);
+      gateway.host.deleteAddress(network.gateway);
+    }
+    const stopped = ingress ? await ingress.catch(() => undefined) : undefined;
+    await Promise.all([stopped?.stop(), network && backend ? backend.deleteSandbox(sandboxId) : undefined]);
+    if (stopped) for (const port of ingressPorts(stopped)) gateway.host.emulatorPorts.delete(port);
   };
 
   return {

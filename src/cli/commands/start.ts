@@ -45,32 +45,56 @@ export const run: CliCommand = async (args, io) => {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
   }
-  const host = options.host ?? defaultHost;
   const logger = options.logger!;
 
   // A last line of defence: a promise rejected by a bug somewhere in a data path is logged, not fatal.
   process.on('unhandledRejection', (reason) => logger.error({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection'));
-  const emulator = await startEmulator(options);
-  if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
-    logger.warn({ host }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
+
+  // Signals are handled from before start-up: whoever reads the ready file or the banner may stop us
+  // at once, and a signal that arrives while starting stops the emulator as soon as it is up.
+  let requested: string | undefined;
+  let onSignal = (signal: string) => void (requested ??= signal);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const removeHandlers = () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+
+  let emulator: Emulator;
+  try {
+    // startEmulator warns when --host is beyond loopback.
+    emulator = await startEmulator(options);
+  } catch (err) {
+    removeHandlers();
+    throw err;
   }
-  if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
-  printBanner(io, emulator);
+  if (!requested) {
+    if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
+    printBanner(io, emulator);
+  }
 
   return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
+    let stopping = false;
+    onSignal = (signal: string) => {
+      if (stopping) {
+        // A second signal while stopping: the default action (exit now).
+        removeHandlers();
+        process.kill(process.pid, signal);
+        return;
+      }
+      // The handlers stay while stopping: others listening for this signal (the transparent backend)
+      // see that someone handles it and leave the exit to us.
+      stopping = true;
       logger.info({ signal }, 'stopping');
       emulator.stop().then(
         () => resolve(0),
         () => resolve(1),
-      );
+      ).finally(removeHandlers);
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    if (requested) onSignal(requested);
   });
 };
 
