@@ -68,6 +68,8 @@ export interface Gateway {
   readonly udp: UdpHandler;
   /** Flows still running (for a clean stop). */
   activeFlows(): number;
+  /** The next flow id (`tcp-<n>` / `udp-<n>`), for flows audited outside the gateway's own paths. */
+  nextFlowId(transport: 'tcp' | 'udp'): string;
   close(): void;
 }
 
@@ -130,6 +132,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     sandboxIps,
     host,
     settings,
+    nextFlowId: flowDeps.nextFlowId,
     async handleTcp(input) {
       active++;
       try {

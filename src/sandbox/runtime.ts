@@ -72,6 +72,10 @@ function caEnv(caCertPath: string | undefined): Record<string, string> {
   return caCertPath ? { SSL_CERT_FILE: caCertPath, CURL_CA_BUNDLE: caCertPath, NODE_EXTRA_CA_CERTS: caCertPath, REQUESTS_CA_BUNDLE: caCertPath } : {};
 }
 
+/** One audit event per unresolvable datagram destination (sandbox, name, port) in this window. */
+const unresolvableDatagramWindowMs = 10_000;
+const unresolvableDatagramKeys = 4_096;
+
 export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const { store, gateway, audit, logger, backend, now = () => new Date() } = deps;
   const ingresses = new Map<string, Promise<ExplicitIngress>>();
@@ -132,12 +136,24 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     });
   }
 
+  // A program retrying datagrams to a name the sandbox cannot resolve is audited once per name and
+  // port per window, not once per datagram (the table is bounded).
+  const unresolvableDatagrams = new Map<string, number>();
   const unresolvable = (sandboxId: string, host: string, port: number, via: string) => {
+    const transport = via === 'udp' ? 'udp' : 'tcp';
+    if (transport === 'udp') {
+      const key = `${sandboxId} ${host} ${port}`;
+      const now = Date.now();
+      const last = unresolvableDatagrams.get(key);
+      if (last !== undefined && now - last < unresolvableDatagramWindowMs) return;
+      if (unresolvableDatagrams.size >= unresolvableDatagramKeys) unresolvableDatagrams.clear();
+      unresolvableDatagrams.set(key, now);
+    }
     audit.record(sandboxId, 'result', {
-      flow_id: `${via}-nxdomain`,
+      flow_id: gateway.nextFlowId(transport),
       dest_ip: '',
       dest_port: port,
-      transport: 'tcp',
+      transport,
       host,
       classifier_result: 'unknown',
       action: 'deny',
