@@ -167,6 +167,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const waiting = new Map<number, (s: net.Socket) => void>();
   const arrived = new Map<number, net.Socket>();
   let rendezvous: net.Server | undefined;
+  let rendezvousListening: Promise<void> | undefined;
   const rendezvousPort = async (): Promise<number> => {
     if (!rendezvous) {
       const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -179,12 +180,15 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
         } else arrived.set(port, s);
       });
       rendezvous = server;
-      await new Promise<void>((res, rej) => {
+      rendezvousListening = new Promise<void>((res, rej) => {
         server.once('error', rej);
         server.listen({ host: '127.0.0.1', port: 0 }, () => res());
       });
+      await rendezvousListening;
       gateway.host.emulatorPorts.add((server.address() as net.AddressInfo).port);
     }
+    // Concurrent first connections wait for the same listen: until then address() is null.
+    await rendezvousListening;
     return (rendezvous.address() as net.AddressInfo).port;
   };
 
