@@ -185,18 +185,40 @@ export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
   // The client listens for `data` events: bridge the reads to it until the handshake is done.
   reads.attach(emitData(socket));
   try {
-    await SocksClient.createConnection({
+    const client = new SocksClient({
       proxy: { host: o.endpoint.host, port: o.endpoint.port, type: 5, ...(o.credentials ? { userId: o.credentials.username, password: o.credentials.password } : {}) },
       command: 'connect',
       destination: { host: o.target.host, port: o.target.port },
       timeout: Math.max(1, o.timeoutMs - (Date.now() - started)),
-      existing_socket: socket,
     });
+    await new Promise<void>((resolve, reject) => {
+      client.once('established', () => {
+        client.removeAllListeners();
+        resolve();
+      });
+      client.once('error', (err) => {
+        client.removeAllListeners();
+        reject(err);
+      });
+      client.connect(socket);
+    });
+    // The client's handshake timer stays armed after success until it fires (the whole proxy
+    // timeout), holding the client and through it the socket and its read buffers long after the
+    // flow ended. Once the client has handed back its surplus (on the next turn), it lets go of them.
+    setImmediate(() => releaseSocksClient(client));
     return { ...upstream, afterHandshake: true };
   } catch (err) {
     socket.destroy();
     throw classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, proxy);
   }
+}
+
+/** Drops an established `socks` client's references to the socket, its buffer and its options. */
+function releaseSocksClient(client: object): void {
+  const fields = client as Record<string, unknown>;
+  fields.socket = undefined;
+  fields.receiveBuffer = undefined;
+  fields.options = undefined;
 }
 
 /** A direct TCP connection (only where the emulator has a route: loopback or a mapped platform endpoint). */
