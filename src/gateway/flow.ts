@@ -283,12 +283,20 @@ function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Up
     if (client.readableEnded) upstream.end(); // the client closed its side while being classified
 
     // Down: each upstream read is written to the client from the shared buffer; while that write is
-    // pending, no more reads (they would overwrite it).
+    // pending, no more reads (they would overwrite it) until its callback says it was flushed. Not
+    // 'drain': that comes only when the queue went over the high-water mark, which a small pending
+    // write never does.
+    let waiting = false;
+    const flushed = () => {
+      if (!waiting) return;
+      waiting = false;
+      upstream.resume();
+    };
     const down = (view: Buffer): boolean => {
       if (client.destroyed) return true;
-      client.write(view);
+      client.write(view, flushed);
       if (client.writableLength === 0) return true;
-      client.once('drain', () => upstream.resume());
+      waiting = true;
       return false;
     };
     // Reads delivered as `data` events (copies): the bytes the SOCKS5 client read past its handshake,

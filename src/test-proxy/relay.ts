@@ -101,12 +101,20 @@ export function startRelay(
         dst.end();
       });
       if (direct) {
+        // The pending write still points into the read buffer: no more reads until its callback says
+        // it was flushed (not 'drain', which a small pending write below the high-water mark never
+        // brings).
+        let waiting = false;
+        const flushed = (): void => {
+          if (!waiting) return;
+          waiting = false;
+          src.resume();
+        };
         const sink = (view: Buffer): boolean => {
           count(dir, view.length);
-          dst.write(view);
+          dst.write(view, flushed);
           if (dst.writableLength === 0) return true;
-          // The pending write still points into the read buffer: no more reads until it is flushed.
-          dst.once('drain', () => src.resume());
+          waiting = true;
           return false;
         };
         for (const chunk of direct.attach(sink)) {

@@ -19,7 +19,10 @@ const serviceHost = 'svc.internal.example.com';
 const serviceIp = '198.18.0.44';
 
 /** download: sends `bulk` then closes; upload: hashes what it gets until EOF, answers the hash; banner: greets, then echoes. */
-const ports: Record<'download' | 'upload' | 'banner', number> = { download: 0, upload: 0, banner: 0 };
+const ports: Record<'download' | 'upload' | 'banner' | 'trickle', number> = { download: 0, upload: 0, banner: 0, trickle: 0 };
+/** The trickle service's answer: many small writes, so the relays' reads stay small. */
+const trickleBytes = 6 * MiB;
+const tricklePiece = 1000;
 const serviceSockets = new Set<Socket>();
 
 function listen(onConnection: (s: Socket) => void): Promise<{ server: Server; port: number }> {
@@ -46,7 +49,22 @@ beforeAll(async () => {
     s.write(banner);
     s.pipe(s);
   });
-  servers.push(download.server, upload.server, greet.server);
+  const trickle = await listen((s) => {
+    let left = trickleBytes;
+    const piece = Buffer.alloc(tricklePiece, 0x61);
+    const next = () => {
+      if (s.destroyed) return;
+      if (left <= 0) return void s.end();
+      const n = Math.min(left, tricklePiece);
+      left -= n;
+      const more = s.write(n === tricklePiece ? piece : piece.subarray(0, n));
+      if (more) setImmediate(next);
+      else s.once('drain', next);
+    };
+    s.once('data', next);
+  });
+  servers.push(download.server, upload.server, greet.server, trickle.server);
+  ports.trickle = trickle.port;
   ports.download = download.port;
   ports.upload = upload.port;
   ports.banner = greet.port;
@@ -120,6 +138,21 @@ describe.each([
     expect(createHash('sha256').update(got).digest('hex')).toBe(bulkHash);
     const result = await resultEvent(id);
     expect(result.attributes).toMatchObject({ outcome: 'completed', route: proxied ? 'proxy' : 'direct', ingress_bytes: bulk.length, egress_bytes: hello.length });
+  });
+
+  it('keeps a trickle of small reads flowing to a client that first lets its buffers fill', async () => {
+    // A small read written to a full client stays queued below the high-water mark, where no
+    // 'drain' ever comes: the relay must resume on the write's own completion.
+    const id = await sandbox(proxied);
+    const socket = await connect(id, ports.trickle);
+    await new Promise((r) => setImmediate(r)); // the SOCKS5 client resumes the socket on its next turn
+    socket.pause();
+    socket.write(hello);
+    // Let the service fill every buffer on the way (bounded wait, then read everything).
+    await new Promise((r) => setTimeout(r, 300));
+    socket.resume();
+    const got = await slowRead(socket);
+    expect(got.length).toBe(trickleBytes);
   });
 
   it('delivers an upload byte for byte and passes the half-close on', async () => {
