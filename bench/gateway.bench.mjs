@@ -19,7 +19,7 @@
 // explicit-mode emulator child runs with --cpu-prof there). Children inherit the environment, so e.g.
 // GLIBC_TUNABLES applies to the measured processes too. GATEWAY_BENCH_ONLY (comma-separated: bulk,
 // latency, rate, flows, transparent) runs only those sections, for profiling one of them.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { median, pct, skipped, spread, verdict, verdicts } from './lib/stats.mjs';
 import { drainTimeWait } from './lib/time-wait.mjs';
+import { startIpcChild } from './lib/ipc-child.mjs';
 
 const childScript = fileURLToPath(new URL('./lib/gateway-children.mjs', import.meta.url));
 const { blobHost } = await import('./lib/gateway-children.mjs');
@@ -53,61 +54,15 @@ const line = (name, value) => console.log(`  ${name.padEnd(52)} ${value}`);
 const load = () => `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`;
 
 // ---- child processes ------------------------------------------------------------------------------
-/** Spawns one of the bench children and waits for its {ready} message (bounded). */
+/** Spawns one of the bench children (bench/lib/gateway-children.mjs) and waits for its {ready} message. */
 async function startChild(args, { nodeFlags = [] } = {}) {
-  const child = spawn(process.execPath, [...nodeFlags, childScript, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map();
-  let nextId = 1;
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  child.on('message', (m) => {
-    const p = m && pending.get(m.id);
-    if (!p) return;
-    pending.delete(m.id);
-    clearTimeout(p.timer);
-    if (m.error) p.reject(new Error(m.error));
-    else p.resolve(m.result);
-  });
-  const info = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child ${args[0]} not ready within 30 s`)), 30_000);
-    const onMessage = (m) => {
-      if (m?.ready) {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        resolve(m);
-      }
-    };
-    child.on('message', onMessage);
-    exited.then((code) => reject(new Error(`child ${args[0]} exited (${code}) before ready`)));
-  });
-  const call = (op, callArgs, timeoutMs = 60_000) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error(`${op}: no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      pending.set(id, { resolve, reject, timer });
-      child.send({ id, op, args: callArgs });
-    });
-  let stopping;
-  const stop = () =>
-    (stopping ??= (async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      try {
-        await call('stop', undefined, 10_000);
-      } catch {
-        child.kill('SIGTERM');
-      }
-      await exited;
-      clearTimeout(kill);
-    })());
+  const c = await startIpcChild(childScript, args, { nodeFlags });
   const cpuSeconds = async () => {
-    const u = await call('cpu');
+    const u = await c.call('cpu');
     return (u.user + u.system) / 1e6;
   };
-  const userSeconds = async () => (await call('cpu')).user / 1e6;
-  return { pid: child.pid, info, call, stop, cpuSeconds, userSeconds };
+  const userSeconds = async () => (await c.call('cpu')).user / 1e6;
+  return { ...c, cpuSeconds, userSeconds };
 }
 
 // ---- clients --------------------------------------------------------------------------------------

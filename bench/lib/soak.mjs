@@ -16,7 +16,6 @@
 // node flags for the emulator child, e.g. "--trace-gc" or "--cpu-prof --cpu-prof-dir=/tmp/p"),
 // SEE_SOAK_HEAP_SNAPSHOT_DIR (with memEverySeconds: a heap snapshot at each memory sample) and
 // SEE_SOAK_CHILD_LOG_LEVEL (default warn).
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
@@ -25,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { startIpcChild } from './ipc-child.mjs';
 
 const emulatorScript = fileURLToPath(new URL('./soak-emulator.mjs', import.meta.url));
 const serviceScript = fileURLToPath(new URL('./gateway-children.mjs', import.meta.url));
@@ -180,74 +180,8 @@ function kindSequence(role) {
 }
 
 // ---- children -------------------------------------------------------------------------------------
-/** Spawns a child script with an IPC channel and waits (bounded) for its {ready} message. */
-async function startChild(script, args, { nodeFlags = [], stderr = 'inherit', onExit } = {}) {
-  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'inherit', stderr, 'ipc'] });
-  const pending = new Map();
-  let nextId = 1;
-  let exit;
-  const exited = new Promise((resolve) =>
-    child.once('exit', (code, signal) => {
-      exit = { code, signal };
-      for (const p of pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new Error(`child exited (${code ?? signal})`));
-      }
-      pending.clear();
-      onExit?.(exit);
-      resolve(exit);
-    }),
-  );
-  child.on('message', (m) => {
-    const p = m && pending.get(m.id);
-    if (!p) return;
-    pending.delete(m.id);
-    clearTimeout(p.timer);
-    if (m.error) p.reject(new Error(m.error));
-    else p.resolve(m.result);
-  });
-  const info = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} not ready within 30 s`)), 30_000);
-    const onMessage = (m) => {
-      if (!m?.ready) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(m);
-    };
-    child.on('message', onMessage);
-    void exited.then((e) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited (${e.code ?? e.signal}) before it was ready`));
-    });
-  });
-  const call = (op, timeoutMs = 30_000) =>
-    new Promise((resolve, reject) => {
-      if (exit) return reject(new Error(`child exited (${exit.code ?? exit.signal})`));
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error(`${op}: no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      pending.set(id, { resolve, reject, timer });
-      child.send({ id, op });
-    });
-  let stopping;
-  /** Asks the child to stop, then SIGTERM, then SIGKILL (bounded); resolves with its exit. */
-  const stop = () =>
-    (stopping ??= (async () => {
-      if (exit) return exit;
-      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      try {
-        await call('stop', 10_000);
-      } catch {
-        if (!exit) child.kill('SIGTERM');
-      }
-      const e = await exited;
-      clearTimeout(kill);
-      return e;
-    })());
-  return { child, pid: child.pid, info, call, stop, exit: () => exit };
-}
+/** The soak's children: the IPC protocol of every bench child, answers within 30 s. */
+const startChild = (script, args, options = {}) => startIpcChild(script, args, { callTimeoutMs: 30_000, ...options });
 
 /** The emulator's stderr: JSON log lines counted by level; anything else kept as text (a crash's stack). */
 function collectLogs(stream) {
@@ -863,7 +797,7 @@ export async function runSoak(options = {}) {
           // Diagnosis only (a forced GC pauses the emulator): the retained heap over time.
           if (o.memEverySeconds > 0 && i > 0 && i % o.memEverySeconds === 0) {
             const m = await emulator.call('mem');
-            if (process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR) sample.snapshot = await emulator.call('heap-snapshot', 60_000);
+            if (process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR) sample.snapshot = await emulator.call('heap-snapshot', undefined, 60_000);
             Object.assign(sample, { gcRssKb: m.rssKb, heapUsedKb: m.heapUsedKb, externalKb: m.externalKb });
           }
           rssSamples.push(sample);

@@ -1,0 +1,76 @@
+// The bench children's protocol, parent side: a Node child with an IPC channel sends {ready, ...}
+// once listening, then answers each {id, op, args} with {id, result} or {id, error}. Every wait is
+// bounded; a child that exits fails its pending calls at once.
+import { spawn } from 'node:child_process';
+
+/**
+ * Spawns `script` and waits (bounded) for its {ready} message. `call(op, args, timeoutMs)` asks it
+ * something; `stop()` asks it to stop, then SIGTERM, then SIGKILL (bounded), and resolves with its exit.
+ */
+export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'inherit', onExit, callTimeoutMs = 60_000 } = {}) {
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'inherit', stderr, 'ipc'] });
+  const pending = new Map();
+  let nextId = 1;
+  let exit;
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      for (const p of pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error(`child exited (${code ?? signal})`));
+      }
+      pending.clear();
+      onExit?.(exit);
+      resolve(exit);
+    }),
+  );
+  child.on('message', (m) => {
+    const p = m && pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    clearTimeout(p.timer);
+    if (m.error) p.reject(new Error(m.error));
+    else p.resolve(m.result);
+  });
+  const name = `${script} ${args[0] ?? ''}`.trim();
+  const info = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} not ready within 30 s`)), 30_000);
+    const onMessage = (m) => {
+      if (!m?.ready) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+    void exited.then((e) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${e.code ?? e.signal}) before it was ready`));
+    });
+  });
+  const call = (op, callArgs, timeoutMs = callTimeoutMs) =>
+    new Promise((resolve, reject) => {
+      if (exit) return reject(new Error(`child exited (${exit.code ?? exit.signal})`));
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${op}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, { resolve, reject, timer });
+      child.send({ id, op, args: callArgs });
+    });
+  let stopping;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (exit) return exit;
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      try {
+        await call('stop', undefined, 10_000);
+      } catch {
+        if (!exit) child.kill('SIGTERM');
+      }
+      const e = await exited;
+      clearTimeout(kill);
+      return e;
+    })());
+  return { child, pid: child.pid, info, call, stop, exit: () => exit };
+}
