@@ -43,6 +43,9 @@ const enum State {
   Literal,
 }
 
+/** The bytes after a backslash that end a one-character escape: b f n r t \\ / ". */
+const simpleEscapes = new Set([0x62, 0x66, 0x6e, 0x72, 0x74, 0x5c, 0x2f, 0x22]);
+
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const isHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
@@ -169,7 +172,7 @@ export function scanFirstJsonValue(bytes: Uint8Array): GoJsonScan {
         else if (c < 0x20) return error(c, 'in string literal');
         return 'continue';
       case State.InStringEsc:
-        if ([0x62, 0x66, 0x6e, 0x72, 0x74, 0x5c, 0x2f, 0x22].includes(c)) state = State.InString;
+        if (simpleEscapes.has(c)) state = State.InString;
         else if (c === 0x75) {
           state = State.InStringEscU;
           escU = 0;
