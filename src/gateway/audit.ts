@@ -149,6 +149,11 @@ export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: 
       }
       return;
     }
+    if (retry) {
+      // Stored by an explicit flush while a retry was waiting: record() schedules batches again now.
+      clearTimeout(retry);
+      retry = undefined;
+    }
     if (dropped > 0) {
       logger?.warn({ dropped }, 'audit events were dropped while the store refused writes');
       dropped = 0;
