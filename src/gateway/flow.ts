@@ -8,6 +8,7 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
+import { writeThrough } from '../net/direct-reads.js';
 
 export type { DirectEgress };
 
@@ -283,22 +284,9 @@ function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Up
     if (client.readableEnded) upstream.end(); // the client closed its side while being classified
 
     // Down: each upstream read is written to the client from the shared buffer; while that write is
-    // pending, no more reads (they would overwrite it) until its callback says it was flushed. Not
-    // 'drain': that comes only when the queue went over the high-water mark, which a small pending
-    // write never does.
-    let waiting = false;
-    const flushed = () => {
-      if (!waiting) return;
-      waiting = false;
-      upstream.resume();
-    };
-    const down = (view: Buffer): boolean => {
-      if (client.destroyed) return true;
-      client.write(view, flushed);
-      if (client.writableLength === 0) return true;
-      waiting = true;
-      return false;
-    };
+    // pending, no more reads (they would overwrite it).
+    const toClient = writeThrough(client, () => upstream.resume());
+    const down = (view: Buffer): boolean => client.destroyed || toClient(view);
     // Reads delivered as `data` events (copies): the bytes the SOCKS5 client read past its handshake,
     // and every read until the direct path starts.
     upstream.on('data', (chunk: Buffer) => {

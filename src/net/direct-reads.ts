@@ -67,3 +67,24 @@ export const emitData =
     socket.emit('data', Buffer.from(view));
     return true;
   };
+
+/**
+ * A sink writing each read straight to `dst`. While such a write is still pending it points into
+ * the read buffer, so the sink says "stop reading" and `resume` is called when that write is flushed
+ * (its callback, not 'drain': 'drain' comes only when the queue went over the high-water mark, which
+ * a small pending write never does).
+ */
+export function writeThrough(dst: { write(chunk: Buffer, cb: () => void): boolean; readonly writableLength: number }, resume: () => void): (view: Buffer) => boolean {
+  let waiting = false;
+  const flushed = (): void => {
+    if (!waiting) return;
+    waiting = false;
+    resume();
+  };
+  return (view) => {
+    dst.write(view, flushed);
+    if (dst.writableLength === 0) return true;
+    waiting = true;
+    return false;
+  };
+}

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Direction } from './faults/fault.js';
-import type { DirectReads } from '../net/direct-reads.js';
+import { writeThrough, type DirectReads } from '../net/direct-reads.js';
 
 /**
  * Relays bytes both ways between a client and its destination with backpressure, counting bytes, and
@@ -101,21 +101,11 @@ export function startRelay(
         dst.end();
       });
       if (direct) {
-        // The pending write still points into the read buffer: no more reads until its callback says
-        // it was flushed (not 'drain', which a small pending write below the high-water mark never
-        // brings).
-        let waiting = false;
-        const flushed = (): void => {
-          if (!waiting) return;
-          waiting = false;
-          src.resume();
-        };
+        // A pending write still points into the read buffer: no more reads until it is flushed.
+        const through = writeThrough(dst, () => src.resume());
         const sink = (view: Buffer): boolean => {
           count(dir, view.length);
-          dst.write(view, flushed);
-          if (dst.writableLength === 0) return true;
-          waiting = true;
-          return false;
+          return through(view);
         };
         for (const chunk of direct.attach(sink)) {
           count(dir, chunk.length);
