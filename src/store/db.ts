@@ -8,6 +8,7 @@ import { createSandboxRepository, type SandboxRepository } from './sandboxes.js'
 import { createCredentialSourceRepository, type CredentialSourceRepository } from './credential-sources.js';
 import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
 import { createAuditEventRepository, type AuditEventRepository } from './audit-events.js';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
 
 export type StoreLocation = { kind: 'memory' } | { kind: 'dir'; dataDir: string };
 
@@ -28,15 +29,25 @@ export interface Store {
   healthy(): boolean;
   /** Deletes every sandbox, binding, credential source and audit event (`POST /_emulator/reset`). */
   clear(): void;
-  close(): void;
+  /** With a data dir: the thread that checkpoints the WAL (automatic checkpoints are off). */
+  readonly checkpointer?: WalCheckpointer;
+  /** Closes the database at once; resolves when the checkpoint thread has finished too. */
+  close(): Promise<void>;
 }
 
 export const databaseFile = 'emulator.db';
 export const keyFile = 'secrets.key';
 
-export function openStore(location: StoreLocation, { maxAuditEvents = 100_000 }: { maxAuditEvents?: number } = {}): Store {
+/** SQLite's own default, restored if the checkpoint thread dies. */
+const defaultAutoCheckpointPages = 1000;
+
+export function openStore(
+  location: StoreLocation,
+  { maxAuditEvents = 100_000, checkpointIntervalMs }: { maxAuditEvents?: number; checkpointIntervalMs?: number } = {},
+): Store {
   let db: Database;
   let box: SecretBox;
+  let checkpointer: WalCheckpointer | undefined;
   if (location.kind === 'memory') {
     db = new BetterSqlite3(':memory:');
     box = createSecretBox(randomBytes(32));
@@ -47,6 +58,14 @@ export function openStore(location: StoreLocation, { maxAuditEvents = 100_000 }:
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     box = createSecretBox(loadOrCreateKey(join(location.dataDir, keyFile)));
+    // Checkpoints (page copies and an fsync) run on a worker thread, never inside a commit on the event loop.
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer = startWalCheckpointer(join(location.dataDir, databaseFile), {
+      intervalMs: checkpointIntervalMs,
+      onFailure: () => {
+        if (db.open) db.pragma(`wal_autocheckpoint = ${defaultAutoCheckpointPages}`);
+      },
+    });
   }
   db.pragma('foreign_keys = ON');
   migrate(db);
@@ -77,8 +96,12 @@ export function openStore(location: StoreLocation, { maxAuditEvents = 100_000 }:
         db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
       })();
     },
+    checkpointer,
     close() {
+      // The checkpoint thread's connection closes last, so its final checkpoint empties the WAL.
+      const stopped = checkpointer?.stop() ?? Promise.resolve();
       if (db.open) db.close();
+      return stopped;
     },
   };
 }
