@@ -2,7 +2,7 @@
 // can be read without the client's: the emulator (gateway + test proxy), a bare two-hop Node pipe
 // relay (the baseline), and the loopback blob server (the service). Parent and child talk over the
 // IPC channel: the child sends {ready, ...} once listening, then answers {id, op} with {id, result}.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 
 export const blobHost = 'blob.internal.example.com';
@@ -25,6 +25,21 @@ function procStatusKb(field) {
   return m ? Number(m[1]) : NaN;
 }
 
+/** This process's open descriptors, and how many of them are sockets. */
+function descriptors() {
+  let total = 0;
+  let sockets = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    total++;
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) sockets++;
+    } catch {
+      // closed between the listing and the read (the listing's own descriptor)
+    }
+  }
+  return { total, sockets };
+}
+
 /** Answers the parent's requests; `extra` adds child-specific operations. */
 function serveIpc(extra, stop) {
   process.on('message', async (msg) => {
@@ -36,6 +51,7 @@ function serveIpc(extra, stop) {
         const m = process.memoryUsage();
         result = { rssKb: procStatusKb('VmRSS'), hwmKb: procStatusKb('VmHWM'), heapUsedKb: m.heapUsed / 1024, arrayBuffersKb: m.arrayBuffers / 1024 };
       }
+      else if (op === 'fds') result = descriptors();
       else if (op === 'stop') {
         await stop();
         process.send({ id, result: true }, () => process.exit(0));
@@ -152,29 +168,45 @@ export async function serveRelay(blobPort, single = false) {
   process.send({ ready: true, port });
 }
 
+/** The bench policy with its proxy at `address` (one sandbox per external test proxy process). */
+const policyVia = (address) => {
+  const p = structuredClone(benchPolicy);
+  p.egress.proxy.address = address;
+  return p;
+};
+
 /**
  * The emulator (API, gateway, embedded test proxy) with the blob service in both DNS views and a
  * static credential source. Explicit mode: one sandbox with the bench policy, its SOCKS5 ingress
  * reported. Transparent mode: sandboxes are claimed through the API by the parent; `policy` applies
  * the bench policy to one.
+ *
+ * `externalProxyPorts` (the test proxy in processes of its own; only for the concurrent-flow figures,
+ * where one process holding both hops would need more descriptors than this machine allows): no
+ * embedded proxy. One port: the one sandbox's policy names proxy.example.com:1080, mapped to it in the
+ * platform DNS view. Several (explicit mode): one sandbox per port, sandbox k's policy naming
+ * proxy-<k>.example.com:1080 mapped to port k; `ingresses` lists their SOCKS5 ingresses in that order.
  */
-export async function serveEmulator(blobPort, interception, externalProxyPort = 0) {
+export async function serveEmulator(blobPort, interception, externalProxyPorts = []) {
   const { startEmulator } = await import('../../dist/emulator.js');
-  // An external proxy (the test proxy in its own process): only for the concurrent-flow figure, where
-  // one process holding both hops would need more descriptors than this machine allows.
-  const emu = await startEmulator({ token: 'bench-token', interception, testProxy: externalProxyPort ? false : { users: [proxyUser] } });
+  const external = externalProxyPorts.length > 0;
+  const emu = await startEmulator({ token: 'bench-token', interception, testProxy: external ? false : { users: [proxyUser] } });
   emu.services.credentialSources.create({ name: 'bench-src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...proxyUser } } });
   if (emu.proxy) emu.proxy.customerDns = { ...emu.proxy.customerDns, [`${blobHost}:80`]: `127.0.0.1:${blobPort}` };
-  const proxyRecord = externalProxyPort ? { [benchPolicy.egress.proxy.address]: [`127.0.0.1:${externalProxyPort}`] } : {};
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [blobHost]: [blobSandboxIp], ...proxyRecord });
-  const policy = (id) => emu.services.network.put(id, structuredClone(benchPolicy), false);
-  let ingress;
+  const proxyAddresses = externalProxyPorts.length > 1 ? externalProxyPorts.map((_, k) => `proxy-${k}.example.com:1080`) : [benchPolicy.egress.proxy.address];
+  const proxyRecords = Object.fromEntries(externalProxyPorts.map((port, k) => [proxyAddresses[k], [`127.0.0.1:${port}`]]));
+  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [blobHost]: [blobSandboxIp], ...proxyRecords });
+  const policy = (id, address = proxyAddresses[0]) => emu.services.network.put(id, policyVia(address), false);
+  const ingresses = [];
   if (interception === 'explicit') {
-    const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-    await emu.runtime.attach(id);
-    policy(id);
-    ingress = emu.sandbox(id).view().ingress.socks5;
+    for (const address of proxyAddresses) {
+      const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+      await emu.runtime.attach(id);
+      policy(id, address);
+      ingresses.push(emu.sandbox(id).view().ingress.socks5);
+    }
   }
+  const ingress = ingresses[0];
   serveIpc(
     {
       policy: (id) => void policy(id),
@@ -182,14 +214,24 @@ export async function serveEmulator(blobPort, interception, externalProxyPort = 
     },
     () => emu.stop(),
   );
-  process.send({ ready: true, apiUrl: emu.apiUrl, token: emu.token, ingress, mode: emu.info().interception.mode });
+  process.send({ ready: true, apiUrl: emu.apiUrl, token: emu.token, ingress, ingresses, mode: emu.info().interception.mode });
 }
 
-/** The embedded test proxy alone, with the blob service in its customer DNS view. */
+/**
+ * The embedded test proxy alone, with the blob service in its customer DNS view. `connections`:
+ * how many client connections it has accepted (the newest log id: ids count from 1 in a fresh proxy)
+ * and, of the newest log entries it keeps (a bounded log), how many are still open, authenticated
+ * as the bench user, answered with success and dialled to the blob service.
+ */
 export async function serveProxy(blobPort) {
   const { createTestProxy } = await import('../../dist/test-proxy/proxy.js');
   const proxy = await createTestProxy({ users: [proxyUser], customerDns: { [`${blobHost}:80`]: `127.0.0.1:${blobPort}` }, directIps: 'loopback' });
-  serveIpc({}, () => proxy.stop());
+  const connections = () => {
+    const kept = proxy.connections.list();
+    const ok = kept.filter((e) => e.state === 'open' && e.auth === 'accepted' && e.user === proxyUser.username && e.replyCode === 0 && e.upstream === `127.0.0.1:${blobPort}`);
+    return { accepted: kept.at(-1)?.id ?? 0, kept: kept.length, keptOpenOk: ok.length };
+  };
+  serveIpc({ connections }, () => proxy.stop());
   process.send({ ready: true, port: proxy.port });
 }
 
@@ -197,4 +239,4 @@ const [mode, ...rest] = process.argv.slice(2);
 if (mode === '--serve-blob') await serveBlob();
 else if (mode === '--serve-relay') await serveRelay(Number(rest[0]), rest[1] === 'single');
 else if (mode === '--serve-proxy') await serveProxy(Number(rest[0]));
-else if (mode === '--serve-emulator') await serveEmulator(Number(rest[0]), rest[1] ?? 'explicit', Number(rest[2] ?? 0));
+else if (mode === '--serve-emulator') await serveEmulator(Number(rest[0]), rest[1] ?? 'explicit', (rest[2] ?? '').split(',').filter(Boolean).map(Number));
