@@ -106,13 +106,30 @@ export function isProtectedProxyAddress(ip: string, platform: CompiledPlatform, 
   return parsed !== undefined && cidrsContain(platform.deniedCidrs, parsed);
 }
 
+// Proxy endpoint verdicts per platform configuration: a flow's dial asks about the same few addresses.
+const protectedVerdicts = new WeakMap<CompiledPlatform, Map<string, boolean>>();
+const maxRememberedVerdicts = 1024;
+
+function isProtectedProxyAddressCached(ip: string, platform: CompiledPlatform, policy: ProxyEndpointPolicy): boolean {
+  let verdicts = protectedVerdicts.get(platform);
+  if (!verdicts) protectedVerdicts.set(platform, (verdicts = new Map()));
+  const key = `${policy} ${ip}`;
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    if (verdicts.size >= maxRememberedVerdicts) verdicts.clear();
+    verdict = isProtectedProxyAddress(ip, platform, policy);
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
 /** The proxy's address resolved through the platform DNS view: the first address that is not protected. */
 export function resolveProxyEndpoint(host: string, port: number, view: PlatformDnsView, platform: CompiledPlatform, policy: ProxyEndpointPolicy): Endpoint {
   const candidates = view.resolveEndpoint(host, port);
   if (!candidates || candidates.length === 0) throw new DialError('proxy_resolve', `egress proxy host ${host} does not resolve in the platform DNS view`);
   for (const c of candidates) {
     if (net.isIP(c.host) === 0) continue;
-    if (!isProtectedProxyAddress(c.host, platform, policy)) return c;
+    if (!isProtectedProxyAddressCached(c.host, platform, policy)) return c;
   }
   const first = candidates[0]!;
   throw new DialError('proxy_protected', `egress proxy endpoint resolves to a protected address: ${host} resolves to ${first.host}`);
@@ -168,12 +185,16 @@ function connectTcp(endpoint: Endpoint, timeoutMs: number, onTimeout: () => Dial
  * CONNECT through a SOCKS5 proxy with the `socks` client on a socket of our own (so the relay reads
  * it into a reused buffer): ATYP domain for a hostname, never a local lookup.
  */
+// The `socks` client (and its address libraries) is loaded with the first proxied flow, not at
+// start-up; later flows reuse the loaded module instead of going through the module loader again.
+let socksModule: Promise<typeof import('socks')> | undefined;
+const loadSocks = (): Promise<typeof import('socks')> => (socksModule ??= import('socks'));
+
 export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
   const proxy = `${o.label} (${formatEndpoint(o.endpoint)})`;
   const started = Date.now();
-  // The `socks` client (and its address libraries) is loaded with the first proxied flow, not at start-up.
   const [{ SocksClient, SocksClientError }, upstream] = await Promise.all([
-    import('socks'),
+    loadSocks(),
     connectTcp(
       o.endpoint,
       o.timeoutMs,
