@@ -5,6 +5,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import type { SandboxRuntime } from '../../sandbox/runtime.js';
 import type { Store } from '../../store/db.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
+import { adminOpenApiDocument, type OpenApiDocument } from './admin-openapi.js';
 import { emulatorRoutes, type ComponentState, type EmulatorInfo } from './emulator-routes.js';
 import { flowsRoutes } from './flows-routes.js';
 import { proxyAdminRoutes } from './proxy-routes.js';
@@ -32,8 +33,11 @@ export function adminApp(deps: AdminAppDeps) {
   // The proxy's routes are in the type either way; without a proxy they are not served (404, as any
   // unknown route), so the empty stand-in's type is theirs.
   const proxyRoutes = proxy ? proxyAdminRoutes({ proxy }) : (new Hono() as ReturnType<typeof proxyAdminRoutes>);
+  // Built on first request (zod → JSON Schema is not start-up work), for the routes served here.
+  let openApiDocument: OpenApiDocument | undefined;
+  const openApi = () => (openApiDocument ??= adminOpenApiDocument({ version: info().version, testProxy: proxy !== undefined }));
   return new Hono()
-    .route('/', emulatorRoutes({ info, health, reset }))
+    .route('/', emulatorRoutes({ info, health, reset, openApi }))
     .route('/', flowsRoutes({ store, audit }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
     .route('/', proxyRoutes);

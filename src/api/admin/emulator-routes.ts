@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { okJson } from '../envelope.js';
+import { okJson, type TypedJson } from '../envelope.js';
+import type { OpenApiDocument } from './admin-openapi.js';
 
 export type ComponentState = 'up' | 'down' | 'disabled';
 
@@ -16,8 +17,19 @@ export interface EmulatorInfo {
   ephemeral: boolean;
 }
 
-/** `/_emulator/health|info|reset`, relative to `/_emulator` (health needs no token; the app's auth middleware lets it through). */
-export function emulatorRoutes(deps: { info: () => EmulatorInfo; health: () => Record<string, ComponentState>; reset: () => Promise<void> }) {
+export interface EmulatorRoutesDeps {
+  info: () => EmulatorInfo;
+  health: () => Record<string, ComponentState>;
+  reset: () => Promise<void>;
+  /** The admin API's OpenAPI document (`adminOpenApiDocument`). */
+  openApi: () => OpenApiDocument;
+}
+
+/**
+ * `/_emulator/health|info|reset|openapi.json`, relative to `/_emulator` (health needs no token; the
+ * app's auth middleware lets it through).
+ */
+export function emulatorRoutes(deps: EmulatorRoutesDeps) {
   return new Hono()
     .get('/health', (c) => {
       const components = deps.health();
@@ -28,5 +40,7 @@ export function emulatorRoutes(deps: { info: () => EmulatorInfo; health: () => R
     .post('/reset', async (c) => {
       await deps.reset();
       return okJson(c, { reset: true as const });
-    });
+    })
+    // The document as OpenAPI tools read it: not wrapped in the envelope.
+    .get('/openapi.json', (c) => c.json(deps.openApi()) as TypedJson<OpenApiDocument>);
 }

@@ -5,8 +5,12 @@ import { okJson } from '../envelope.js';
 import { eventFilter, eventsPage, eventsResponse } from '../routes/observability.js';
 import { declaredQuery } from './typed-input.js';
 
+/** The query parameters `GET /_emulator/flows` reads (the OpenAPI document describes each). */
+export const flowsQueryParams = ['sandbox', 'sandbox_id', 'outcome', 'action', 'phase', 'event_type', 'start_time', 'end_time', 'cursor', 'limit', 'follow', 'watch'] as const;
+export type FlowsQueryParam = (typeof flowsQueryParams)[number];
+
 /** The query `GET /_emulator/flows` reads; `eventFilter` checks it (its messages are the API's). */
-export type FlowsQuery = Partial<Record<'sandbox' | 'sandbox_id' | 'outcome' | 'action' | 'phase' | 'event_type' | 'start_time' | 'end_time' | 'cursor' | 'limit' | 'follow' | 'watch', string>>;
+export type FlowsQuery = Partial<Record<FlowsQueryParam, string>>;
 
 /**
  * `GET /_emulator/flows`: audit events of every sandbox (`?sandbox=ID`, `outcome`, `action`, `phase`,

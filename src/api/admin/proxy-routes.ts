@@ -20,8 +20,9 @@ export interface ProxyAdminDeps {
 const describe = (error: z.ZodError, root: string): string =>
   error.issues.map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
 
-const usersBody = z.object({ users: testProxyUsersSchema }).strict();
-const dnsBody = z.object({ records: customerDnsRecordsSchema }).strict();
+/** The request schemas, exported for the OpenAPI document (admin-openapi.ts). */
+export const usersBody = z.object({ users: testProxyUsersSchema }).strict();
+export const dnsBody = z.object({ records: customerDnsRecordsSchema }).strict();
 
 const optionalInt = (name: string, min: number, max: number) =>
   z
@@ -30,7 +31,7 @@ const optionalInt = (name: string, min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`)
     .optional();
-const connectionsQuery = z.object({
+export const connectionsQuery = z.object({
   user: z.string().optional(),
   host: z.string().optional(),
   atyp: z.enum(['ipv4', 'domain', 'ipv6']).optional(),

@@ -16,16 +16,19 @@ import { jsonBody, zodJsonBody } from './typed-input.js';
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 
+// A pattern (not a refinement), so the OpenAPI document (admin-openapi.ts) carries it too.
+const ipAddress = () => z.string().regex(/^[0-9a-fA-F.:]+$/, 'must be an IP address');
 const flowFields = {
   host: z.string().min(1).max(253).optional(),
-  ip: z.string().refine((s) => /^[0-9a-fA-F.:]+$/.test(s), 'must be an IP address').optional(),
+  ip: ipAddress().optional(),
   port: z.number().int().min(1).max(65535),
   transport: z.enum(['tcp', 'udp']).optional(),
   appProtocol: z.enum(appProtocols).optional(),
 };
 const hostOrIp = (b: { host?: string; ip?: string }) => b.host !== undefined || b.ip !== undefined;
-const evaluateBody = z.object(flowFields).refine(hostOrIp, 'host or ip is required');
-const probeBody = z
+/** The request bodies, exported for the OpenAPI document (admin-openapi.ts). */
+export const evaluateBody = z.object(flowFields).refine(hostOrIp, 'host or ip is required');
+export const probeBody = z
   .object({
     ...flowFields,
     send: z.enum(['tls-client-hello', 'http-get', 'quic-initial', 'raw']),
@@ -34,7 +37,7 @@ const probeBody = z
   })
   .refine(hostOrIp, 'host or ip is required');
 
-const hostsBody = z.object({ hosts: z.record(z.string().min(1).max(253), z.array(z.string().refine((s) => /^[0-9a-fA-F.:]+$/.test(s), 'must be an IP address')).min(1)) });
+export const hostsBody = z.object({ hosts: z.record(z.string().min(1).max(253), z.array(ipAddress()).min(1)) });
 
 function platformDnsBody(body: unknown): { records: PlatformRecords } {
   const records = (body as { records?: unknown } | null)?.records;
