@@ -20,7 +20,7 @@ import dgram from 'node:dgram';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { startIpcChild } from './ipc-child.mjs';
 
 const emulatorScript = fileURLToPath(new URL('./soak-emulator.mjs', import.meta.url));
 const serviceScript = fileURLToPath(new URL('./gateway-children.mjs', import.meta.url));
+const proberScript = fileURLToPath(new URL('./soak-prober.mjs', import.meta.url));
 const caCert = readFileSync(new URL('../../fixtures/ca/ca.crt', import.meta.url));
 const quicInitial = Buffer.from(JSON.parse(readFileSync(new URL('../../fixtures/handshakes/rfc-quic-initial-vectors.json', import.meta.url), 'utf8')).v1.packet, 'hex');
 
@@ -426,7 +427,7 @@ const isOk = (text) => /^HTTP\/1\.1 200 /.test(text);
  * CONNECT, so the gateway has a flow (and owes it one audit result). `observed`: `ok` (an HTTP 200),
  * `empty` (closed without a byte: what a denied or failed flow looks like) or `error` (anything else).
  */
-async function tcpFlow(ingress, via, { timeoutMs, hello }) {
+export async function tcpFlow(ingress, via, { timeoutMs, hello }) {
   const t0 = performance.now();
   let conn;
   try {
@@ -475,7 +476,7 @@ async function tcpFlow(ingress, via, { timeoutMs, hello }) {
 }
 
 /** A direct loopback GET /tiny to the service: the latency baseline (no sandbox, no emulator). */
-function baselineFlow(port, timeoutMs) {
+export function baselineFlow(port, timeoutMs) {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const s = net.connect({ host: '127.0.0.1', port });
@@ -605,6 +606,8 @@ export async function runSoak(options = {}) {
       onExit: (e) => (crashed ??= e),
     });
     children.push(emulator);
+    const prober = await startChild(proberScript, []);
+    children.push(prober);
     const logs = collectLogs(emulator.child.stderr);
     report.child = { pid: emulator.pid, logs };
     const api = apiClient(emulator.info.apiUrl, token);
@@ -658,6 +661,15 @@ export async function runSoak(options = {}) {
     let currentUser = initialUser;
     const rssSamples = [];
     const loopDelay = { quiet: [], updates: [] };
+    const clientLoopDelay = { quiet: [], updates: [] };
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+    clientLoop.enable();
+    const clientLateness = () => {
+      const late = (ns) => Math.max(0, ns / 1e6 - 10);
+      const r = { p50: late(clientLoop.percentile(50)), p99: late(clientLoop.percentile(99)), max: late(clientLoop.max), samples: clientLoop.count };
+      clientLoop.reset();
+      return r;
+    };
 
     const runFlow = async (sb, kindName, stage, phaseAt) => {
       const kind = flowKinds[kindName];
@@ -668,9 +680,13 @@ export async function runSoak(options = {}) {
       let r;
       if (kind.via.udp) r = await sb.udp.send(kind.via.udp, kind.via.port, kind.via.send === 'quic' ? quicInitial : dnsPayload);
       else {
-        const baseline = kind.latency && stage === 'main' ? baselineFlow(servicePort, o.flowTimeoutMs) : undefined;
-        r = await tcpFlow(sb.ingress, kind.via, { timeoutMs: o.flowTimeoutMs, hello });
-        const b = await baseline;
+        let b;
+        if (kind.latency && stage === 'main') {
+          // Timed in the prober process, away from this process's own stalls.
+          const p = await prober.call('probe', { ingress: sb.ingress, via: kind.via, servicePort, timeoutMs: o.flowTimeoutMs }, o.flowTimeoutMs * 2 + 5_000);
+          r = p.flow;
+          b = p.baselineMs ?? undefined;
+        } else r = await tcpFlow(sb.ingress, kind.via, { timeoutMs: o.flowTimeoutMs, hello });
         if (kind.latency && stage === 'main' && r.observed === 'ok' && b !== undefined && phaseAt() === phase) {
           latency.chain[phase].push(r.latencyMs);
           latency.baseline[phase].push(b);
@@ -788,6 +804,9 @@ export async function runSoak(options = {}) {
           if (now === phase && performance.now() < deadline) continue;
           const d = await emulator.call('loop-delay').catch(() => undefined);
           if (d) loopDelay[phase].push(d);
+          // The soak's own event loop times every flow: a late client inflates the chain's latency
+          // (several round trips) more than the direct baseline's (one).
+          clientLoopDelay[phase].push(clientLateness());
           phase = now;
         }
       })();
@@ -865,6 +884,8 @@ export async function runSoak(options = {}) {
     report.control = control;
     report.latency = latency;
     report.loopDelay = loopDelay;
+    report.clientLoopDelay = clientLoopDelay;
+    clientLoop.disable();
     report.rssSamples = rssSamples;
     report.flows = sandboxes.map((s) => ({ index: s.index, role: s.role, kinds: s.kinds }));
 
@@ -1045,6 +1066,8 @@ export function describeReport(report) {
       lines.push(`latency ${phase.padEnd(7)} (${p.samples} proxied HTTP flows): chain p50/p99 ${ms(p.chainP50)} / ${ms(p.chainP99)}; direct baseline ${ms(p.baselineP50)} / ${ms(p.baselineP99)}; added ${ms(p.addedP50)} / ${ms(p.addedP99)}`);
       const d = report.loopDelay?.[phase] ?? [];
       if (d.length) lines.push(`  emulator event loop late (beyond a 10 ms timer) in ${phase} phases: p99 per phase ${d.map((x) => x.p99.toFixed(1)).join(', ')} ms; max ${Math.max(...d.map((x) => x.max)).toFixed(1)} ms`);
+      const c = report.clientLoopDelay?.[phase] ?? [];
+      if (c.length) lines.push(`  soak client's event loop late (beyond a 10 ms timer) in ${phase} phases: p99 per phase ${c.map((x) => x.p99.toFixed(1)).join(', ')} ms; max ${Math.max(...c.map((x) => x.max)).toFixed(1)} ms`);
     }
   }
   const c = report.child;
