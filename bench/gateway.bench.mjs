@@ -19,7 +19,8 @@
 // is stopped by PID. Env: GATEWAY_BENCH_MIB (MiB per bulk run, default 512), GATEWAY_BENCH_RUNS
 // (default 5), GATEWAY_BENCH_FLOWS (default 5000), GATEWAY_BENCH_CPU_PROF (a directory: the
 // explicit-mode emulator child runs with --cpu-prof there). Children inherit the environment, so e.g.
-// GLIBC_TUNABLES applies to the measured processes too. GATEWAY_BENCH_ONLY (comma-separated: bulk,
+// GLIBC_TUNABLES applies to the measured processes too. GATEWAY_BENCH_WARMUP (connections through
+// each middle before measuring, default 8000). GATEWAY_BENCH_ONLY (comma-separated: bulk,
 // latency, rate, flows, transparent) runs only those sections, for profiling one of them.
 import { execFile, execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -43,6 +44,7 @@ const FLOWS = Number(process.env.GATEWAY_BENCH_FLOWS ?? 5000);
 const LATENCY_SAMPLES = 500;
 const RATE_CONNS = 1000;
 const RATE_CONCURRENCY = 32;
+const WARMUP_CONNS = Math.max(20, Number(process.env.GATEWAY_BENCH_WARMUP ?? 8000));
 const isRoot = process.getuid?.() === 0;
 const onlySections = process.env.GATEWAY_BENCH_ONLY ? new Set(process.env.GATEWAY_BENCH_ONLY.split(',')) : undefined;
 const wanted = (section) => !onlySections || onlySections.has(section);
@@ -343,11 +345,17 @@ try {
   const viaRelay = () => directConnect(relay.info.port);
   const viaDirect = () => directConnect(blobPort);
 
-  // A few warm-up flows so JIT and first-use costs are not in the figures.
-  for (let i = 0; i < 20; i++) {
-    await get(await viaChain(), '/tiny');
-    await get(await viaRelay(), '/tiny');
-  }
+  // Warm-up to steady state, so JIT and first-use costs are not in the figures. The emulator's
+  // per-connection CPU keeps falling for the first few thousand connections (measured: 3.7 ms on the
+  // first 2,000, 1.4-1.5 ms from the 8,000th on, at 32 in flight), so 20 flows measured a cold process.
+  const warm = async (open) => {
+    const w = await connectionRate(open, WARMUP_CONNS, RATE_CONCURRENCY, 120_000);
+    if (w.failed) throw new Error(`warm-up: ${w.failed} of ${w.done} connections failed`);
+    return w;
+  };
+  const warmChain = await warm(viaChain);
+  const warmRelay = await warm(viaRelay);
+  console.log(`warm-up: ${WARMUP_CONNS} connections each, chain ${warmChain.perSecond.toFixed(0)}/s, bare relay ${warmRelay.perSecond.toFixed(0)}/s (GATEWAY_BENCH_WARMUP)`);
   if (wanted('bulk')) await bulkRun(viaChain, emu.cpuSeconds);
 
   // 1 + 2: bulk, interleaved so load changes hit every series alike.
