@@ -24,7 +24,7 @@ import type { DirectEgress, GatewayTimeouts } from './gateway/flow.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
-import { createSandboxRuntime, type ConnectTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
+import { createSandboxRuntime, type ConnectTarget, type DatagramResult, type DatagramTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
 import type { NamespaceBackend } from './interception/namespace-backend.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
@@ -66,6 +66,13 @@ export interface EmulatorSandbox {
   readonly id: string;
   /** Opens a TCP flow from this sandbox through the gateway (in-process interception). */
   connect(target: ConnectTarget): Promise<Socket>;
+  /**
+   * Sends one UDP datagram from this sandbox through the gateway (in-process interception), as a
+   * datagram arriving by UDP ASSOCIATE or transparent interception would be: resolved, classified,
+   * decided, rejected / denied / sent, and audited. Resolves with the outcome (and the first reply,
+   * for a datagram that was sent), never waiting for a reply to one that was not.
+   */
+  sendDatagram(datagram: DatagramTarget): Promise<DatagramResult>;
   view(): SandboxView | undefined;
   setHosts(hosts: Record<string, string[]>): void;
 }
@@ -308,6 +315,7 @@ export async function startEmulator({
       sandbox: (id) => ({
         id,
         connect: (target) => runtime.connect(id, target),
+        sendDatagram: (datagram) => runtime.sendDatagram(id, datagram),
         view: () => runtime.view(id),
         setHosts: (hosts) => runtime.setHosts(id, hosts),
       }),

@@ -4,7 +4,7 @@ export type { EmulatorInfo, ComponentState } from './api/admin/emulator-routes.j
 export { adminClient, adminData, AdminApiError, type AdminClient, type AdminClientOptions, type AdminApi, type AdminData } from './api/admin/client.js';
 export type { AdminApp } from './api/admin/admin-app.js';
 export type { NetworkAuditEvent, NetworkAuditAttributes } from './gateway/audit.js';
-export type { SandboxView, ConnectTarget } from './sandbox/runtime.js';
+export type { SandboxView, ConnectTarget, DatagramTarget, DatagramResult } from './sandbox/runtime.js';
 export type { ProbeRequest, ProbeResult } from './sandbox/probe.js';
 export type { DryRunRequest, DryRunResult } from './gateway/dry-run.js';
 export { compilePolicy, type CompileResult, type CompileError } from './policy/compile.js';

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { FlowClassification } from '../policy/evaluate.js';
 import type { CompiledPlatform } from '../policy/platform.js';
 import type { AuditLog, NetworkAuditAttributes } from './audit.js';
-import type { Decider } from './decide.js';
+import type { Decider, UdpRejectReason } from './decide.js';
 import { directRoute, type DirectEgress } from './dial.js';
 
 /** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
@@ -22,6 +22,12 @@ export interface DatagramInput {
   /** Sends a datagram back to the sandbox as if from `from`. */
   reply: (data: Buffer, from: { ip: string; port: number }) => void;
 }
+
+/**
+ * Is this denial the emulator's UDP rejection (a proxy is configured and UDP is never proxied) rather
+ * than the policy's? Both are `denied` outcomes of `handle`; callers that report them apart ask here.
+ */
+export const isUdpRejection = (reason: string): reason is UdpRejectReason => reason === 'udp_not_proxied' || reason === 'quic_not_proxied';
 
 export type DatagramOutcome = { outcome: 'denied'; reason: string; flowId: string } | { outcome: 'forwarded'; flowId: string; newSession: boolean } | { outcome: 'dropped'; reason: string; flowId: string };
 
@@ -129,7 +135,7 @@ export function createUdpHandler(deps: {
     }
     const verdict = deps.decide({ sandboxId: input.sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'udp', classification });
     if (verdict.verdict === 'deny') {
-      deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...(verdict.reason.endsWith('_not_proxied') ? { emulator_note: verdict.explanation } : {}) });
+      deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...(isUdpRejection(verdict.reason) ? { emulator_note: verdict.explanation } : {}) });
       return { outcome: 'denied', reason: verdict.reason, flowId };
     }
     const attempt: NetworkAuditAttributes = { ...base, action: verdict.decision.action, reason: verdict.decision.reason, outcome: 'accepted', adapter: verdict.decision.action === 'pass-through' ? 'udp-pass-through' : 'udp', route: 'direct', matched_rule: verdict.decision.matchedRule };

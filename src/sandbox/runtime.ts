@@ -4,6 +4,8 @@ import { EmulatorError } from '../errors.js';
 import type { AuditLog } from '../gateway/audit.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { TcpFlowOutcome } from '../gateway/flow.js';
+import type { UdpRejectReason } from '../gateway/decide.js';
+import { isUdpRejection } from '../gateway/udp.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/db.js';
 import { startExplicitIngress, type ExplicitIngress } from '../interception/explicit.js';
@@ -25,6 +27,43 @@ export interface ConnectTarget {
   port: number;
 }
 
+/** One UDP datagram sent from a sandbox's position (`emulator.sandbox(id).sendDatagram(...)`). */
+export interface DatagramTarget {
+  /** Resolved as the sandbox would: its hosts entries, then the platform DNS view. Ignored when `ip` is given. */
+  host?: string;
+  ip?: string;
+  port: number;
+  /** The datagram's payload (classified as the gateway classifies any datagram: QUIC Initial SNI, DNS query). */
+  data: Buffer | Uint8Array;
+  /** How long to wait for the first reply once the datagram was sent (default 1000 ms; 0: do not wait). */
+  timeoutMs?: number;
+}
+
+/**
+ * What became of a datagram sent with `sendDatagram`; every outcome but a suppressed `unresolvable`
+ * carries the `flowId` of its audit events (`emulator.flows()`).
+ * - `sent`: allowed and sent directly (no proxy, or `--udp-egress direct`); `reply` is the first
+ *   datagram back within `timeoutMs`, if any. The `attempt` event is written now; the session's
+ *   `result` when it has been idle for 30 s, or when the sandbox is detached or the emulator stops.
+ * - `rejected`: allowed by the policy, but a proxy is configured and UDP is never proxied
+ *   (`udp_not_proxied`, or `quic_not_proxied` for a QUIC Initial with SNI).
+ * - `denied`: the policy (or the host-local guard) denied it; `reason` as in the audit (`l4_denied`, ...).
+ * - `dropped`: allowed, but it could not be sent: `upstream_no_route` (direct egress has no route to
+ *   the destination) or `internal_error`.
+ * - `unresolvable`: the sandbox cannot resolve `host`, so nothing was sent (the documented pitfall).
+ *   Audited once per name and port per 10 s window, like a program's retries: `flowId` is absent
+ *   when this datagram's record was folded into an earlier one.
+ */
+export type DatagramResult =
+  | { outcome: 'sent'; flowId: string; reply?: Buffer }
+  | { outcome: 'rejected'; reason: UdpRejectReason; flowId: string }
+  | { outcome: 'denied'; reason: string; flowId: string }
+  | { outcome: 'dropped'; reason: string; flowId: string }
+  | { outcome: 'unresolvable'; reason: typeof sandboxResolutionFailed; host: string; flowId?: string };
+
+/** How long `sendDatagram` waits for a reply unless told. */
+export const defaultDatagramReplyTimeoutMs = 1_000;
+
 export interface SandboxRuntime {
   /** Brings up the sandbox's interception (idempotent). */
   attach(sandboxId: string): Promise<void>;
@@ -43,6 +82,12 @@ export interface SandboxRuntime {
    */
   exec(sandboxId: string, command: string[], options?: ExecOptions): Promise<{ subprocess: SandboxSubprocess }>;
   readonly mode: 'transparent' | 'explicit';
+  /**
+   * In-process interception for UDP: one datagram through the gateway's UDP path as this sandbox's,
+   * from a fresh source (each call is its own 4-tuple session). Rejects only for a missing sandbox or
+   * a malformed target; every gateway outcome is a result.
+   */
+  sendDatagram(sandboxId: string, datagram: DatagramTarget): Promise<DatagramResult>;
   /** Like connect, with the gateway's outcome of the flow once it ends. */
   connectFlow(sandboxId: string, target: ConnectTarget): Promise<{ socket: net.Socket; flow: Promise<TcpFlowOutcome | undefined> }>;
   stop(): Promise<void>;
@@ -139,18 +184,20 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   // A program retrying datagrams to a name the sandbox cannot resolve is audited once per name and
   // port per window, not once per datagram (the table is bounded).
   const unresolvableDatagrams = new Map<string, number>();
-  const unresolvable = (sandboxId: string, host: string, port: number, via: string) => {
+  /** Audits a flow that never started; returns its flow id, or undefined when folded into an earlier record. */
+  const unresolvable = (sandboxId: string, host: string, port: number, via: string): string | undefined => {
     const transport = via === 'udp' ? 'udp' : 'tcp';
     if (transport === 'udp') {
       const key = `${sandboxId} ${host} ${port}`;
       const now = Date.now();
       const last = unresolvableDatagrams.get(key);
-      if (last !== undefined && now - last < unresolvableDatagramWindowMs) return;
+      if (last !== undefined && now - last < unresolvableDatagramWindowMs) return undefined;
       if (unresolvableDatagrams.size >= unresolvableDatagramKeys) unresolvableDatagrams.clear();
       unresolvableDatagrams.set(key, now);
     }
+    const flowId = gateway.nextFlowId(transport);
     audit.record(sandboxId, 'result', {
-      flow_id: gateway.nextFlowId(transport),
+      flow_id: flowId,
       dest_ip: '',
       dest_port: port,
       transport,
@@ -161,6 +208,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       outcome: 'error',
       emulator_note: `the sandbox cannot resolve ${host}, so the connection never started (the documented pitfall: the proxy resolves names only after a flow exists; add a sandbox hosts entry). The real platform records nothing here.`,
     });
+    return flowId;
   };
 
   // In-process connections meet their accepted end here, matched by the client's source port.
@@ -216,6 +264,40 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     });
     const flow = gateway.handleTcp({ sandboxId, originalDst: { ip, port: target.port }, socket: accepted });
     return { socket: client, flow };
+  };
+
+  // In-process datagrams: each call is a datagram from a socket of its own, so its session (and its
+  // reply) is never shared with another call's.
+  let datagramSources = 0;
+  const sendDatagram: SandboxRuntime['sendDatagram'] = async (sandboxId, target) => {
+    if (!store.sandboxes.get(sandboxId)) throw new EmulatorError('sandbox_not_found', `sandbox ${sandboxId} not found`);
+    const { host, port, data, timeoutMs = defaultDatagramReplyTimeoutMs } = target;
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new EmulatorError('invalid_datagram', `sendDatagram: port must be an integer from 1 to 65535, got ${port}`);
+    if (!(data instanceof Uint8Array)) throw new EmulatorError('invalid_datagram', 'sendDatagram: data must be a Buffer or Uint8Array');
+    if (!(timeoutMs >= 0)) throw new EmulatorError('invalid_datagram', `sendDatagram: timeoutMs must be a non-negative number, got ${timeoutMs}`);
+    if (target.ip !== undefined && !net.isIP(target.ip)) throw new EmulatorError('invalid_datagram', `sendDatagram: ip must be an IP address, got ${target.ip}`);
+    const ip = target.ip ?? (host ? resolve(sandboxId, host) : undefined);
+    if (!ip) {
+      if (!host) throw new EmulatorError('invalid_datagram', 'sendDatagram needs a host or an ip');
+      const flowId = unresolvable(sandboxId, host, port, 'udp');
+      return { outcome: 'unresolvable', reason: sandboxResolutionFailed, host, ...(flowId ? { flowId } : {}) };
+    }
+    let replied: (reply: Buffer) => void = () => {};
+    const firstReply = new Promise<Buffer>((res) => (replied = res));
+    const out = gateway.udp.handle({
+      sandboxId,
+      source: `in-process:${++datagramSources}`,
+      originalDst: { ip, port },
+      // A copy: the caller may reuse its buffer while the datagram is still queued.
+      payload: Buffer.from(data),
+      reply: (reply) => replied(reply),
+    });
+    if (out.outcome === 'denied') return isUdpRejection(out.reason) ? { outcome: 'rejected', reason: out.reason, flowId: out.flowId } : { outcome: 'denied', reason: out.reason, flowId: out.flowId };
+    if (out.outcome === 'dropped') return { outcome: 'dropped', reason: out.reason, flowId: out.flowId };
+    let timer: NodeJS.Timeout | undefined;
+    const reply = await Promise.race([firstReply, new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), timeoutMs)))]);
+    clearTimeout(timer);
+    return { outcome: 'sent', flowId: out.flowId, ...(reply ? { reply } : {}) };
   };
 
   const startIngress = (sandboxId: string) =>
@@ -333,6 +415,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     },
     connect: async (sandboxId, target) => (await connectFlow(sandboxId, target)).socket,
     connectFlow,
+    sendDatagram,
     async stop() {
       await Promise.all([...new Set([...ingresses.keys(), ...networks.keys()])].map((id) => detach(id).catch(() => undefined)));
       for (const s of arrived.values()) s.destroy();
