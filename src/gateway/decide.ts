@@ -31,10 +31,14 @@ export interface FlowInput {
   classification: FlowClassification;
 }
 
-export type FlowVerdict =
+export type FlowVerdict = (
   | { verdict: 'deny'; decision: Decision; reason: string; explanation: string }
   | { verdict: 'allow'; decision: Decision; route: 'direct'; explanation: string }
-  | { verdict: 'allow'; decision: Decision; route: 'proxy'; proxy: CompiledProxy; target: ProxyTarget; explanation: string };
+  | { verdict: 'allow'; decision: Decision; route: 'proxy'; proxy: CompiledProxy; target: ProxyTarget; explanation: string }
+) & {
+  /** The deciding policy's unenforced fields, for the flow's audit `emulator_note` (absent when none). */
+  policyNote?: string;
+};
 
 export interface DeciderDeps {
   policies: PolicyCache;
@@ -95,9 +99,18 @@ export function createDecider(deps: DeciderDeps) {
     return guardHostLocal(compiled, decision.matchedRuleIndex, ip, target.port, deps.host(), byHost);
   };
 
-  return function decide(flow: FlowInput): FlowVerdict {
+  const decide = (flow: FlowInput): FlowVerdict => {
     const state = deps.policies.get(flow.sandboxId);
-    const compiled = state?.compiled;
+    const verdict = decideWith(state?.compiled, flow);
+    // Made once per compiled policy (policy-cache.ts); every flow it decides carries it.
+    if (state?.unenforcedNote) verdict.policyNote = state.unenforcedNote;
+    return verdict;
+  };
+  /** The note of the sandbox's current policy, for a flow audited without a decision (no original destination). */
+  const policyNote = (sandboxId: string): string | undefined => deps.policies.get(sandboxId)?.unenforcedNote;
+  return Object.assign(decide, { policyNote });
+
+  function decideWith(compiled: CompiledPolicy | undefined, flow: FlowInput): FlowVerdict {
     const decision = evaluate(
       compiled,
       deps.platform(),
@@ -138,7 +151,7 @@ export function createDecider(deps: DeciderDeps) {
     const denied = guardDirect(compiled, flow, decision);
     if (denied) return hostLocalDeny(denied, flow.destIp, flow.destPort);
     return { verdict: 'allow', decision, route: 'direct', explanation };
-  };
+  }
 }
 
 export type Decider = ReturnType<typeof createDecider>;

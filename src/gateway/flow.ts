@@ -95,6 +95,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
       action: 'deny',
       reason: 'missing_original_dst',
       outcome: 'denied',
+      emulator_note: deps.decide.policyNote(sandboxId),
     });
     socket.destroy();
     return { outcome: 'denied', flowId, reason: 'missing_original_dst' };
@@ -123,6 +124,8 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     reason: verdict.verdict === 'deny' ? verdict.reason : verdict.decision.reason,
     outcome: 'accepted',
     matched_rule: verdict.decision.matchedRule,
+    // The attempt and every result are made from these attributes, so each carries the note.
+    emulator_note: verdict.policyNote,
   };
 
   if (verdict.verdict === 'deny') {

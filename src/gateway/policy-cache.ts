@@ -1,12 +1,18 @@
 import type { ControlPlaneEvents } from '../control-plane/events.js';
-import type { NetworkPolicyService } from '../control-plane/network-policies.js';
+import { unenforcedFields, type NetworkPolicyService } from '../control-plane/network-policies.js';
 import { compilePolicy, type CompileError } from '../policy/compile.js';
 import type { CompiledPolicy } from '../policy/compiled-policy.js';
+import { unenforcedNote } from '../policy/unenforced.js';
 
 /** What the data plane holds for a sandbox, as ctld's policy store (reference §2D). */
 export interface SandboxPolicyState {
   /** undefined: no compiled policy at all, which upstream treats as unrestricted. */
   compiled: CompiledPolicy | undefined;
+  /**
+   * The compiled policy's fields the emulator does not enforce, worded for the audit's `emulator_note`
+   * (as the PUT's Warning header words them); undefined when there are none. Made once per compile.
+   */
+  unenforcedNote?: string;
   /** The last compile error, when the current annotation did not compile (the previous policy is kept). */
   compileError?: CompileError;
 }
@@ -34,7 +40,9 @@ export function createPolicyCache(deps: { network: NetworkPolicyService; events:
     }
     const previous = states.get(sandboxId);
     const result = compilePolicy(effective.policy);
-    const state: SandboxPolicyState = result.ok ? { compiled: result.policy } : { compiled: previous?.compiled, compileError: result.error };
+    const state: SandboxPolicyState = result.ok
+      ? { compiled: result.policy, unenforcedNote: unenforcedNote(unenforcedFields(effective.policy)) }
+      : { compiled: previous?.compiled, unenforcedNote: previous?.unenforcedNote, compileError: result.error };
     states.set(sandboxId, state);
     stale.delete(sandboxId);
     return state;

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { unenforcedFields, type NetworkPolicyService } from '../../control-plane/network-policies.js';
 import type { SandboxNetworkPolicy } from '../../policy/types.js';
+import { unenforcedNote } from '../../policy/unenforced.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';
@@ -14,10 +15,9 @@ export function networkRoutes(deps: { network: NetworkPolicyService }) {
       const decoded = decodeBody(await readBodyText(c), networkPolicySchema, 'SandboxNetworkPolicy');
       const request = { ...decoded, mode: decoded.mode ?? '' } as SandboxNetworkPolicy;
       const result = network.put(c.req.param('id'), request, decoded.credentialBindings === undefined);
-      const unenforced = unenforcedFields(result);
-      if (unenforced.length) {
-        c.header('Warning', `299 sandbox-egress-emulator "stored and validated but not enforced by the emulator: ${unenforced.join(', ')}"`);
-      }
+      // The same wording as the audit's emulator_note on this sandbox's flows (gateway/policy-cache.ts).
+      const note = unenforcedNote(unenforcedFields(result));
+      if (note) c.header('Warning', `299 sandbox-egress-emulator "stored and validated but ${note}"`);
       return ok(c, result);
     });
 }
