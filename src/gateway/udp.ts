@@ -8,6 +8,7 @@ import type { CompiledPlatform } from '../policy/platform.js';
 import type { AuditLog, NetworkAuditAttributes } from './audit.js';
 import type { Decider, UdpRejectReason } from './decide.js';
 import { directRoute, type DirectEgress } from './dial.js';
+import { joinNotes, noteOf } from './emulator-note.js';
 
 /** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
 export const udpSessionIdleMs = 30_000;
@@ -130,12 +131,14 @@ export function createUdpHandler(deps: {
       ...(queryName && classification.kind === 'unknown' ? { emulator_note: `DNS query for ${queryName}` } : {}),
     };
     if (!dst) {
-      deps.audit.record(input.sandboxId, 'result', { ...base, reason: 'missing_original_dst' });
+      deps.audit.record(input.sandboxId, 'result', { ...base, reason: 'missing_original_dst', ...noteOf(joinNotes(base.emulator_note, deps.decide.policyNote(input.sandboxId))) });
       return { outcome: 'denied', reason: 'missing_original_dst', flowId };
     }
     const verdict = deps.decide({ sandboxId: input.sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'udp', classification });
+    // The policy fields the emulator does not enforce are named on every event of the flow.
+    Object.assign(base, noteOf(joinNotes(base.emulator_note, verdict.policyNote)));
     if (verdict.verdict === 'deny') {
-      deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...(isUdpRejection(verdict.reason) ? { emulator_note: verdict.explanation } : {}) });
+      deps.audit.record(input.sandboxId, 'result', { ...base, reason: verdict.reason, matched_rule: verdict.decision.matchedRule, ...noteOf(joinNotes(base.emulator_note, isUdpRejection(verdict.reason) ? verdict.explanation : undefined)) });
       return { outcome: 'denied', reason: verdict.reason, flowId };
     }
     const attempt: NetworkAuditAttributes = { ...base, action: verdict.decision.action, reason: verdict.decision.reason, outcome: 'accepted', adapter: verdict.decision.action === 'pass-through' ? 'udp-pass-through' : 'udp', route: 'direct', matched_rule: verdict.decision.matchedRule };

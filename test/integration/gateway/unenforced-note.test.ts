@@ -92,4 +92,21 @@ describe('the audit names the policy fields the emulator does not enforce', () =
     await client.put(`/api/v1/sandboxes/${id}/network`, policyWith({ credentialRules }));
     for (const e of await allowedFlow(id, ingress)) expect(e.attributes.emulator_note).toBe('not enforced by the emulator: credentialRules');
   });
+
+  it('puts the note on UDP events too, joined with the rejection explanation', async () => {
+    const { id } = await sandboxWith(policyWith({ protocolRules }));
+    const denied = await emu.current.sandbox(id).sendDatagram({ ip: '198.18.0.99', port: 9999, data: Buffer.from('raw datagram') });
+    expect(denied).toMatchObject({ outcome: 'denied', reason: 'l4_denied' });
+    const deniedEvent = await waitForEvent(emu.current, (e) => e.sandbox_id === id && e.attributes.flow_id === denied.flowId);
+    expect(deniedEvent.attributes.emulator_note).toBe('not enforced by the emulator: protocolRules');
+
+    // allow-all: the proxy policy rejects the datagram (not proxied); both notes are kept.
+    await client.put(`/api/v1/sandboxes/${id}/network`, { ...policyWith({ protocolRules }), mode: 'allow-all' });
+    const rejected = await emu.current.sandbox(id).sendDatagram({ ip: '198.18.0.99', port: 9999, data: Buffer.from('raw datagram') });
+    expect(rejected).toMatchObject({ outcome: 'rejected', reason: 'udp_not_proxied' });
+    const rejectedEvent = await waitForEvent(emu.current, (e) => e.sandbox_id === id && e.attributes.flow_id === rejected.flowId);
+    const note = rejectedEvent.attributes.emulator_note ?? '';
+    expect(note.startsWith('not enforced by the emulator: protocolRules; ')).toBe(true);
+    expect(note.length).toBeGreaterThan('not enforced by the emulator: protocolRules; '.length);
+  });
 });
