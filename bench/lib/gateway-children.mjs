@@ -4,6 +4,7 @@
 // IPC channel: the child sends {ready, ...} once listening, then answers {id, op} with {id, result}.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
+import { answerParent } from './ipc-child.mjs';
 
 export const blobHost = 'blob.internal.example.com';
 /** The sandbox-visible address of the blob service (data only: it never leaves the gateway). */
@@ -40,31 +41,20 @@ function descriptors() {
   return { total, sockets };
 }
 
-/** Answers the parent's requests; `extra` adds child-specific operations. */
+/** Answers the parent's requests (cpu, mem, fds, stop); `extra` adds child-specific operations. */
 function serveIpc(extra, stop) {
-  process.on('message', async (msg) => {
-    const { id, op, args } = msg ?? {};
-    try {
-      let result;
-      if (op === 'cpu') result = process.cpuUsage();
-      else if (op === 'mem') {
+  answerParent(
+    {
+      cpu: () => process.cpuUsage(),
+      mem: () => {
         const m = process.memoryUsage();
-        result = { rssKb: procStatusKb('VmRSS'), hwmKb: procStatusKb('VmHWM'), heapUsedKb: m.heapUsed / 1024, arrayBuffersKb: m.arrayBuffers / 1024 };
-      }
-      else if (op === 'fds') result = descriptors();
-      else if (op === 'stop') {
-        await stop();
-        process.send({ id, result: true }, () => process.exit(0));
-        return;
-      } else if (extra[op]) result = await extra[op](args);
-      else throw new Error(`unknown op ${op}`);
-      process.send({ id, result });
-    } catch (err) {
-      process.send({ id, error: err instanceof Error ? err.message : String(err) });
-    }
-  });
-  // The parent going away ends the child too (no orphans when the bench is interrupted).
-  process.on('disconnect', () => void stop().finally(() => process.exit(0)));
+        return { rssKb: procStatusKb('VmRSS'), hwmKb: procStatusKb('VmHWM'), heapUsedKb: m.heapUsed / 1024, arrayBuffersKb: m.arrayBuffers / 1024 };
+      },
+      fds: () => descriptors(),
+      ...extra,
+    },
+    stop,
+  );
 }
 
 function listen(server) {

@@ -74,3 +74,28 @@ export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'in
     })());
   return { child, pid: child.pid, info, call, stop, exit: () => exit };
 }
+
+/**
+ * The child side: answers each {id, op, args} from the parent with `ops[op](args)`; `stop` (the op,
+ * or the parent going away) runs `stop()` and exits. Call `process.send({ready, ...})` after this.
+ */
+export function answerParent(ops, stop = async () => {}) {
+  let stopping;
+  const stopOnce = () => (stopping ??= Promise.resolve().then(stop));
+  process.on('message', async (msg) => {
+    const { id, op, args } = msg ?? {};
+    try {
+      if (op === 'stop') {
+        await stopOnce();
+        process.send({ id, result: true }, () => process.exit(0));
+        return;
+      }
+      if (!Object.hasOwn(ops, op)) throw new Error(`unknown op ${op}`);
+      process.send({ id, result: await ops[op](args) });
+    } catch (err) {
+      process.send({ id, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  // The parent going away ends the child too (no orphans when a bench is interrupted).
+  process.on('disconnect', () => void stopOnce().finally(() => process.exit(0)));
+}

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { answerParent } from './ipc-child.mjs';
 
 const { startEmulator } = await import('../../dist/emulator.js');
 const { createLogger } = await import('../../dist/log.js');
@@ -56,41 +57,32 @@ const stop = () =>
     rmSync(dataDir, { recursive: true, force: true });
   })());
 
-process.on('message', async (msg) => {
-  const { id, op } = msg ?? {};
-  try {
-    let result;
-    if (op === 'mem') {
-      // A memory-reducing full collection (V8's "last resort" flavor hands unused heap pages back),
-      // then a regular one for what finalizers of the first released.
-      if (globalThis.gc) {
-        globalThis.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-        globalThis.gc();
-      }
-      const m = process.memoryUsage();
-      result = { gc: Boolean(globalThis.gc), rssKb: statusKb('VmRSS'), hwmKb: statusKb('VmHWM'), rssAnonKb: statusKb('RssAnon'), heapUsedKb: Math.round(m.heapUsed / 1024), heapTotalKb: Math.round(m.heapTotal / 1024), externalKb: Math.round(m.external / 1024), arrayBuffersKb: Math.round(m.arrayBuffers / 1024), ...state() };
-    } else if (op === 'state') result = state();
-    else if (op === 'loop-delay') {
-      // Since the previous call, in ms: how much later than its 10 ms interval the sampling timer ran
-      // (the histogram records the whole interval, in ns).
-      const late = (ns) => Math.max(0, ns / 1e6 - loopResolutionMs);
-      result = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max), samples: loopDelay.count };
-      loopDelay.reset();
+const ops = {
+  mem: () => {
+    // A memory-reducing full collection (V8's "last resort" flavor hands unused heap pages back),
+    // then a regular one for what finalizers of the first released.
+    if (globalThis.gc) {
+      globalThis.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      globalThis.gc();
     }
-    else if (op === 'heap-snapshot' && process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR) {
-      const { writeHeapSnapshot } = await import('node:v8');
-      result = writeHeapSnapshot(join(process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR, `soak-${Date.now()}.heapsnapshot`));
-    }
-    else if (op === 'stop') {
-      await stop();
-      process.send({ id, result: true }, () => process.exit(0));
-      return;
-    } else throw new Error(`unknown op ${op}`);
-    process.send({ id, result });
-  } catch (err) {
-    process.send({ id, error: err instanceof Error ? err.message : String(err) });
-  }
-});
-// The parent going away ends the child too (no orphan when the soak is interrupted).
-process.on('disconnect', () => void stop().finally(() => process.exit(0)));
+    const m = process.memoryUsage();
+    return { gc: Boolean(globalThis.gc), rssKb: statusKb('VmRSS'), hwmKb: statusKb('VmHWM'), rssAnonKb: statusKb('RssAnon'), heapUsedKb: Math.round(m.heapUsed / 1024), heapTotalKb: Math.round(m.heapTotal / 1024), externalKb: Math.round(m.external / 1024), arrayBuffersKb: Math.round(m.arrayBuffers / 1024), ...state() };
+  },
+  state,
+  'loop-delay': () => {
+    // Since the previous call, in ms: how much later than its 10 ms interval the sampling timer ran
+    // (the histogram records the whole interval, in ns).
+    const late = (ns) => Math.max(0, ns / 1e6 - loopResolutionMs);
+    const result = { p50: late(loopDelay.percentile(50)), p99: late(loopDelay.percentile(99)), max: late(loopDelay.max), samples: loopDelay.count };
+    loopDelay.reset();
+    return result;
+  },
+};
+if (process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR) {
+  ops['heap-snapshot'] = async () => {
+    const { writeHeapSnapshot } = await import('node:v8');
+    return writeHeapSnapshot(join(process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR, `soak-${Date.now()}.heapsnapshot`));
+  };
+}
+answerParent(ops, stop);
 process.send({ ready: true, apiUrl: emu.apiUrl, token: emu.token, testProxyPort: emu.proxy?.port, mode: emu.info().interception.mode });
