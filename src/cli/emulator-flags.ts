@@ -23,7 +23,6 @@ export const startFlagOptions = {
   token: { type: 'string' },
   'ready-file': { type: 'string' },
   'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
   ...worldFlagOptions,
 } as const;
 

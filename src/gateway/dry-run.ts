@@ -26,7 +26,14 @@ export type DryRunResult =
       phase: string;
       explanation: string;
     }
-  | { flowStarts: false; reason: 'sandbox_resolution_failed'; host: string; explanation: string };
+  | {
+      /** No connection leaves the sandbox: the name does not resolve there, so the gateway never decides. */
+      flowStarts: false;
+      action: 'deny';
+      reason: 'sandbox_resolution_failed';
+      host: string;
+      explanation: string;
+    };
 
 /** Which protocol a flow to this port would most likely be classified as, when the caller does not say. */
 function guessAppProtocol(port: number): AppProtocol {
@@ -44,11 +51,13 @@ export function dryRun(decide: Decider, sandboxId: string, resolve: (host: strin
   if (!ip) {
     ip = req.host ? resolve(req.host) : undefined;
     if (!ip) {
+      // `action` is always present (scripts read `data.action`): nothing leaves the sandbox, so deny.
       return {
         flowStarts: false,
+        action: 'deny',
         reason: 'sandbox_resolution_failed',
         host: req.host ?? '',
-        explanation: `${req.host} does not resolve inside the sandbox, so the program cannot open a connection and no decision is ever made (add a sandbox hosts entry or a platform DNS record)`,
+        explanation: `${req.host} does not resolve inside the sandbox, so the program cannot open a connection: no flow starts and no policy decision is made (add a sandbox hosts entry or a platform DNS record)`,
       };
     }
   }

@@ -173,7 +173,7 @@ const classification: JsonSchema = {
 };
 
 const dryRunResult: JsonSchema = {
-  description: 'the decision the gateway would make, or why no flow would start',
+  description: 'the decision the gateway would make; `action` is always present (deny when no flow would start: the name does not resolve in the sandbox)',
   oneOf: [
     objectOf<Extract<DryRunResult, { flowStarts: true }>>({
       required: {
@@ -196,7 +196,13 @@ const dryRunResult: JsonSchema = {
       },
     }),
     objectOf<Extract<DryRunResult, { flowStarts: false }>>({
-      required: { flowStarts: { const: false }, reason: { const: 'sandbox_resolution_failed' }, host: str(), explanation: str() },
+      required: {
+        flowStarts: { const: false },
+        action: { const: 'deny', description: 'no connection leaves the sandbox' },
+        reason: { const: 'sandbox_resolution_failed' },
+        host: str('the name the sandbox cannot resolve'),
+        explanation: str('one sentence for humans: no policy decision is made, as no flow starts'),
+      },
       optional: {},
     }),
   ],

@@ -17,7 +17,10 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 export function renderEvaluation(r: Data): string {
   const lines: [string, string][] = [];
   if (r.flowStarts === false) {
-    lines.push(['Decision', `no flow (${str(r.reason) ?? ''})`]);
+    // No connection leaves the sandbox, so the action is deny, but no policy phase decided it.
+    lines.push(['Decision', `${str(r.action) ?? 'deny'} (no flow starts)`]);
+    lines.push(['Reason', str(r.reason) ?? '']);
+    if (str(r.host)) lines.push(['Host', `${str(r.host)!} (does not resolve in the sandbox)`]);
   } else {
     const action = str(r.action) ?? '';
     lines.push(['Decision', `${action === 'deny' ? 'deny' : `allow (${action})`}`]);

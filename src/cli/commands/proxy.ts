@@ -1,31 +1,61 @@
-import { parseArgs } from 'node:util';
-import { EmulatorError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { checkProxy, parseProxyUrl, renderCheckReport, type Endpoint } from '../../socks5/check.js';
 import { parseHostPort, type CustomerDnsRecords } from '../../test-proxy/customer-dns.js';
 import { defaultCustomerDns, startCustomerServices, type CustomerServices } from '../../test-proxy/customer-services.js';
 import { faultTypes } from '../../test-proxy/faults/registry.js';
 import { createTestProxy, type TestProxyUser } from '../../test-proxy/proxy.js';
+import { parseCommandArgs, usageFailure, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 /**
  * `proxy serve` (the test proxy alone) and `proxy check` (diagnose any SOCKS5 proxy).
  */
 
-const usage = `usage:
-  sandbox-egress-emulator proxy serve [--host H] [--port P] [--user U:P]... [--no-auth]
-        [--map NAME[:PORT]=HOST:PORT]... [--fault JSON]... [--fixtures]
-  sandbox-egress-emulator proxy check socks5://[user:pass@]host:port --target host:port
-        [--target-ip IP[:PORT]] [--target-ip6 IP[:PORT]] [--timeout MS] [--slow MS]
-        [--probe auto|tls|http|none] [--json]
-fault types: ${faultTypes.join(', ')}
+const serveHelp = `Usage: sandbox-egress-emulator proxy serve [options]
+
+Runs the SOCKS5 test proxy alone, until interrupted (Ctrl-C).
+
+Options:
+  --host <addr>       listen address (default 127.0.0.1)
+  --port <n>          listen port (default 1080; 0 picks a free one)
+  --user <u:p>        a user (repeatable; default proxy-user:proxy-pass)
+  --no-auth           also accept clients that offer no authentication
+  --map <NAME[:PORT]=HOST:PORT>
+                      customer-side DNS: where a CONNECT to NAME goes (repeatable)
+  --fault <json>      a fault, e.g. '{"type":"reject_domain_atyp"}' (repeatable);
+                      types: ${faultTypes.join(', ')}
+  --fixtures          also start the customer services (internal API, identify) and map them
+  -h, --help          print this help
 `;
 
-class UsageError extends EmulatorError {
-  constructor(message: string) {
-    super('usage', message);
-  }
-}
+const checkHelp = `Usage: sandbox-egress-emulator proxy check socks5://[user:pass@]host:port --target host:port [options]
+
+Diagnoses any SOCKS5 proxy step by step: methods, auth, CONNECT by hostname and by IP, reply codes
+explained. Exits 0 when a CONNECT by hostname works, else 1.
+
+Options:
+  --target <host:port>      the destination, normally a hostname (required)
+  --target-ip <ip[:port]>   IPv4 destination for the CONNECT-by-IP step (default: the target resolved here)
+  --target-ip6 <ip[:port]>  IPv6 destination for the CONNECT-by-IPv6 step (default: the target resolved here)
+  --timeout <ms>            per-step timeout (default 5000)
+  --slow <ms>               report steps slower than this (default 1000)
+  --probe <auto|tls|http|none>
+                            what to speak through the tunnel (default auto: tls for port 443, else http)
+  --json                    print the report as JSON
+  -h, --help                print this help
+`;
+
+const usage = `Usage: sandbox-egress-emulator proxy <command> [options]
+
+Commands:
+  serve                 run the SOCKS5 test proxy alone
+  check <proxy-url>     diagnose any SOCKS5 proxy step by step
+
+Options:
+  -h, --help            print this help
+
+Run 'sandbox-egress-emulator proxy <command> --help' for a command's options.
+`;
 
 function parseUser(text: string): TestProxyUser {
   const i = text.indexOf(':');
@@ -53,7 +83,7 @@ const intFlag = (flag: string, text: string | undefined, fallback: number): numb
 };
 
 export async function serve(args: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const { values } = parseArgs({
+  const parsed = parseCommandArgs(io, serveHelp, {
     args,
     options: {
       host: { type: 'string', default: '127.0.0.1' },
@@ -64,9 +94,10 @@ export async function serve(args: string[], io: CliIo, signal: AbortSignal): Pro
       fault: { type: 'string', multiple: true },
       fixtures: { type: 'boolean', default: false },
     },
-    strict: true,
     allowPositionals: false,
   });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const users = values.user?.map(parseUser);
   const records: CustomerDnsRecords = {};
   let services: CustomerServices | undefined;
@@ -113,7 +144,7 @@ export async function serve(args: string[], io: CliIo, signal: AbortSignal): Pro
 }
 
 export async function check(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const parsed = parseCommandArgs(io, checkHelp, {
     args,
     options: {
       target: { type: 'string' },
@@ -124,9 +155,10 @@ export async function check(args: string[], io: CliIo): Promise<number> {
       probe: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
     },
-    strict: true,
     allowPositionals: true,
   });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('proxy check expects one proxy URL: socks5://[user:pass@]host:port');
   if (!values.target) throw new UsageError('--target host:port is required');
   let proxy;
@@ -151,33 +183,36 @@ export async function check(args: string[], io: CliIo): Promise<number> {
   return report.hostnameConnectWorks ? 0 : 1;
 }
 
+/** Runs a subcommand; its usage errors (thrown after parsing) are reported with its help, exit code 2. */
+async function withUsage(help: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UsageError) return usageFailure(io, help, err.message);
+    io.stderr.write(`Error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
 /** `proxy <serve|check> ...`; `serve` runs until SIGINT/SIGTERM. */
 export const run: CliCommand = async (args, io) => {
   const [sub, ...rest] = args;
-  try {
-    if (sub === 'serve') {
-      const ac = new AbortController();
-      const stop = (): void => ac.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        return await serve(rest, io, ac.signal);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+  if (sub === 'serve') {
+    const ac = new AbortController();
+    const stop = (): void => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      return await withUsage(serveHelp, io, () => serve(rest, io, ac.signal));
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
     }
-    if (sub === 'check') return await check(rest, io);
-    io.stderr.write(usage);
-    return sub === undefined || sub === '--help' || sub === 'help' ? 0 : 2;
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    // parseArgs errors and our usage errors are the user's input: say what is wrong, show usage.
-    if (e instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`error: ${e.message}\n${usage}`);
-      return 2;
-    }
-    io.stderr.write(`error: ${e.message}\n`);
-    return 1;
   }
+  if (sub === 'check') return withUsage(checkHelp, io, () => check(rest, io));
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    io.stdout.write(usage);
+    return 0;
+  }
+  return usageFailure(io, usage, sub === undefined ? 'a command is required: serve or check' : `unknown command "${sub}" for "sandbox-egress-emulator proxy"`);
 };

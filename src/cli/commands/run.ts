@@ -1,8 +1,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
-import { parseArgs } from 'node:util';
 import { startEmulator, type Emulator } from '../../emulator.js';
-import { usageErrors, UsageError } from '../args.js';
+import { parseCommandArgs, usageFailure } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
@@ -23,7 +22,8 @@ Options:
   --token <token>     API token (else SANDBOX0_TOKEN, else generated)
   --ready-file <f>    also write the ready file (JSON: URLs, ports, credentials)
   --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
-${worldFlagsHelp}`;
+${worldFlagsHelp}  -h, --help          print this help
+`;
 
 const options = startFlagOptions;
 
@@ -102,21 +102,10 @@ function runCommand(command: string[], env: NodeJS.ProcessEnv, io: CliIo): Promi
 
 export const run: CliCommand = async (args, io) => {
   const { own, command } = splitRunArgs(args);
-  let values;
-  try {
-    ({ values } = usageErrors(() => parseArgs({ args: own, strict: true, allowPositionals: false, options })));
-    if (values.help) {
-      io.stdout.write(help);
-      return 0;
-    }
-    if (command.length === 0) throw new UsageError('a command to run is required after --');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`Error: ${err.message}\n\n${help}`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseCommandArgs(io, help, { args: own, allowPositionals: false, options });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  if (command.length === 0) return usageFailure(io, help, 'a command to run is required after --');
   let emulatorOptions;
   try {
     emulatorOptions = emulatorOptionsFromFlags(values, io.env, { port: 0, ephemeral: true, logLevel: 'warn' });

@@ -1,7 +1,6 @@
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
-import { parseArgs } from 'node:util';
-import { usageErrors, UsageError } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
@@ -15,29 +14,13 @@ Options:
   --token <token>     API token (else SANDBOX0_TOKEN, else generated and kept in the data dir)
   --ready-file <f>    write a JSON file with URLs, ports and credentials once everything listens
   --log-level <lvl>   trace|debug|info|warn|error|silent (default info; env SEE_LOG_LEVEL)
-${worldFlagsHelp}`;
+${worldFlagsHelp}  -h, --help          print this help
+`;
 
 export const run: CliCommand = async (args, io) => {
-  let values;
-  try {
-    ({ values } = usageErrors(() =>
-      parseArgs({
-        args,
-        strict: true,
-        options: startFlagOptions,
-      }),
-    ));
-    if (values.help) {
-      io.stdout.write(help);
-      return 0;
-    }
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`Error: ${err.message}\n\n${help}`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseCommandArgs(io, help, { args, options: startFlagOptions });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   let options;
   try {
     options = emulatorOptionsFromFlags(values, io.env, { port: defaultApiPort, ephemeral: false, dataDir: defaultDataDir(io.env), logLevel: 'info' });

@@ -62,6 +62,9 @@ describe('typed admin client', () => {
 
     const unresolved = await adminData(admin.sandboxes[':id'].evaluate.$post({ param: { id }, json: { host: 'nx.corp.example.com', port: 443 } }));
     expect(unresolved).toMatchObject({ flowStarts: false, reason: 'sandbox_resolution_failed', host: 'nx.corp.example.com' });
+    // `action` is on every result, so a script reads it without narrowing on flowStarts.
+    const action: 'deny' | 'pass-through' | 'use-adapter' = unresolved.action;
+    expect(action).toBe('deny');
   });
 
   it('turns error envelopes into AdminApiError, with the status, code and message sent', async () => {

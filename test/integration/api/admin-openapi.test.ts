@@ -140,6 +140,9 @@ describe('GET /_emulator/openapi.json', () => {
     expect(props(props(decision).proxyTarget!).atyp!.enum).toEqual(['domain', 'ipv4', 'ipv6']);
     expect(decision.required).toEqual(expect.arrayContaining(['action', 'reason']));
     expect(Object.keys(props(decision))).toEqual(expect.arrayContaining(['matchedRule', 'proxyTarget']));
+    const noFlow = variant(schema(doc, 'DryRunResult'), 'flowStarts', false);
+    expect(props(noFlow).action).toMatchObject({ const: 'deny' });
+    expect(noFlow.required).toEqual(expect.arrayContaining(['action', 'reason']));
 
     const view = schema(doc, 'SandboxView');
     expect(props(view).interception!.enum).toEqual(['transparent', 'explicit']);

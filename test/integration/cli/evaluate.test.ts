@@ -57,7 +57,10 @@ describe('evaluate (bin)', () => {
     expect(JSON.parse(udp.stdout)).toMatchObject({ action: 'deny' });
     const nx = await cli(['evaluate', '-s', id, '--host', 'db.corp.example.com', '--port', '443']);
     expect(nx.exitCode).toBe(0);
-    expect(nx.stdout).toMatch(/^Decision: +no flow \(sandbox_resolution_failed\)$/m);
+    expect(nx.stdout).toMatch(/^Decision: +deny \(no flow starts\)$/m);
+    expect(nx.stdout).toMatch(/^Reason: +sandbox_resolution_failed$/m);
+    const nxJson = await cli(['evaluate', '-s', id, '--host', 'db.corp.example.com', '--port', '443', '--json']);
+    expect(JSON.parse(nxJson.stdout)).toMatchObject({ flowStarts: false, action: 'deny', reason: 'sandbox_resolution_failed' });
     expect(nx.stdout).toMatch(/^Why: +db\.corp\.example\.com does not resolve inside the sandbox/m);
     const ssh = await cli(['evaluate', '-s', id, '--host', 'api.internal.example.com', '--port', '443', '--app-protocol', 'ssh', '--json']);
     expect(JSON.parse(ssh.stdout)).toMatchObject({ action: 'deny', classification: { kind: 'known', appProtocol: 'ssh' } });

@@ -33,7 +33,8 @@ describe('POST /_emulator/sandboxes/{id}/evaluate', () => {
     const udp = await client.post(`/_emulator/sandboxes/${id}/evaluate`, { host: 'api.internal.example.com', port: 443, transport: 'udp' });
     expect(udp.json.data).toMatchObject({ action: 'deny' });
     const nx = await client.post(`/_emulator/sandboxes/${id}/evaluate`, { host: 'db.corp.example.com', port: 443 });
-    expect(nx.json.data).toMatchObject({ flowStarts: false, reason: 'sandbox_resolution_failed', host: 'db.corp.example.com' });
+    expect(nx.json.data).toMatchObject({ flowStarts: false, action: 'deny', reason: 'sandbox_resolution_failed', host: 'db.corp.example.com' });
+    expect(nx.json.data.explanation).toContain('no policy decision is made');
     expect((await client.post(`/_emulator/sandboxes/${id}/evaluate`, { port: 443 })).status).toBe(400);
     expect((await client.post(`/_emulator/sandboxes/${id}/evaluate`, { host: 'x', port: 0 })).status).toBe(400);
     expect((await client.post('/_emulator/sandboxes/sb-nope/evaluate', { host: 'x', port: 1 })).status).toBe(404);
