@@ -48,6 +48,8 @@ const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
+// Checkpoints stream pages; a large page cache on this connection would only hold memory.
+db.pragma('cache_size = -1024');
 const checkpoint = () => {
   const startedAt = Date.now();
   try {
