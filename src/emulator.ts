@@ -193,7 +193,11 @@ export async function startEmulator({
       const { detectTransparentSupport, createRootNamespaceBackend } = await import('./interception/transparent/index.js');
       const support = await detectTransparentSupport();
       if (support.ok) {
-        const started = createRootNamespaceBackend({ dns: { lookup: (id, name) => lookup(id, name) }, logger });
+        // The sandbox resolver's answers feed the gateway's DNS snoop cache (names SSH flows).
+        const onAnswer = (id: string, name: string, addresses: string[], ttlSeconds: number) => {
+          for (const address of addresses) gateway.dnsSnoop.record(id, address, name, ttlSeconds);
+        };
+        const started = createRootNamespaceBackend({ dns: { lookup: (id, name) => lookup(id, name), onAnswer }, logger });
         stops.push(() => started.stop());
         await started.start();
         backend = started;

@@ -1,4 +1,6 @@
 import type { Socket } from 'node:net';
+import type { DnsSnoopCache } from '../dns/snoop-cache.js';
+import { DnsTcpFramer, snoopDnsResponse } from '../dns/snoop-response.js';
 import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
 import type { Logger } from '../log.js';
 import type { CompiledPlatform } from '../policy/platform.js';
@@ -8,6 +10,7 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
+import { probeServerFirst, sameRoute, sshClassification, type AllowedVerdict, type ProxyCredentials, type ServerFirstProbeDeps } from './server-first-probe.js';
 import { writeThrough } from '../net/direct-reads.js';
 
 export type { DirectEgress };
@@ -36,6 +39,10 @@ export interface TcpFlowDeps {
   timeouts: GatewayTimeouts;
   logger: Logger;
   nextFlowId: (transport: 'tcp' | 'udp') => string;
+  /** The sandboxes' snooped DNS answers: an ssh flow's host (reference §4); DNS-over-TCP responses feed it. */
+  dnsSnoop?: DnsSnoopCache;
+  /** Does the sandbox's policy list appProtocol `ssh` in a trafficRule (then unknown flows are probed)? */
+  probesServerFirst?: (sandboxId: string) => boolean;
 }
 
 export interface TcpFlowInput {
@@ -108,8 +115,22 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   const counters: ByteBase = { read: socket.bytesRead - initial, written: socket.bytesWritten };
   if (initial) socket.unshift(input.initialBytes!);
   const { result, peeked } = await peekAndClassify(socket, { firstReadTimeoutMs: deps.timeouts.firstReadMs, readTimeoutMs: deps.timeouts.readMs });
-  const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
+  let classification: FlowClassification =
+    result.kind !== 'known'
+      ? { kind: 'unknown', reason: result.reason }
+      : result.appProtocol === 'ssh' && !result.host
+        ? sshClassification(deps.dnsSnoop?.lookup(sandboxId, dst.ip))
+        : { kind: 'known', appProtocol: result.appProtocol, host: result.host };
+  // A server-first protocol (SSH waits for the server's banner) looks idle or unknown: probe the server.
+  const probe =
+    classification.kind === 'unknown' && deps.probesServerFirst?.(sandboxId)
+      ? await probeServerFirst(serverFirstProbeDeps(deps, dst), { sandboxId, sourceIp: input.sourceIp, dst, flowId })
+      : undefined;
+  if (probe) classification = probe.classification;
   const verdict = deps.decide({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
+  // The probed connection is the flow's upstream when the flow takes the route it was dialled by.
+  const probed = probe && sameRoute(probe.verdict, verdict) ? probe : undefined;
+  if (probe && !probed) probe.upstream.socket.destroy();
 
   const base: NetworkAuditAttributes = {
     flow_id: flowId,
@@ -151,8 +172,9 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   const ctx: FlowContext = { deps, input, attempt, verdict, flowId, started, counters };
 
   // Credentials first: like ctld, a credential failure fails the flow before the proxy is contacted.
-  let credentials: { username: string; password: string } | undefined;
-  if (verdict.route === 'proxy' && verdict.proxy.credentialRef) {
+  let credentials: ProxyCredentials | undefined;
+  if (probed) Object.assign(attempt, probed.auth);
+  else if (verdict.route === 'proxy' && verdict.proxy.credentialRef) {
     const resolved = deps.credentials.resolve(sandboxId, verdict.proxy.credentialRef, { host: verdict.target.host, port: verdict.target.port });
     attempt.auth_resolved = resolved.ok;
     if (resolved.ok) {
@@ -167,12 +189,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
 
   let upstream: Upstream;
   try {
-    if (verdict.route === 'proxy') {
-      const endpoint = resolveProxyEndpoint(verdict.proxy.host, verdict.proxy.port, deps.platformDns(), deps.platform(), deps.proxyEndpoints);
-      upstream = await dialViaProxy({ endpoint, label: verdict.proxy.address, target: verdict.target, credentials, timeoutMs: deps.timeouts.proxyMs });
-    } else {
-      upstream = await dialDirect(directEndpoint(deps, dst), deps.timeouts.directMs);
-    }
+    upstream = probed?.upstream ?? (await dialFor(deps, verdict, dst, credentials));
   } catch (err) {
     const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
     return fail(ctx, dialError);
@@ -181,7 +198,36 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     upstream.socket.destroy();
     return finish(ctx, { step: 'relay', error: 'the client closed before the upstream connection was ready' });
   }
-  return relay(ctx, upstream, peeked);
+  return relay(ctx, upstream, peeked, probed?.serverBytes, dnsSnoopTap(deps, sandboxId, classification));
+}
+
+/** Dials an allowed flow's upstream: through the policy's SOCKS5 proxy, or directly. */
+async function dialFor(deps: TcpFlowDeps, verdict: AllowedVerdict, dst: { ip: string; port: number }, credentials: ProxyCredentials | undefined): Promise<Upstream> {
+  if (verdict.route === 'proxy') {
+    const endpoint = await resolveProxyEndpoint(verdict.proxy.host, verdict.proxy.port, deps.platformDns(), deps.platform(), deps.proxyEndpoints);
+    return dialViaProxy({ endpoint, label: verdict.proxy.address, target: verdict.target, credentials, timeoutMs: deps.timeouts.proxyMs });
+  }
+  return dialDirect(directEndpoint(deps, dst), deps.timeouts.directMs);
+}
+
+const serverFirstProbeDeps = (deps: TcpFlowDeps, dst: { ip: string; port: number }): ServerFirstProbeDeps => ({
+  decide: deps.decide,
+  audit: deps.audit,
+  credentials: deps.credentials,
+  dial: (verdict, credentials) => dialFor(deps, verdict, dst, credentials),
+  snoopedHost: (sandboxId, ip) => deps.dnsSnoop?.lookup(sandboxId, ip),
+  timeouts: deps.timeouts,
+  logger: deps.logger,
+});
+
+/** A DNS-over-TCP flow's responses feed the snoop cache as they are relayed to the sandbox. */
+function dnsSnoopTap(deps: TcpFlowDeps, sandboxId: string, classification: FlowClassification): ((view: Buffer) => void) | undefined {
+  const cache = deps.dnsSnoop;
+  if (!cache || classification.kind !== 'known' || classification.appProtocol !== 'dns') return undefined;
+  const framer = new DnsTcpFramer();
+  return (view) => {
+    for (const message of framer.push(view)) cache.recordAnswers(sandboxId, snoopDnsResponse(message));
+  };
 }
 
 function directEndpoint(deps: TcpFlowDeps, dst: { ip: string; port: number }): Endpoint {
@@ -235,10 +281,18 @@ const lingerMs = 5_000;
  * upstream side (most of the bytes of a download) is read into its own reused buffer; each read is
  * written to the client at once, and reading waits while such a write is still pending.
  */
-function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Upstream, peeked: Buffer): Promise<TcpFlowOutcome> {
+function relay(
+  ctx: FlowContext,
+  { socket: upstream, reads, afterHandshake }: Upstream,
+  peeked: Buffer,
+  serverBytes?: Buffer,
+  tap?: (view: Buffer) => void,
+): Promise<TcpFlowOutcome> {
   const client = ctx.input.socket;
   // Written before any closure exists, so no closure keeps the peeked bytes for the flow's lifetime.
   if (peeked.length) upstream.write(peeked);
+  // What a server-first probe read (the SSH banner) reaches the client before anything else.
+  if (serverBytes?.length) client.write(serverBytes);
   return new Promise((resolve) => {
     let failure: { step: string; error: string } | undefined;
     let closed = 0;
@@ -289,16 +343,25 @@ function relay(ctx: FlowContext, { socket: upstream, reads, afterHandshake }: Up
     // Down: each upstream read is written to the client from the shared buffer; while that write is
     // pending, no more reads (they would overwrite it).
     const toClient = writeThrough(client, () => upstream.resume());
-    const down = (view: Buffer): boolean => client.destroyed || toClient(view);
+    const down = tap
+      ? (view: Buffer): boolean => {
+          tap(view);
+          return client.destroyed || toClient(view);
+        }
+      : (view: Buffer): boolean => client.destroyed || toClient(view);
     // Reads delivered as `data` events (copies): the bytes the SOCKS5 client read past its handshake,
     // and every read until the direct path starts.
     upstream.on('data', (chunk: Buffer) => {
+      tap?.(chunk);
       if (client.write(chunk)) return;
       upstream.pause();
       client.once('drain', () => upstream.resume());
     });
     const startDown = () => {
-      for (const early of reads.attach(down)) client.write(early);
+      for (const early of reads.attach(down)) {
+        tap?.(early);
+        client.write(early);
+      }
       upstream.resume();
     };
     upstream.on('end', () => client.end());

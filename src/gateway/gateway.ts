@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { ControlPlaneEvents } from '../control-plane/events.js';
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
+import { DnsSnoopCache } from '../dns/snoop-cache.js';
 import { PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -57,6 +58,11 @@ export interface Gateway {
   readonly platform: CompiledPlatform;
   readonly policies: PolicyCache;
   readonly decide: Decider;
+  /**
+   * IP → host per sandbox from the DNS answers sandboxes received (reference §4): it names SSH flows.
+   * Fed by UDP replies from port 53, DNS-over-TCP responses and the transparent sandbox resolver.
+   */
+  readonly dnsSnoop: DnsSnoopCache;
   /** Sandbox addresses (transparent mode registers them) for the sandbox-to-sandbox deny. */
   readonly sandboxIps: Set<string>;
   /** This host's addresses and the emulator's own ports: flows there need an explicit allow rule. */
@@ -98,6 +104,11 @@ export function createGateway(o: GatewayOptions): Gateway {
   const decide = createDecider({ policies, platform: () => platform, platformDns: () => platformDns, sandboxIps: () => sandboxIps, udpEgress: settings.udpEgress, host: () => host });
   const counters = { tcp: 0, udp: 0 };
   let active = 0;
+  const dnsSnoop = new DnsSnoopCache();
+  const forgetSandbox = (id: string) => dnsSnoop.clear(id);
+  const forgetAll = () => dnsSnoop.clear();
+  o.events.on('sandbox-deleted', forgetSandbox);
+  o.events.on('reset', forgetAll);
 
   const flowDeps = {
     decide,
@@ -110,6 +121,8 @@ export function createGateway(o: GatewayOptions): Gateway {
     timeouts: settings.timeouts,
     logger: o.logger,
     nextFlowId: (t: 'tcp' | 'udp') => `${t}-${++counters[t]}`,
+    dnsSnoop,
+    probesServerFirst: (sandboxId: string) => policies.get(sandboxId)?.compiled?.trafficRules.some((r) => r.appProtocols.includes('ssh')) ?? false,
   };
 
   const udp = createUdpHandler({
@@ -121,6 +134,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     reassembler: new QuicCryptoReassembler(),
     logger: o.logger,
     nextFlowId: () => flowDeps.nextFlowId('udp'),
+    dnsSnoop,
   });
 
   return {
@@ -129,6 +143,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     policies,
     udp,
     decide,
+    dnsSnoop,
     sandboxIps,
     host,
     settings,
@@ -150,6 +165,9 @@ export function createGateway(o: GatewayOptions): Gateway {
     close() {
       udp.close();
       policies.close();
+      o.events.off('sandbox-deleted', forgetSandbox);
+      o.events.off('reset', forgetAll);
+      dnsSnoop.clear();
     },
   };
 }

@@ -1,6 +1,8 @@
 import dgram from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { classifyUdp, type QuicCryptoReassembler } from '../classify/index.js';
+import type { DnsSnoopCache } from '../dns/snoop-cache.js';
+import { snoopDnsResponse } from '../dns/snoop-response.js';
 import { formatEndpoint, type PlatformDnsView } from '../dns/views.js';
 import type { Logger } from '../log.js';
 import type { FlowClassification } from '../policy/evaluate.js';
@@ -12,6 +14,9 @@ import { joinNotes, noteOf } from './emulator-note.js';
 
 /** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
 export const udpSessionIdleMs = 30_000;
+
+/** Replies from this port are DNS answers the sandbox receives: the snoop cache reads them (reference §4). */
+export const dnsPort = 53;
 
 export interface DatagramInput {
   sandboxId: string;
@@ -68,6 +73,8 @@ export function createUdpHandler(deps: {
   logger: Logger;
   nextFlowId: () => string;
   idleMs?: number;
+  /** Fed with the DNS answers relayed back to sandboxes (UDP replies from port 53). */
+  dnsSnoop?: DnsSnoopCache;
 }) {
   const sessions = new Map<string, Session>();
   const idleMs = deps.idleMs ?? udpSessionIdleMs;
@@ -164,6 +171,7 @@ export function createUdpHandler(deps: {
     socket.on('message', (msg) => {
       session.ingress += msg.length;
       session.timer.refresh();
+      if (dst.port === dnsPort) deps.dnsSnoop?.recordAnswers(input.sandboxId, snoopDnsResponse(msg));
       input.reply(msg, dst);
     });
     socket.send(input.payload, target.port, target.host);

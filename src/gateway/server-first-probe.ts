@@ -1,0 +1,192 @@
+/**
+ * The server-first probe (reference §4, "Server-first protocols"): an SSH client waits for the
+ * server's banner, so its flow classifies as unknown (`client_idle`). When the sandbox's policy has a
+ * trafficRule listing appProtocol `ssh`, ctld records an audit attempt (protocol `ssh`, reason
+ * `server_first_probe`), dials upstream as the policy's route would and reads the server's first
+ * bytes with the classifier's timeouts. An `SSH-` banner reclassifies the flow as known ssh and the
+ * probed connection is reused (the banner is replayed to the client); anything else leaves the flow
+ * unknown and the probe connection is closed.
+ *
+ * The emulator dials the probe only when the flow, taken as ssh, would be allowed to dial: the same
+ * decision (destination phase, domain phase, the host-local guard) that dials every allowed flow.
+ * This is the socket side; the banner itself is judged by the pure `matchSsh`.
+ */
+import { defaultHeaderLimit } from '../classify/classify-tcp.js';
+import { matchSsh } from '../classify/ssh.js';
+import { formatEndpoint } from '../dns/views.js';
+import type { Logger } from '../log.js';
+import type { FlowClassification } from '../policy/evaluate.js';
+import type { AuditLog, NetworkAuditAttributes } from './audit.js';
+import type { CredentialResolver } from './credentials.js';
+import type { Decider, FlowVerdict } from './decide.js';
+import type { Upstream } from './dial.js';
+import { emitData } from '../net/direct-reads.js';
+
+export type AllowedVerdict = Extract<FlowVerdict, { verdict: 'allow' }>;
+export type ProxyCredentials = { username: string; password: string };
+
+/** The audit reason of the probe's attempt (reference §6). */
+export const serverFirstProbeReason = 'server_first_probe';
+
+/**
+ * An ssh flow's classification: the host, when there is one, comes from the sandbox's snooped DNS
+ * answers (never host-verified, reference §3.4).
+ */
+export function sshClassification(host: string | undefined): FlowClassification {
+  return host ? { kind: 'known', appProtocol: 'ssh', host, hostSource: 'dns-cache' } : { kind: 'known', appProtocol: 'ssh' };
+}
+
+export interface ServerFirstProbeDeps {
+  decide: Decider;
+  audit: AuditLog;
+  credentials: CredentialResolver;
+  /** Dials as an allowed flow with this verdict would (proxy or direct). */
+  dial: (verdict: AllowedVerdict, credentials: ProxyCredentials | undefined) => Promise<Upstream>;
+  /** The host the sandbox's DNS answers gave this address, if any. */
+  snoopedHost: (sandboxId: string, ip: string) => string | undefined;
+  timeouts: { firstReadMs: number; readMs: number };
+  logger: Logger;
+}
+
+export interface ServerFirstProbeInput {
+  sandboxId: string;
+  sourceIp?: string;
+  dst: { ip: string; port: number };
+  flowId: string;
+}
+
+/** A probe that saw an SSH banner: the flow is ssh, and this connection is its upstream. */
+export interface ProbedSsh {
+  classification: FlowClassification;
+  /** The verdict the probe dialled by. */
+  verdict: AllowedVerdict;
+  upstream: Upstream;
+  /** The server's first bytes (its banner and whatever came with it), to replay to the client. */
+  serverBytes: Buffer;
+  /** Credential attributes of the probe's proxy dial, for the flow's own attempt. */
+  auth: Pick<NetworkAuditAttributes, 'auth_resolved' | 'auth_cache_hit'>;
+}
+
+/** Probes the destination; undefined when no probe was made or no SSH banner came (the flow stays unknown). */
+export async function probeServerFirst(deps: ServerFirstProbeDeps, input: ServerFirstProbeInput): Promise<ProbedSsh | undefined> {
+  const { sandboxId, dst } = input;
+  const classification = sshClassification(deps.snoopedHost(sandboxId, dst.ip));
+  const verdict = deps.decide({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
+  if (verdict.verdict === 'deny') {
+    deps.logger.debug({ sandboxId, flowId: input.flowId, reason: verdict.reason }, 'server-first probe not allowed to dial');
+    return undefined;
+  }
+
+  const attempt: NetworkAuditAttributes = {
+    flow_id: input.flowId,
+    src_ip: input.sourceIp,
+    dest_ip: dst.ip,
+    dest_port: dst.port,
+    transport: 'tcp',
+    protocol: 'ssh',
+    host: classification.kind === 'known' ? classification.host : undefined,
+    classifier_result: 'unknown',
+    action: verdict.decision.action,
+    reason: serverFirstProbeReason,
+    outcome: 'accepted',
+    matched_rule: verdict.decision.matchedRule,
+    route: verdict.route,
+    emulator_note: verdict.policyNote,
+  };
+  if (verdict.route === 'proxy') {
+    attempt.proxy_address = verdict.proxy.address;
+    attempt.proxy_target_atyp = verdict.target.atyp;
+    attempt.proxy_target = formatEndpoint({ host: verdict.target.host, port: verdict.target.port });
+    attempt.auth_ref = verdict.proxy.credentialRef;
+  }
+
+  let credentials: ProxyCredentials | undefined;
+  const auth: ProbedSsh['auth'] = {};
+  if (verdict.route === 'proxy' && verdict.proxy.credentialRef) {
+    const resolved = deps.credentials.resolve(sandboxId, verdict.proxy.credentialRef, { host: verdict.target.host, port: verdict.target.port });
+    auth.auth_resolved = resolved.ok;
+    if (resolved.ok) {
+      auth.auth_cache_hit = resolved.cacheHit;
+      credentials = { username: resolved.username, password: resolved.password };
+    }
+  }
+  deps.audit.record(sandboxId, 'attempt', { ...attempt, ...auth });
+  if (auth.auth_resolved === false) return undefined;
+
+  let upstream: Upstream;
+  try {
+    upstream = await deps.dial(verdict, credentials);
+  } catch (err) {
+    deps.logger.debug({ sandboxId, flowId: input.flowId, err: { message: (err as Error).message } }, 'server-first probe dial failed');
+    return undefined;
+  }
+  const first = await readServerFirstBytes(upstream, deps.timeouts);
+  if (first.kind !== 'ssh') {
+    upstream.socket.destroy();
+    return undefined;
+  }
+  return { classification, verdict, upstream, serverBytes: first.bytes, auth };
+}
+
+export type ServerFirstBytes = { kind: 'ssh'; bytes: Buffer } | { kind: 'other'; reason: 'idle' | 'timeout' | 'closed' | 'not_ssh' | 'limit' };
+
+/**
+ * Reads the server's first bytes as the classifier reads a client's (first read 500 ms, later ones
+ * 5 s, 64 KiB): until they are an SSH banner or cannot become one. On an SSH banner the socket is left
+ * paused with every byte read returned, and nothing of this function's left attached to it.
+ */
+export function readServerFirstBytes(
+  { socket, reads, afterHandshake }: Upstream,
+  { firstReadMs, readMs, headerLimit = defaultHeaderLimit }: { firstReadMs: number; readMs: number; headerLimit?: number },
+): Promise<ServerFirstBytes> {
+  return new Promise((resolve) => {
+    let bytes: Buffer = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (result: ServerFirstBytes): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onClosed);
+      socket.off('close', onClosed);
+      socket.off('error', onClosed);
+      socket.pause();
+      resolve(result);
+    };
+    const arm = (ms: number, reason: 'idle' | 'timeout'): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish({ kind: 'other', reason }), ms);
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
+      const match = matchSsh(bytes.subarray(0, headerLimit));
+      if (match.kind === 'matched') return finish({ kind: 'ssh', bytes });
+      if (match.kind !== 'need-more') return finish({ kind: 'other', reason: 'not_ssh' });
+      if (bytes.length >= headerLimit) return finish({ kind: 'other', reason: 'limit' });
+      arm(readMs, 'timeout');
+    };
+    const onClosed = (): void => finish({ kind: 'other', reason: 'closed' });
+    socket.on('data', onData);
+    socket.once('end', onClosed);
+    socket.once('close', onClosed);
+    socket.once('error', onClosed);
+    arm(firstReadMs, 'idle');
+    // After a SOCKS5 handshake the reads already arrive as `data` events (and the handshake's
+    // surplus comes as one on the next turn); a direct connection's reads are bridged to them here.
+    if (!afterHandshake) for (const early of reads.attach(emitData(socket))) onData(early);
+    if (!settled) socket.resume();
+  });
+}
+
+/** Is the verdict the probe dialled by the route the flow's own verdict takes? Then the probe is reused. */
+export function sameRoute(probed: AllowedVerdict, verdict: FlowVerdict): boolean {
+  if (verdict.verdict !== 'allow' || verdict.route !== probed.route) return false;
+  if (verdict.route === 'direct' || probed.route !== 'proxy') return true;
+  return (
+    verdict.proxy.address === probed.proxy.address &&
+    verdict.proxy.credentialRef === probed.proxy.credentialRef &&
+    verdict.target.host === probed.target.host &&
+    verdict.target.port === probed.target.port
+  );
+}
