@@ -20,6 +20,7 @@ import { loadTemplates } from './control-plane/templates.js';
 import { createAuditLog, type AuditLog, type NetworkAuditEvent } from './gateway/audit.js';
 import { createCredentialResolver, type CredentialResolver } from './gateway/credentials.js';
 import type { ProxyEndpointPolicy } from './gateway/dial.js';
+import type { HostLookup } from './dns/passthrough.js';
 import type { DirectEgress, GatewayTimeouts } from './gateway/flow.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { silentLogger, type Logger } from './log.js';
@@ -50,6 +51,13 @@ export interface EmulatorOptions {
   directEgress?: DirectEgress;
   /** UDP with a proxy configured: `reject` (default, audited) or `direct` (as the platform's code). */
   udpEgress?: 'reject' | 'direct';
+  /**
+   * The platform DNS view. `passthrough` (default false): a name without a record is resolved with the
+   * host's resolver (`lookup`, default `node:dns` lookup; bounded by `timeoutMs`, default 2000; answers,
+   * negative ones too, kept `cacheTtlMs`, default 30000) — for the SOCKS5 proxy endpoint's hostname and
+   * for names sandboxes resolve. Explicit records always win.
+   */
+  platformDns?: { passthrough?: boolean; lookup?: HostLookup; timeoutMs?: number; cacheTtlMs?: number };
   gatewayTimeouts?: Partial<GatewayTimeouts>;
   /**
    * How sandbox traffic reaches the gateway: `explicit` (the library default: loopback SOCKS5 / HTTP
@@ -116,6 +124,7 @@ export async function startEmulator({
   proxyEndpoints,
   directEgress,
   udpEgress,
+  platformDns: { passthrough = false, ...passthroughOptions } = {},
   gatewayTimeouts,
   interception = 'explicit',
   env = process.env,
@@ -178,6 +187,7 @@ export async function startEmulator({
       proxyEndpoints,
       directEgress,
       udpEgress,
+      platformDnsPassthrough: passthrough ? passthroughOptions : undefined,
       timeouts: gatewayTimeouts,
     });
     stops.push(() => gateway.close());
@@ -188,7 +198,7 @@ export async function startEmulator({
       mode: 'explicit',
       reason: 'explicit interception was requested: each sandbox gets loopback SOCKS5 and HTTP CONNECT ingress ports (GET /_emulator/sandboxes/{id}); only programs that honour proxy settings are captured',
     };
-    let lookup: (sandboxId: string, name: string) => string[] | undefined = () => undefined;
+    let lookup: (sandboxId: string, name: string) => string[] | undefined | Promise<string[] | undefined> = () => undefined;
     if (interception !== 'explicit') {
       const { detectTransparentSupport, createRootNamespaceBackend } = await import('./interception/transparent/index.js');
       const support = await detectTransparentSupport();
@@ -209,7 +219,7 @@ export async function startEmulator({
       }
     }
     const runtime = createSandboxRuntime({ store, gateway, audit, logger, platformDns: () => gateway.platformDns, backend, caCertPath: customerServices ? fixtureCaCertPath : undefined, now });
-    lookup = runtime.resolveAll;
+    lookup = runtime.resolverAnswer;
     const contexts = createContextService({ runtime, now });
     stops.push(() => contexts.killAll());
     stops.push(() => runtime.stop());
@@ -229,18 +239,22 @@ export async function startEmulator({
       ports: { api: boundPort, ...(proxy ? { testProxy: proxy.port } : {}) },
       token: apiToken,
       interception: interceptionInfo,
+      platformDns: { passthrough },
       ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ ...u })) } } : {}),
       ...(customerServices ? { fixtureCaPath: fixtureCaCertPath } : {}),
       dataDir: ephemeral ? null : dataDir!,
       ephemeral,
     });
-    const health = (): Record<string, ComponentState> => ({
-      api: 'up',
-      store: store.healthy() ? 'up' : 'down',
-      gateway: 'up',
-      testProxy: proxy ? 'up' : 'disabled',
-      dns: 'up',
-    });
+    const health = (): Record<string, ComponentState> => {
+      const sandboxSide = runtime.healthy();
+      return {
+        api: 'up',
+        store: store.healthy() ? 'up' : 'down',
+        gateway: sandboxSide.gateway ? 'up' : 'down',
+        testProxy: proxy ? (proxy.healthy() ? 'up' : 'down') : 'disabled',
+        dns: sandboxSide.dns ? 'up' : 'down',
+      };
+    };
     const reset = async () => {
       await contexts.killAll();
       const ids = store.sandboxes.ids();

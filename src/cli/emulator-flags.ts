@@ -11,6 +11,7 @@ export const worldFlagOptions = {
   'proxy-endpoints': { type: 'string' },
   'direct-egress': { type: 'string' },
   'udp-egress': { type: 'string' },
+  'platform-dns-passthrough': { type: 'boolean' },
   interception: { type: 'string' },
 } as const;
 
@@ -41,6 +42,10 @@ export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
   --udp-egress <reject|direct>
                       UDP with a proxy configured: reject and audit it (default), or send it directly as
                       the platform's code does
+  --platform-dns-passthrough
+                      resolve names the platform DNS view has no record for with the host's resolver
+                      (the proxy endpoint's hostname and names sandboxes resolve; explicit records win;
+                      2 s timeout, answers kept 30 s; default off)
 `;
 
 type WorldFlagValues = {
@@ -50,6 +55,7 @@ type WorldFlagValues = {
   'proxy-endpoints'?: string;
   'direct-egress'?: string;
   'udp-egress'?: string;
+  'platform-dns-passthrough'?: boolean;
   interception?: string;
 };
 
@@ -66,6 +72,7 @@ export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {
     directEgress: oneOf(values['direct-egress'], '--direct-egress', ['loopback-only', 'real'] as const),
     udpEgress: oneOf(values['udp-egress'], '--udp-egress', ['reject', 'direct'] as const),
     interception: oneOf(values.interception ?? env.SEE_INTERCEPTION, '--interception', ['auto', 'transparent', 'explicit'] as const) ?? 'auto',
+    ...(values['platform-dns-passthrough'] ? { platformDns: { passthrough: true } } : {}),
   };
   if (values['no-test-proxy']) {
     out.testProxy = false;

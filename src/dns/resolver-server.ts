@@ -28,11 +28,13 @@ const tcpLengthPrefix = 2;
 const maxTcpMessage = 65535;
 
 export type DnsLookup = (sandboxId: string, name: string) => string[] | undefined;
+/** A lookup that may have to wait (the host's resolver, with platform DNS passthrough). */
+export type AsyncDnsLookup = (sandboxId: string, name: string) => string[] | undefined | Promise<string[] | undefined>;
 export type DnsAnswerHook = (sandboxId: string, name: string, addresses: string[], ttlSeconds: number) => void;
 
-export interface DnsQueryContext {
+export interface DnsQueryContext<L extends AsyncDnsLookup = DnsLookup> {
   sandboxId: string | undefined;
-  lookup: DnsLookup;
+  lookup: L;
   ttlSeconds: number;
 }
 
@@ -40,8 +42,13 @@ export type DnsQueryOutcome =
   | { kind: 'ignored' } // too short to answer, or itself a response
   | { kind: 'answered'; response: Buffer; rcode: DnsRcode; name?: string; addresses?: string[] };
 
-/** Answers one DNS message. Never throws: garbage gets FORMERR when it has a header, else nothing. */
-export function answerDnsQuery(query: Buffer, { sandboxId, lookup, ttlSeconds }: DnsQueryContext): DnsQueryOutcome {
+/**
+ * Answers one DNS message. Never throws: garbage gets FORMERR when it has a header, else nothing. With
+ * a lookup that returns a promise for a name, the outcome for that name is a promise too.
+ */
+export function answerDnsQuery(query: Buffer, context: DnsQueryContext): DnsQueryOutcome;
+export function answerDnsQuery(query: Buffer, context: DnsQueryContext<AsyncDnsLookup>): DnsQueryOutcome | Promise<DnsQueryOutcome>;
+export function answerDnsQuery(query: Buffer, { sandboxId, lookup, ttlSeconds }: DnsQueryContext<AsyncDnsLookup>): DnsQueryOutcome | Promise<DnsQueryOutcome> {
   if (query.length < dnsHeaderLength) return { kind: 'ignored' };
   const id = query.readUInt16BE(0);
   const flags = query.readUInt16BE(2);
@@ -75,19 +82,24 @@ export function answerDnsQuery(query: Buffer, { sandboxId, lookup, ttlSeconds }:
   if (sandboxId === undefined) return { kind: 'answered', rcode: DnsRcode.Refused, response: reply(DnsRcode.Refused) };
 
   const name = question.name.toLowerCase().replace(/\.$/, '');
-  let addresses: string[] | undefined;
-  try {
-    addresses = lookup(sandboxId, name);
-  } catch {
-    return { kind: 'answered', rcode: DnsRcode.ServFail, response: reply(DnsRcode.ServFail), name };
-  }
-  if (addresses === undefined || addresses.length === 0) return { kind: 'answered', rcode: DnsRcode.NxDomain, response: reply(DnsRcode.NxDomain), name };
+  const servFail = (): DnsQueryOutcome => ({ kind: 'answered', rcode: DnsRcode.ServFail, response: reply(DnsRcode.ServFail), name });
+  const answerWith = (addresses: string[] | undefined): DnsQueryOutcome => {
+    if (addresses === undefined || addresses.length === 0) return { kind: 'answered', rcode: DnsRcode.NxDomain, response: reply(DnsRcode.NxDomain), name };
 
-  // The name exists: A/AAAA get the matching addresses, other types an empty NOERROR (NODATA).
-  const family = question.type === 'A' ? isIPv4 : question.type === 'AAAA' ? isIPv6 : undefined;
-  const matching = family ? addresses.filter((a) => family(a)) : [];
-  const answers: dnsPacket.Answer[] = matching.map((data) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: ttlSeconds, class: 'IN', data }));
-  return { kind: 'answered', rcode: DnsRcode.NoError, response: reply(DnsRcode.NoError, answers), name, addresses: matching };
+    // The name exists: A/AAAA get the matching addresses, other types an empty NOERROR (NODATA).
+    const family = question.type === 'A' ? isIPv4 : question.type === 'AAAA' ? isIPv6 : undefined;
+    const matching = family ? addresses.filter((a) => family(a)) : [];
+    const answers: dnsPacket.Answer[] = matching.map((data) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: ttlSeconds, class: 'IN', data }));
+    return { kind: 'answered', rcode: DnsRcode.NoError, response: reply(DnsRcode.NoError, answers), name, addresses: matching };
+  };
+  let found: ReturnType<AsyncDnsLookup>;
+  try {
+    found = lookup(sandboxId, name);
+  } catch {
+    return servFail();
+  }
+  if (found instanceof Promise) return found.then((addresses) => answerWith(addresses), servFail);
+  return answerWith(found);
 }
 
 /** Label length bytes with either of the top bits set are pointers or extended label types (RFC 6891). */
@@ -116,7 +128,7 @@ function headerResponse(id: number, queryFlags: number, rcode: DnsRcode): Buffer
 }
 
 export interface SandboxResolverOptions {
-  lookup: DnsLookup;
+  lookup: AsyncDnsLookup;
   onAnswer?: DnsAnswerHook;
   /** Which sandbox a query came from, by its source address. */
   sandboxForAddress: (ip: string) => string | undefined;
@@ -147,8 +159,13 @@ export class SandboxResolver {
     this.udp = socket;
     socket.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'sandbox resolver UDP socket error'));
     socket.on('message', (msg, rinfo) => {
+      const send = (response: Buffer | undefined) => {
+        if (!response || this.udp !== socket) return; // closed while the host's resolver was asked
+        socket.send(response, rinfo.port, rinfo.address, () => undefined);
+      };
       const response = this.handle(msg, rinfo.address);
-      if (response) socket.send(response, rinfo.port, rinfo.address, () => undefined);
+      if (response instanceof Promise) void response.then(send);
+      else send(response);
     });
   }
 
@@ -156,6 +173,17 @@ export class SandboxResolver {
     this.tcp = server;
     server.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'sandbox resolver TCP server error'));
     server.on('connection', (socket) => this.serveTcp(socket));
+  }
+
+  /** Both sockets are bound and listening (the `dns` component of `/_emulator/health`). */
+  healthy(): boolean {
+    if (!this.udp || !this.tcp?.listening) return false;
+    try {
+      this.udp.address();
+      return true;
+    } catch {
+      return false; // not bound, or closed
+    }
   }
 
   async close(): Promise<void> {
@@ -171,9 +199,13 @@ export class SandboxResolver {
     ]);
   }
 
-  private handle(msg: Buffer, source: string): Buffer | undefined {
+  private handle(msg: Buffer, source: string): Buffer | undefined | Promise<Buffer | undefined> {
     const sandboxId = this.opts.sandboxForAddress(normalizeAddress(source));
     const outcome = answerDnsQuery(msg, { sandboxId, lookup: this.opts.lookup, ttlSeconds: this.opts.ttlSeconds });
+    return outcome instanceof Promise ? outcome.then((o) => this.answered(sandboxId, o)) : this.answered(sandboxId, outcome);
+  }
+
+  private answered(sandboxId: string | undefined, outcome: DnsQueryOutcome): Buffer | undefined {
     if (outcome.kind === 'ignored') return undefined;
     this.opts.logger.debug({ sandboxId, name: outcome.name, rcode: outcome.rcode }, 'sandbox DNS query');
     if (sandboxId !== undefined && outcome.name !== undefined && outcome.addresses && outcome.addresses.length > 0) {
@@ -205,6 +237,26 @@ export class SandboxResolver {
       this.connections.delete(socket);
     });
     let buffered: Buffer = Buffer.alloc(0);
+    const respond = (response: Buffer) => {
+      const prefix = Buffer.alloc(tcpLengthPrefix);
+      prefix.writeUInt16BE(Math.min(response.length, maxTcpMessage));
+      socket.write(Buffer.concat([prefix, response]));
+    };
+    // Answers still waiting for the host's resolver: later answers go out after them, in order.
+    let queue: Promise<void> | undefined;
+    const enqueue = (response: Buffer | undefined | Promise<Buffer | undefined>) => {
+      const next = (queue ?? Promise.resolve())
+        .then(() => response)
+        .then((r) => {
+          if (socket.destroyed) return;
+          if (r) respond(r);
+          else socket.destroy();
+        });
+      queue = next;
+      void next.then(() => {
+        if (queue === next) queue = undefined;
+      });
+    };
     socket.on('data', (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       let completed = false;
@@ -216,13 +268,15 @@ export class SandboxResolver {
         buffered = buffered.subarray(tcpLengthPrefix + length);
         completed = true;
         const response = this.handle(message, socket.remoteAddress ?? '');
+        if (queue || response instanceof Promise) {
+          enqueue(response);
+          continue;
+        }
         if (!response) {
           socket.destroy();
           return;
         }
-        const prefix = Buffer.alloc(tcpLengthPrefix);
-        prefix.writeUInt16BE(Math.min(response.length, maxTcpMessage));
-        socket.write(Buffer.concat([prefix, response]));
+        respond(response);
       }
       if (completed || buffered.length === 0) stopMessageTimer();
       if (buffered.length > 0 && !messageTimer) {

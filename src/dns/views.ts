@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { formatHostPort, parseHostPort, type HostPort } from '../net/host-port.js';
+import type { HostResolverPassthrough, PassthroughAnswer } from './passthrough.js';
 
 /**
  * The platform DNS view: what a sandbox's resolver (and ctld's host verification) sees. Records map a
@@ -41,16 +42,32 @@ export function validatePlatformRecords(records: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A name's addresses as the platform's resolver answers them, or why there are none (`askedHost`: the
+ * host's resolver was asked, through passthrough, and did not help).
+ */
+export type NameLookup = { ok: true; addresses: string[] } | { ok: false; reason: string; askedHost?: true };
+export type EndpointLookup = { ok: true; endpoints: Endpoint[] } | { ok: false; reason: string; askedHost?: true };
+
 export class PlatformDnsView {
   private names = new Map<string, string[]>();
   private endpoints = new Map<string, Endpoint[]>();
+  private readonly hostResolver: HostResolverPassthrough | undefined;
 
-  constructor(records: PlatformRecords = {}) {
+  /** With `passthrough`, names without a record are looked up with the host's resolver (`lookup*`). */
+  constructor(records: PlatformRecords = {}, passthrough?: HostResolverPassthrough) {
+    this.hostResolver = passthrough;
     this.replace(records);
+  }
+
+  /** Whether names without a record go to the host's resolver. */
+  get passthrough(): boolean {
+    return this.hostResolver !== undefined;
   }
 
   /** Replaces the whole view (`PUT /_emulator/dns/platform`). The caller validated the records. */
   replace(records: PlatformRecords): void {
+    this.hostResolver?.clear();
     this.names.clear();
     this.endpoints.clear();
     for (const [key, values] of Object.entries(records)) {
@@ -68,10 +85,52 @@ export class PlatformDnsView {
     return out;
   }
 
-  /** A host's addresses, as the sandbox resolver answers; undefined means NXDOMAIN. IP literals resolve to themselves. */
+  /**
+   * A host's addresses from the records, else (with passthrough) a fresh cached host-resolver answer;
+   * undefined means NXDOMAIN as far as is known without waiting. IP literals resolve to themselves.
+   * The gateway's synchronous questions (host verification) use this; sandbox-side resolution uses `lookup`.
+   */
   resolve(name: string): string[] | undefined {
     if (isIP(name)) return [name];
-    return this.names.get(normalizeName(name));
+    const normalized = normalizeName(name);
+    const recorded = this.names.get(normalized);
+    if (recorded || !this.hostResolver) return recorded;
+    const cached = this.hostResolver.cached(normalized);
+    return cached?.ok ? [...cached.addresses] : undefined;
+  }
+
+  /** A host's addresses: an explicit record always wins; else the host's resolver with passthrough; else none. */
+  async lookup(name: string): Promise<NameLookup> {
+    const known = this.lookupKnown(name);
+    if (known) return known;
+    const normalized = normalizeName(name);
+    return this.passthroughAnswer(normalized, await this.hostResolver!.resolve(normalized));
+  }
+
+  /**
+   * `lookup` when the answer is known without waiting (an IP literal, a record, no passthrough, or a
+   * cached host-resolver answer); undefined when the host's resolver must be asked.
+   */
+  lookupKnown(name: string): NameLookup | undefined {
+    if (isIP(name)) return { ok: true, addresses: [name] };
+    const normalized = normalizeName(name);
+    const recorded = this.names.get(normalized);
+    if (recorded) return { ok: true, addresses: [...recorded] };
+    if (!this.hostResolver) return { ok: false, reason: `${normalized} has no record in the platform DNS view` };
+    const cached = this.hostResolver.cached(normalized);
+    return cached && this.passthroughAnswer(normalized, cached);
+  }
+
+  private passthroughAnswer(name: string, answer: PassthroughAnswer): NameLookup {
+    return answer.ok ? { ok: true, addresses: [...answer.addresses] } : { ok: false, reason: `${name} has no record in the platform DNS view and ${answer.reason} (passthrough)`, askedHost: true };
+  }
+
+  /** `resolveEndpoint` with passthrough for the name: a `name:port` record first, else `lookup(host)`. */
+  async lookupEndpoint(host: string, port: number): Promise<EndpointLookup> {
+    const override = this.endpointOverride(host, port);
+    if (override) return { ok: true, endpoints: override };
+    const found = await this.lookup(host);
+    return found.ok ? { ok: true, endpoints: found.addresses.map((ip) => ({ host: ip, port })) } : found;
   }
 
   /** An explicit `name:port` (or `ip:port`) record, if there is one. */

@@ -123,9 +123,17 @@ function isProtectedProxyAddressCached(ip: string, platform: CompiledPlatform, p
   return verdict;
 }
 
-/** The proxy's address resolved through the platform DNS view: the first address that is not protected. */
-export function resolveProxyEndpoint(host: string, port: number, view: PlatformDnsView, platform: CompiledPlatform, policy: ProxyEndpointPolicy): Endpoint {
-  const candidates = view.resolveEndpoint(host, port);
+/**
+ * The proxy's address resolved through the platform DNS view (the platform's node resolver: with
+ * passthrough, the host's resolver for a name without a record): the first address that is not protected.
+ */
+export async function resolveProxyEndpoint(host: string, port: number, view: PlatformDnsView, platform: CompiledPlatform, policy: ProxyEndpointPolicy): Promise<Endpoint> {
+  let candidates = view.resolveEndpoint(host, port);
+  if (!candidates && view.passthrough) {
+    const found = await view.lookupEndpoint(host, port);
+    if (!found.ok) throw new DialError('proxy_resolve', `egress proxy host ${host} does not resolve: ${found.reason}`);
+    candidates = found.endpoints;
+  }
   if (!candidates || candidates.length === 0) throw new DialError('proxy_resolve', `egress proxy host ${host} does not resolve in the platform DNS view`);
   for (const c of candidates) {
     if (net.isIP(c.host) === 0) continue;

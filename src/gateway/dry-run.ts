@@ -86,3 +86,20 @@ export function dryRun(decide: Decider, sandboxId: string, resolve: (host: strin
     explanation: v.explanation,
   };
 }
+
+/**
+ * `dryRun` with sandbox-side resolution that may have to wait (the host's resolver, with platform DNS
+ * passthrough): the host is looked up first, and a passthrough failure's reason joins the explanation.
+ */
+export async function dryRunResolving(
+  decide: Decider,
+  sandboxId: string,
+  lookup: (host: string) => Promise<{ ok: true; address: string } | { ok: false; reason: string; askedHost?: true }>,
+  req: DryRunRequest,
+): Promise<DryRunResult> {
+  if (req.ip || !req.host) return dryRun(decide, sandboxId, () => undefined, req);
+  const found = await lookup(req.host);
+  const result = dryRun(decide, sandboxId, () => (found.ok ? found.address : undefined), req);
+  if (!result.flowStarts && !found.ok && found.askedHost) result.explanation += ` (${found.reason})`;
+  return result;
+}

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { ControlPlaneEvents } from '../control-plane/events.js';
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
+import { HostResolverPassthrough, type HostPassthroughOptions } from '../dns/passthrough.js';
 import { DnsSnoopCache } from '../dns/snoop-cache.js';
 import { PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
@@ -24,6 +25,8 @@ export interface GatewayOptions {
   logger: Logger;
   platformSettings?: PlatformSettings;
   platformRecords?: ConstructorParameters<typeof PlatformDnsView>[0];
+  /** Names the platform DNS view has no record for go to the host's resolver (off when absent). */
+  platformDnsPassthrough?: HostPassthroughOptions;
   proxyEndpoints?: ProxyEndpointPolicy;
   directEgress?: DirectEgress;
   udpEgress?: 'reject' | 'direct';
@@ -84,7 +87,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   const compiled = compilePlatform(o.platformSettings ?? {});
   if (!compiled.ok) throw new EmulatorError('invalid_platform_settings', compiled.error.message);
   const platform = compiled.platform;
-  const platformDns = new PlatformDnsView(o.platformRecords ?? {});
+  const platformDns = new PlatformDnsView(o.platformRecords ?? {}, o.platformDnsPassthrough ? new HostResolverPassthrough(o.platformDnsPassthrough) : undefined);
   const policies = createPolicyCache({ network: o.network, events: o.events });
   const sandboxIps = new Set<string>();
   const addresses = new Set<string>();

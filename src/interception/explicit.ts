@@ -4,7 +4,9 @@ import type { TcpFlowInput } from '../gateway/flow.js';
 import type { Logger } from '../log.js';
 import { Socks5Command, Socks5Method, Socks5Reply } from '../socks5/protocol.js';
 import { endAndLinger, serveSocks5Handshake } from '../socks5/server-handshake.js';
-import { maxProxyHeadBytes, parseHttpProxyRequest } from './http-proxy-request.js';
+import { maxProxyHeadBytes, parseHttpProxyRequest, type HttpProxyRequest } from './http-proxy-request.js';
+
+type HttpProxyTarget = Extract<HttpProxyRequest, { kind: 'connect' | 'forward' }>;
 
 /**
  * Explicit interception (anywhere, no privileges): a sandbox's programs reach the gateway through a
@@ -15,8 +17,11 @@ import { maxProxyHeadBytes, parseHttpProxyRequest } from './http-proxy-request.j
  */
 export interface ExplicitIngressDeps {
   sandboxId: string;
-  /** Sandbox-side resolution; IP literals resolve to themselves. undefined: NXDOMAIN. */
-  resolve: (host: string) => string | undefined;
+  /**
+   * Sandbox-side resolution; IP literals resolve to themselves. undefined: NXDOMAIN. A promise when the
+   * answer must be waited for (the host's resolver, with platform DNS passthrough).
+   */
+  resolve: (host: string) => string | undefined | Promise<string | undefined>;
   onTcpFlow: (input: TcpFlowInput) => void;
   /** A flow that could not start because the sandbox cannot resolve its host. */
   onUnresolvable: (host: string, port: number, ingress: 'socks5' | 'http-connect') => void;
@@ -32,6 +37,8 @@ export interface ExplicitIngress {
   readonly socks5: string;
   /** `127.0.0.1:P` speaking HTTP CONNECT (and absolute-form http:// requests). */
   readonly httpConnect: string;
+  /** Both ports are listening. */
+  healthy(): boolean;
   stop(): Promise<void>;
 }
 
@@ -70,7 +77,7 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
             return bound ? { kind: 'reply', code: Socks5Reply.Succeeded, bound: { atyp: 'ipv4', host: bound.host, port: bound.port } } : { kind: 'reply', code: Socks5Reply.GeneralFailure };
           }
           if (req.command !== Socks5Command.Connect) return { kind: 'reply', code: Socks5Reply.CommandNotSupported };
-          const ip = deps.resolve(req.address.host);
+          const ip = await deps.resolve(req.address.host);
           if (!ip) {
             deps.onUnresolvable(req.address.host, req.address.port, 'socks5');
             return { kind: 'reply', code: Socks5Reply.HostUnreachable };
@@ -109,7 +116,19 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
       const req = parseHttpProxyRequest(head);
       if (req.kind === 'need-more') return;
       if (req.kind === 'invalid') return reject(req.status, req.message);
-      const ip = deps.resolve(req.host);
+      const found = deps.resolve(req.host);
+      if (!(found instanceof Promise)) return proceed(req, found);
+      // The answer takes a while (the host's resolver): the request head is complete, so nothing more
+      // is read until it is here; the handshake timer still runs.
+      socket.off('data', onData);
+      socket.pause();
+      found.then(
+        (ip) => proceed(req, ip),
+        () => proceed(req, undefined),
+      );
+    };
+    const proceed = (req: HttpProxyTarget, ip: string | undefined) => {
+      if (socket.destroyed) return;
       if (!ip) {
         deps.onUnresolvable(req.host, req.port, 'http-connect');
         return reject(502, `sandbox-egress-emulator: ${req.host} does not resolve inside the sandbox, so no connection was opened`);
@@ -143,6 +162,7 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
   return {
     socks5,
     httpConnect,
+    healthy: () => socksServer.listening && httpServer.listening,
     async stop() {
       for (const s of sockets) s.destroy();
       await Promise.all([new Promise((r) => socksServer.close(r)), new Promise((r) => httpServer.close(r))]);

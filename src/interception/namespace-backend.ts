@@ -55,8 +55,8 @@ export type SandboxSubprocess = ResultPromise<{ reject: false; all: false; strip
 
 /** DNS hooks of the sandbox resolver, injected by the emulator (platform DNS view + sandbox hosts). */
 export interface SandboxDnsHooks {
-  /** Addresses for `name` as the sandbox sees it; undefined → NXDOMAIN. */
-  lookup(sandboxId: string, name: string): string[] | undefined;
+  /** Addresses for `name` as the sandbox sees it; undefined → NXDOMAIN. A promise when it must wait (platform DNS passthrough). */
+  lookup(sandboxId: string, name: string): string[] | undefined | Promise<string[] | undefined>;
   /** Called for every positive answer (feeds the snoop cache). */
   onAnswer?(sandboxId: string, name: string, addresses: string[], ttlSeconds: number): void;
 }
@@ -89,6 +89,12 @@ export interface NamespaceBackend {
   exec(id: string, command: readonly string[], opts?: ExecOptions): SandboxSubprocess;
   /** Replaces the sandbox's extra hosts entries (its /etc/hosts for programs started afterwards). */
   setHosts(id: string, entries: HostsEntries): Promise<void>;
+  /**
+   * For `/_emulator/health`: `listeners` — the redirect TCP listener listens, the UDP socket is bound
+   * and the helper that owns them in the gateway namespace is alive; `resolver` — the sandbox
+   * resolver's UDP and TCP sockets are bound.
+   */
+  healthy(): { listeners: boolean; resolver: boolean };
   /** Deletes everything this instance created. Idempotent. */
   stop(): Promise<void>;
 }

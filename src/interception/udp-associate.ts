@@ -12,7 +12,8 @@ import { encodeUdpDatagram, parseUdpDatagram } from '../socks5/udp-datagram.js';
 export async function startUdpAssociation(o: {
   sandboxId: string;
   control: net.Socket;
-  resolve: (host: string) => string | undefined;
+  /** A promise when the answer must be waited for (platform DNS passthrough). */
+  resolve: (host: string) => string | undefined | Promise<string | undefined>;
   onDatagram: (input: DatagramInput) => void;
   onUnresolvable: (host: string, port: number) => void;
 }): Promise<{ host: string; port: number }> {
@@ -35,18 +36,23 @@ export async function startUdpAssociation(o: {
       return;
     }
     if (parsed.frag !== 0) return;
+    const datagram = parsed;
+    const deliver = (ip: string | undefined) => {
+      if (!ip) {
+        o.onUnresolvable(datagram.address.host, datagram.address.port);
+        return;
+      }
+      o.onDatagram({
+        sandboxId: o.sandboxId,
+        source: `${rinfo.address}:${rinfo.port}`,
+        originalDst: { ip, port: datagram.address.port },
+        payload: datagram.data,
+        reply: (data, from) => socket.send(encodeUdpDatagram(addressFor(from.ip, from.port), data), rinfo.port, rinfo.address),
+      });
+    };
     const ip = net.isIP(parsed.address.host) ? parsed.address.host : o.resolve(parsed.address.host);
-    if (!ip) {
-      o.onUnresolvable(parsed.address.host, parsed.address.port);
-      return;
-    }
-    o.onDatagram({
-      sandboxId: o.sandboxId,
-      source: `${rinfo.address}:${rinfo.port}`,
-      originalDst: { ip, port: parsed.address.port },
-      payload: parsed.data,
-      reply: (data, from) => socket.send(encodeUdpDatagram(addressFor(from.ip, from.port), data), rinfo.port, rinfo.address),
-    });
+    if (ip instanceof Promise) ip.then(deliver, () => deliver(undefined));
+    else deliver(ip);
   });
   const close = () => {
     try {

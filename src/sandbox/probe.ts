@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmulatorError } from '../errors.js';
-import { dryRun, type DryRunRequest, type DryRunResult } from '../gateway/dry-run.js';
+import { dryRunResolving, type DryRunRequest, type DryRunResult } from '../gateway/dry-run.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { httpGet, tlsClientHello } from '../gateway/probe-payloads.js';
 import { fixturesDir } from '../paths.js';
@@ -41,7 +41,7 @@ const rfc9001Initial = () =>
 export async function runProbe(deps: { runtime: SandboxRuntime; gateway: Gateway; proxy?: TestProxy }, sandboxId: string, req: ProbeRequest): Promise<ProbeResult> {
   const { runtime, gateway, proxy } = deps;
   const transport = req.send === 'quic-initial' ? 'udp' : (req.transport ?? 'tcp');
-  const decision = dryRun(gateway.decide, sandboxId, (h) => runtime.resolve(sandboxId, h), { ...req, transport });
+  const decision = await dryRunResolving(gateway.decide, sandboxId, (h) => runtime.lookup(sandboxId, h), { ...req, transport });
   if (!decision.flowStarts) return { decision, outcome: 'error', error: decision.explanation, errorStep: 'sandbox_resolution' };
   const timeoutMs = Math.min(req.timeoutMs ?? 2_000, 30_000);
   const lastProxyEntry = proxy?.connections.list({ limit: 1 })[0]?.id ?? 0;

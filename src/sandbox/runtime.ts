@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { normalizeName, type PlatformDnsView } from '../dns/views.js';
+import { normalizeName, type NameLookup, type PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
 import type { AuditLog } from '../gateway/audit.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -69,10 +69,20 @@ export interface SandboxRuntime {
   attach(sandboxId: string): Promise<void>;
   detach(sandboxId: string): Promise<void>;
   view(sandboxId: string): SandboxView | undefined;
-  /** Sandbox-side resolution: hosts entries first, then the platform DNS view; IP literals as is. */
+  /**
+   * Sandbox-side resolution without waiting: hosts entries first, then the platform DNS view's records
+   * (and, with passthrough, cached host-resolver answers); IP literals as is.
+   */
   resolve(sandboxId: string, host: string): string | undefined;
-  /** Every address the sandbox's resolver answers for a name (undefined: NXDOMAIN). */
+  /** Every address the sandbox's resolver answers for a name without waiting (undefined: NXDOMAIN). */
   resolveAll(sandboxId: string, host: string): string[] | undefined;
+  /**
+   * Sandbox-side resolution as a program's lookup gets it: hosts entries, then the platform DNS view,
+   * then (with passthrough) the host's resolver; `reason` says why a name does not resolve.
+   */
+  lookup(sandboxId: string, host: string): Promise<SandboxLookup>;
+  /** What the transparent sandbox resolver answers for a name: at once when known, else once the host's resolver answered. */
+  resolverAnswer(sandboxId: string, name: string): string[] | undefined | Promise<string[] | undefined>;
   setHosts(sandboxId: string, hosts: Record<string, string[]>): void;
   /** In-process interception: a socket whose bytes go through the gateway as this sandbox's flow. */
   connect(sandboxId: string, target: ConnectTarget): Promise<net.Socket>;
@@ -88,10 +98,20 @@ export interface SandboxRuntime {
    * a malformed target; every gateway outcome is a result.
    */
   sendDatagram(sandboxId: string, datagram: DatagramTarget): Promise<DatagramResult>;
+  /**
+   * For `/_emulator/health`: `gateway` — every attached sandbox's explicit ingress ports, the in-process
+   * rendezvous port once opened, and (transparent) the redirect listeners and their helper are up;
+   * `dns` — the transparent sandbox resolver's sockets are bound (explicit mode: always true, as the
+   * ingress asks the in-process platform view, which has no sockets to lose).
+   */
+  healthy(): { gateway: boolean; dns: boolean };
   /** Like connect, with the gateway's outcome of the flow once it ends. */
   connectFlow(sandboxId: string, target: ConnectTarget): Promise<{ socket: net.Socket; flow: Promise<TcpFlowOutcome | undefined> }>;
   stop(): Promise<void>;
 }
+
+/** A name resolved from a sandbox's position: the address a program would dial (IPv4 first), or why there is none. */
+export type SandboxLookup = { ok: true; address: string; addresses: string[] } | { ok: false; reason: string; askedHost?: true };
 
 /** Reason the emulator records when a flow never starts because the sandbox cannot resolve its host. */
 export const sandboxResolutionFailed = 'sandbox_resolution_failed';
@@ -148,6 +168,34 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     const addresses = resolveAll(sandboxId, host);
     return addresses?.find((a) => net.isIP(a) === 4) ?? addresses?.[0];
   };
+  /** The sandbox's answer when known without waiting for the host's resolver (passthrough), else undefined. */
+  const lookupKnown = (sandboxId: string, host: string): NameLookup | undefined => {
+    if (net.isIP(host)) return { ok: true, addresses: [host] };
+    const name = normalizeName(host);
+    const entry = hostsOf(sandboxId).get(name);
+    return entry ? { ok: true, addresses: entry } : deps.platformDns().lookupKnown(name);
+  };
+  const picked = (found: NameLookup): SandboxLookup => {
+    if (!found.ok) return found;
+    const address = found.addresses.find((a) => net.isIP(a) === 4) ?? found.addresses[0];
+    return address ? { ok: true, address, addresses: found.addresses } : { ok: false, reason: 'no addresses' };
+  };
+  /** Synchronous when the answer is known (always, without passthrough), so those paths keep their timing. */
+  const lookupEither = (sandboxId: string, host: string): SandboxLookup | Promise<SandboxLookup> => {
+    const known = lookupKnown(sandboxId, host);
+    return known ? picked(known) : deps.platformDns().lookup(normalizeName(host)).then(picked);
+  };
+  const lookup = async (sandboxId: string, host: string): Promise<SandboxLookup> => lookupEither(sandboxId, host);
+  /** For resolve callbacks that take an address or undefined (the explicit ingress, UDP ASSOCIATE). */
+  const addressEither = (sandboxId: string, host: string): string | undefined | Promise<string | undefined> => {
+    const found = lookupEither(sandboxId, host);
+    return found instanceof Promise ? found.then((f) => (f.ok ? f.address : undefined)) : found.ok ? found.address : undefined;
+  };
+  const resolverAnswer = (sandboxId: string, name: string): string[] | undefined | Promise<string[] | undefined> => {
+    const known = lookupKnown(sandboxId, name);
+    if (known) return known.ok ? known.addresses : undefined;
+    return deps.platformDns().lookup(normalizeName(name)).then((f) => (f.ok ? f.addresses : undefined));
+  };
 
   // Transparent mode: every redirected connection and datagram of every sandbox arrives here.
   if (backend) {
@@ -181,6 +229,12 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     });
   }
 
+  /** With passthrough, why the host's resolver did not help (its cached failure), for notes. */
+  const passthroughFailure = (sandboxId: string, host: string): string => {
+    const known = lookupKnown(sandboxId, host);
+    return known && !known.ok && known.askedHost ? `: ${known.reason}` : '';
+  };
+
   // A program retrying datagrams to a name the sandbox cannot resolve is audited once per name and
   // port per window, not once per datagram (the table is bounded).
   const unresolvableDatagrams = new Map<string, number>();
@@ -206,7 +260,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       action: 'deny',
       reason: sandboxResolutionFailed,
       outcome: 'error',
-      emulator_note: `the sandbox cannot resolve ${host}, so the connection never started (the documented pitfall: the proxy resolves names only after a flow exists; add a sandbox hosts entry). The real platform records nothing here.`,
+      emulator_note: `the sandbox cannot resolve ${host}${passthroughFailure(sandboxId, host)}, so the connection never started (the documented pitfall: the proxy resolves names only after a flow exists; add a sandbox hosts entry). The real platform records nothing here.`,
     });
     return flowId;
   };
@@ -216,6 +270,7 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const arrived = new Map<number, net.Socket>();
   let rendezvous: net.Server | undefined;
   let rendezvousListening: Promise<void> | undefined;
+  let rendezvousOpened = false;
   const rendezvousPort = async (): Promise<number> => {
     if (!rendezvous) {
       const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -230,7 +285,10 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       rendezvous = server;
       rendezvousListening = new Promise<void>((res, rej) => {
         server.once('error', rej);
-        server.listen({ host: '127.0.0.1', port: 0 }, () => res());
+        server.listen({ host: '127.0.0.1', port: 0 }, () => {
+          rendezvousOpened = true;
+          res();
+        });
       });
       await rendezvousListening;
       gateway.host.emulatorPorts.add((server.address() as net.AddressInfo).port);
@@ -242,10 +300,14 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
 
   const connectFlow: SandboxRuntime['connectFlow'] = async (sandboxId, target) => {
     if (!store.sandboxes.get(sandboxId)) throw new EmulatorError('sandbox_not_found', `sandbox ${sandboxId} not found`);
-    const ip = target.ip ?? (target.host ? resolve(sandboxId, target.host) : undefined);
+    const found = target.ip === undefined && target.host ? await lookupEither(sandboxId, target.host) : undefined;
+    const ip = target.ip ?? (found?.ok ? found.address : undefined);
     if (!ip) {
       if (target.host) unresolvable(sandboxId, target.host, target.port, 'in-process');
-      throw new EmulatorError(sandboxResolutionFailed, target.host ? `getaddrinfo ENOTFOUND ${target.host} (inside sandbox ${sandboxId})` : 'connect needs a host or an ip');
+      throw new EmulatorError(
+        sandboxResolutionFailed,
+        target.host ? `getaddrinfo ENOTFOUND ${target.host} (inside sandbox ${sandboxId}${found && !found.ok && found.askedHost ? `: ${found.reason}` : ''})` : 'connect needs a host or an ip',
+      );
     }
     const port = await rendezvousPort();
     const client = net.connect({ host: '127.0.0.1', port });
@@ -276,7 +338,8 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     if (!(data instanceof Uint8Array)) throw new EmulatorError('invalid_datagram', 'sendDatagram: data must be a Buffer or Uint8Array');
     if (!(timeoutMs >= 0)) throw new EmulatorError('invalid_datagram', `sendDatagram: timeoutMs must be a non-negative number, got ${timeoutMs}`);
     if (target.ip !== undefined && !net.isIP(target.ip)) throw new EmulatorError('invalid_datagram', `sendDatagram: ip must be an IP address, got ${target.ip}`);
-    const ip = target.ip ?? (host ? resolve(sandboxId, host) : undefined);
+    const found = target.ip === undefined && host ? await lookupEither(sandboxId, host) : undefined;
+    const ip = target.ip ?? (found?.ok ? found.address : undefined);
     if (!ip) {
       if (!host) throw new EmulatorError('invalid_datagram', 'sendDatagram needs a host or an ip');
       const flowId = unresolvable(sandboxId, host, port, 'udp');
@@ -304,14 +367,14 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     startExplicitIngress({
       sandboxId,
       logger,
-      resolve: (host) => resolve(sandboxId, host),
+      resolve: (host) => addressEither(sandboxId, host),
       onTcpFlow: (input) => void gateway.handleTcp(input),
       onUnresolvable: (host, port, via) => unresolvable(sandboxId, host, port, via),
       onUdpAssociate: (control) =>
         startUdpAssociation({
           sandboxId,
           control,
-          resolve: (host) => resolve(sandboxId, host),
+          resolve: (host) => addressEither(sandboxId, host),
           onDatagram: (input) => void gateway.udp.handle(input),
           onUnresolvable: (host, port) => unresolvable(sandboxId, host, port, 'udp'),
         }),
@@ -376,6 +439,14 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
     },
     resolve,
     resolveAll,
+    lookup,
+    resolverAnswer,
+    healthy() {
+      const transparent = backend?.healthy();
+      const ingressesUp = [...ready.values()].every((i) => i.healthy());
+      const rendezvousUp = !rendezvousOpened || rendezvous?.listening === true;
+      return { gateway: ingressesUp && rendezvousUp && (transparent?.listeners ?? true), dns: transparent?.resolver ?? true };
+    },
     setHosts(sandboxId, hosts) {
       store.sandboxes.setHosts(sandboxId, hosts, now().toISOString());
       hostsCache.delete(sandboxId);

@@ -90,6 +90,8 @@ export interface TestProxy {
   readonly connections: TestProxyConnections;
   /** Back to the options given at creation: users, DNS view, faults; empties the log. */
   reset(): void;
+  /** Its server is listening (false once stopped or closed). */
+  healthy(): boolean;
   stop(): Promise<void>;
 }
 
@@ -418,6 +420,7 @@ export async function createTestProxy({
       addInitialFaults();
       connectionLog.clear();
     },
+    healthy: () => server.listening,
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const conn of [...live]) {

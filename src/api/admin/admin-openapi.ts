@@ -358,6 +358,10 @@ const emulatorInfo = objectOf<EmulatorInfo>({
       required: { mode: oneOfStrings(['transparent', 'explicit', 'in-process']), reason: str() },
       optional: {},
     }),
+    platformDns: objectOf<EmulatorInfo['platformDns']>({
+      required: { passthrough: { type: 'boolean', description: 'names without a platform DNS record are resolved with the host resolver' } },
+      optional: {},
+    }),
     dataDir: { type: ['string', 'null'], description: 'null when ephemeral' },
     ephemeral: { type: 'boolean' },
   },

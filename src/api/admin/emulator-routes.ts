@@ -11,6 +11,8 @@ export interface EmulatorInfo {
   ports: Record<string, number>;
   token: string;
   interception: { mode: 'transparent' | 'explicit' | 'in-process'; reason: string };
+  /** `passthrough`: names without a platform DNS record go to the host's resolver (`--platform-dns-passthrough`). */
+  platformDns: { passthrough: boolean };
   testProxy?: { address: string; users: { username: string; password: string }[] };
   fixtureCaPath?: string;
   dataDir: string | null;

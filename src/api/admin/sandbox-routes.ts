@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { validatePlatformRecords, type PlatformDnsView, type PlatformRecords } from '../../dns/views.js';
 import { ApiError } from '../../errors.js';
-import { dryRun } from '../../gateway/dry-run.js';
+import { dryRunResolving } from '../../gateway/dry-run.js';
 import type { Decider } from '../../gateway/decide.js';
 import { appProtocols } from '../../policy/types.js';
 import type { SandboxRuntime } from '../../sandbox/runtime.js';
@@ -66,9 +66,9 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
       runtime.setHosts(c.req.param('id'), hosts);
       return okJson(c, { hosts });
     })
-    .post('/sandboxes/:id/evaluate', knownSandbox, zodJsonBody(evaluateBody, issues), (c) => {
+    .post('/sandboxes/:id/evaluate', knownSandbox, zodJsonBody(evaluateBody, issues), async (c) => {
       const id = c.req.param('id');
-      return okJson(c, dryRun(decide, id, (host) => runtime.resolve(id, host), c.req.valid('json')));
+      return okJson(c, await dryRunResolving(decide, id, (host) => runtime.lookup(id, host), c.req.valid('json')));
     })
     .post('/sandboxes/:id/probe', knownSandbox, zodJsonBody(probeBody, issues), async (c) => {
       try {

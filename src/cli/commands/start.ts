@@ -89,6 +89,7 @@ function printBanner(io: CliIo, emulator: Emulator) {
     `  token        ${emulator.token}`,
     `  state        ${info.ephemeral ? 'in memory (--ephemeral)' : info.dataDir}`,
     `  interception ${info.interception.mode} (${info.interception.reason})`,
+    `  platform DNS ${info.platformDns.passthrough ? "view records, then the host's resolver (--platform-dns-passthrough)" : 'view records only'}`,
   ];
   if (info.testProxy) {
     const u = info.testProxy.users[0];

@@ -100,6 +100,11 @@ export class GatewayHelper {
     return this.process.pid;
   }
 
+  /** The helper process is alive and its IPC channel open. */
+  get running(): boolean {
+    return !this.exited && this.process.exitCode === null && this.process.signalCode === null && this.process.connected;
+  }
+
   async listenTcp(host: string, port: number): Promise<{ server: net.Server; port: number }> {
     const { msg, handle } = await this.request({ op: 'listen', kind: 'tcp', host, port });
     if (msg.op !== 'listening' || !(handle instanceof net.Server)) throw new EmulatorError('helper_request_failed', 'gateway helper sent no TCP server');

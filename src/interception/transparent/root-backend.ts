@@ -141,6 +141,19 @@ export class RootNamespaceBackend implements NamespaceBackend {
     return this.udp;
   }
 
+  healthy(): { listeners: boolean; resolver: boolean } {
+    let udpBound = false;
+    try {
+      udpBound = this.udp !== undefined && this.udp.address().port > 0;
+    } catch {
+      // not bound, or closed
+    }
+    return {
+      listeners: this.state === 'started' && this.tcp?.listening === true && udpBound && this.helper?.running === true,
+      resolver: this.state === 'started' && this.resolver?.healthy() === true,
+    };
+  }
+
   /** PIDs of the processes this backend runs (helper, conntrack stream). */
   get processIds(): { helper: number | undefined; conntrack: number | undefined } {
     return { helper: this.helper?.pid, conntrack: this.conntrack?.pid };
