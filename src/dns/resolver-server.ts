@@ -2,6 +2,9 @@ import type dgram from 'node:dgram';
 import { isIPv4, isIPv6, type Server, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { Logger } from '../log.js';
+import { DnsHeader, DnsRcode } from './dns-header.js';
+
+export { DnsRcode } from './dns-header.js';
 
 /**
  * The sandbox resolver: what a transparent sandbox's resolv.conf points at. It answers from an
@@ -13,17 +16,7 @@ import type { Logger } from '../log.js';
  * gateway namespace).
  */
 
-/** RFC 1035 §4.1.1 RCODE values. */
-export const DnsRcode = { NoError: 0, FormErr: 1, ServFail: 2, NxDomain: 3, NotImp: 4, Refused: 5 } as const;
-export type DnsRcode = (typeof DnsRcode)[keyof typeof DnsRcode];
-
-const dnsHeaderLength = 12;
-/** Header bits (RFC 1035 §4.1.1). */
-const qrResponseBit = 0x8000;
-const opcodeMask = 0x7800;
-const rdBit = 0x0100;
-const raBit = 0x0080;
-const rcodeMask = 0x000f;
+const { length: dnsHeaderLength, qrResponseBit, opcodeMask, rdBit, raBit, rcodeMask } = DnsHeader;
 const tcpLengthPrefix = 2;
 const maxTcpMessage = 65535;
 

@@ -1,4 +1,5 @@
 import dnsPacket from 'dns-packet';
+import { DnsHeader, DnsRcode } from './dns-header.js';
 
 /**
  * What the DNS snoop cache learns from one DNS response a sandbox received: each A/AAAA address of
@@ -12,12 +13,8 @@ export interface SnoopedAnswer {
   ttlSeconds: number;
 }
 
-const dnsHeaderLength = 12;
-/** RFC 1035 §4.1.1 header bits. */
-const qrResponseBit = 0x8000;
-const opcodeMask = 0x7800;
-const rcodeMask = 0x000f;
-const rcodeNoError = 0;
+const { length: dnsHeaderLength, qrResponseBit, opcodeMask, rcodeMask } = DnsHeader;
+const rcodeNoError = DnsRcode.NoError;
 /** The smallest resource record: a one-byte (root) name, then type, class, TTL and RDLENGTH. */
 const minRecordLength = 11;
 
