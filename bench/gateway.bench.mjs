@@ -28,7 +28,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { median, pct, spread, verdict, verdicts } from './lib/stats.mjs';
+import { median, pct, skipped, spread, verdict, verdicts } from './lib/stats.mjs';
 import { drainTimeWait } from './lib/time-wait.mjs';
 import { startIpcChild } from './lib/ipc-child.mjs';
 
