@@ -152,8 +152,12 @@ export interface ProxyDialOptions {
   timeoutMs: number;
 }
 
-/** Bytes per read from an upstream connection (the download direction of most flows). */
-export const upstreamReadBytes = 128 * 1024;
+/**
+ * Bytes per read from an upstream connection (the download direction of most flows). Measured on the
+ * whole chain: 128 KiB reads cost 2.06 CPU-s/GiB, 1 MiB reads 1.01 (2 MiB no better). A flow's buffer
+ * only grows to this after a read fills its small first buffer, so idle and small flows stay small.
+ */
+export const upstreamReadBytes = 1024 * 1024;
 
 /** A connected upstream socket whose reads go through `reads` (it emits no `data` events of its own). */
 export interface Upstream {

@@ -11,8 +11,8 @@ import { writeThrough, type DirectReads } from '../net/direct-reads.js';
 
 export type RelayEnd = 'client-closed' | 'upstream-closed' | 'client-error' | 'upstream-error' | 'idle-timeout' | 'fault' | 'stopped';
 
-/** Bytes per read on the destination side: fewer, larger reads relay bulk data with less CPU. */
-export const directReadBytes = 256 * 1024;
+/** Bytes per read on the destination side: fewer, larger reads relay bulk data with less CPU (see gateway/dial.ts upstreamReadBytes). */
+export const directReadBytes = 1024 * 1024;
 
 export interface RelayCounters {
   bytesUp: number;
