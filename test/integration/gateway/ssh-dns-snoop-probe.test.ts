@@ -119,6 +119,15 @@ function readBytes(socket: net.Socket, length: number): Promise<string> {
   });
 }
 
+/** Everything the sandbox side receives until its socket closes. */
+function receivedUntilClose(socket: net.Socket): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let got = '';
+    socket.on('data', (d) => (got += d));
+    socket.on('close', () => resolve(got));
+  });
+}
+
 const eventsOf = (flowId: string) => emu.flows().filter((e) => e.attributes.flow_id === flowId);
 
 describe('the DNS snoop cache names SSH flows', () => {
@@ -262,11 +271,7 @@ describe('the server-first probe', () => {
       emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.25:25': [`127.0.0.1:${(notSsh.address() as net.AddressInfo).port}`] });
       const id = sandboxWith('block-all', [{ name: 'allow-ssh', action: 'allow', cidrs: ['198.18.0.25/32'], appProtocols: ['ssh'] }]);
       const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.25', port: 25 });
-      const closed = new Promise<string>((r) => {
-        let got = '';
-        socket.on('data', (d) => (got += d));
-        socket.on('close', () => r(got));
-      });
+      const closed = receivedUntilClose(socket);
       const outcome = await flow;
       // Unknown traffic has no protocol, so the ssh rule does not match it: block-all denies it in the
       // destination phase, as without the probe.
@@ -291,11 +296,7 @@ describe('the server-first probe', () => {
       { name: 'allow-port', action: 'allow', cidrs: ['198.18.0.23/32'], ports: [{ port: 22 }] },
     ]);
     const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
-    const closed = new Promise<string>((r) => {
-      let got = '';
-      socket.on('data', (d) => (got += d));
-      socket.on('close', () => r(got));
-    });
+    const closed = receivedUntilClose(socket);
     const outcome = await flow;
     expect(outcome).toMatchObject({ outcome: 'denied', reason: 'client_idle' });
     expect(await closed).toBe('');
