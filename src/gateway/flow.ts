@@ -10,7 +10,8 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
-import { probeServerFirst, sameRoute, sshClassification, type AllowedVerdict, type ProxyCredentials, type ServerFirstProbeDeps } from './server-first-probe.js';
+import { probeServerFirst, sameRoute, sshClassification, type ServerFirstProbeDeps } from './server-first-probe.js';
+import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
 import { writeThrough } from '../net/direct-reads.js';
 
 export type { DirectEgress };
@@ -156,34 +157,28 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     return { outcome: 'denied', flowId, verdict, reason: verdict.reason };
   }
 
-  const routeAttrs: Partial<NetworkAuditAttributes> = {
+  const attempt: NetworkAuditAttributes = {
+    ...base,
     reason: verdict.decision.reason,
     adapter: adapterFor(classification, verdict.decision.action),
     adapter_capability: 'pass-through',
     route: verdict.route,
+    ...proxyRouteAttributes(verdict),
   };
-  if (verdict.route === 'proxy') {
-    routeAttrs.proxy_address = verdict.proxy.address;
-    routeAttrs.proxy_target_atyp = verdict.target.atyp;
-    routeAttrs.proxy_target = formatEndpoint({ host: verdict.target.host, port: verdict.target.port });
-    routeAttrs.auth_ref = verdict.proxy.credentialRef;
-  }
-  const attempt = { ...base, ...routeAttrs };
   const ctx: FlowContext = { deps, input, attempt, verdict, flowId, started, counters };
 
   // Credentials first: like ctld, a credential failure fails the flow before the proxy is contacted.
+  // A probed flow's upstream is already connected with the probe's credentials.
   let credentials: ProxyCredentials | undefined;
   if (probed) Object.assign(attempt, probed.auth);
-  else if (verdict.route === 'proxy' && verdict.proxy.credentialRef) {
-    const resolved = deps.credentials.resolve(sandboxId, verdict.proxy.credentialRef, { host: verdict.target.host, port: verdict.target.port });
-    attempt.auth_resolved = resolved.ok;
-    if (resolved.ok) {
-      attempt.auth_cache_hit = resolved.cacheHit;
-      credentials = { username: resolved.username, password: resolved.password };
-    } else {
+  else {
+    const route = routeCredentials(deps.credentials, sandboxId, verdict);
+    Object.assign(attempt, route.auth);
+    if (!route.ok) {
       deps.audit.record(sandboxId, 'attempt', attempt);
-      return fail(ctx, new DialError('proxy_auth', resolved.message), 'credentials');
+      return fail(ctx, new DialError('proxy_auth', route.message), 'credentials');
     }
+    credentials = route.credentials;
   }
   deps.audit.record(sandboxId, 'attempt', attempt);
 

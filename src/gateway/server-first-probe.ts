@@ -13,7 +13,6 @@
  */
 import { defaultHeaderLimit } from '../classify/classify-tcp.js';
 import { matchSsh } from '../classify/ssh.js';
-import { formatEndpoint } from '../dns/views.js';
 import type { Logger } from '../log.js';
 import type { FlowClassification } from '../policy/evaluate.js';
 import type { AuditLog, NetworkAuditAttributes } from './audit.js';
@@ -21,9 +20,7 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import type { Upstream } from './dial.js';
 import { emitData } from '../net/direct-reads.js';
-
-export type AllowedVerdict = Extract<FlowVerdict, { verdict: 'allow' }>;
-export type ProxyCredentials = { username: string; password: string };
+import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
 
 /** The audit reason of the probe's attempt (reference §6). */
 export const serverFirstProbeReason = 'server_first_probe';
@@ -92,26 +89,13 @@ export async function probeServerFirst(deps: ServerFirstProbeDeps, input: Server
     matched_rule: verdict.decision.matchedRule,
     route: verdict.route,
     emulator_note: verdict.policyNote,
+    ...proxyRouteAttributes(verdict),
   };
-  if (verdict.route === 'proxy') {
-    attempt.proxy_address = verdict.proxy.address;
-    attempt.proxy_target_atyp = verdict.target.atyp;
-    attempt.proxy_target = formatEndpoint({ host: verdict.target.host, port: verdict.target.port });
-    attempt.auth_ref = verdict.proxy.credentialRef;
-  }
 
-  let credentials: ProxyCredentials | undefined;
-  const auth: ProbedSsh['auth'] = {};
-  if (verdict.route === 'proxy' && verdict.proxy.credentialRef) {
-    const resolved = deps.credentials.resolve(sandboxId, verdict.proxy.credentialRef, { host: verdict.target.host, port: verdict.target.port });
-    auth.auth_resolved = resolved.ok;
-    if (resolved.ok) {
-      auth.auth_cache_hit = resolved.cacheHit;
-      credentials = { username: resolved.username, password: resolved.password };
-    }
-  }
-  deps.audit.record(sandboxId, 'attempt', { ...attempt, ...auth });
-  if (auth.auth_resolved === false) return undefined;
+  const route = routeCredentials(deps.credentials, sandboxId, verdict);
+  deps.audit.record(sandboxId, 'attempt', { ...attempt, ...route.auth });
+  if (!route.ok) return undefined;
+  const { credentials, auth } = route;
 
   let upstream: Upstream;
   try {
