@@ -62,8 +62,9 @@ export class HostResolverPassthrough {
     const inFlight = this.pending.get(name);
     if (inFlight) return inFlight;
     const generation = this.generation;
-    const work = this.lookupOnce(name).then((answer) => {
-      this.pending.delete(name);
+    const work: Promise<PassthroughAnswer> = this.lookupOnce(name).then((answer) => {
+      // After a clear() a newer lookup of the name may be the pending one: leave it.
+      if (this.pending.get(name) === work) this.pending.delete(name);
       if (generation === this.generation) {
         if (this.cache.size >= maxCachedNames) this.cache.clear();
         this.cache.set(name, { answer, expires: this.now() + this.cacheTtlMs });
