@@ -84,3 +84,21 @@ export function goAtoi(value: string): bigint | undefined {
   const n = BigInt(value);
   return n > INT64_MAX || n < INT64_MIN ? undefined : n;
 }
+
+/**
+ * The time package's own `quote` (used in time.ParseDuration errors): ASCII printable characters as
+ * they are (with `"` and `\` escaped), every byte of anything else as `\xNN`.
+ */
+export function goTimeQuote(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (code >= 0x80 || code < 0x20) {
+      for (const byte of Buffer.from(ch, 'utf8')) out += `\\x${byte.toString(16).padStart(2, '0')}`;
+    } else {
+      if (ch === '"' || ch === '\\') out += '\\';
+      out += ch;
+    }
+  }
+  return `${out}"`;
+}
