@@ -1,4 +1,5 @@
 import { ApiError } from '../errors.js';
+import { goQuote } from '../policy/go-format.js';
 import type { Store } from '../store/db.js';
 import type { CredentialSourceMetadata, CredentialSourceSpec } from '../store/credential-sources.js';
 import type { ControlPlaneEvents } from './events.js';
@@ -9,7 +10,8 @@ export interface CredentialSourceWrite {
   name?: string;
   resolverKind?: string;
   storageKind?: string;
-  externalRef?: string;
+  /** Any object (even `{}`) means "set", as upstream's *CredentialSourceExternalRefSpec. */
+  externalRef?: unknown;
   spec?: CredentialSourceSpec;
 }
 
@@ -21,8 +23,8 @@ export function validateCredentialSource(w: CredentialSourceWrite): string | und
   const name = (w.name ?? '').trim();
   if (name === '') return 'credential source name is required';
   if (name.includes('/')) return 'credential source name must not contain /';
-  if ((w.storageKind ?? '') !== '') return 'credential source storage backend is configured by the platform';
-  if ((w.externalRef ?? '') !== '') return 'credential source externalRef is configured by the platform';
+  if ((w.storageKind ?? '').trim() !== '') return 'credential source storage backend is configured by the platform';
+  if (w.externalRef !== undefined) return 'credential source externalRef is configured by the platform';
   const spec = w.spec ?? {};
   const blank = (s: string | undefined) => (s ?? '').trim() === '';
   switch (w.resolverKind) {
@@ -44,7 +46,7 @@ export function validateCredentialSource(w: CredentialSourceWrite): string | und
       if (blank(spec.staticSSHPrivateKey.privateKeyPem)) return 'static_ssh_private_key privateKeyPem is required';
       return undefined;
     default:
-      return `credential source resolver_kind "${w.resolverKind ?? ''}" is not supported`;
+      return `credential source resolver_kind ${goQuote(w.resolverKind ?? '')} is not supported`;
   }
 }
 
