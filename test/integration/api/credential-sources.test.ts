@@ -14,7 +14,8 @@ const createCases: { name: string; body: unknown; message: string }[] = [
   { name: 'no name', body: { ...up(''), name: '  ' }, message: 'credential source name is required' },
   { name: 'slash in name', body: up('a/b'), message: 'credential source name must not contain /' },
   { name: 'storage kind', body: { ...up('s'), storageKind: 'vault' }, message: 'credential source storage backend is configured by the platform' },
-  { name: 'external ref', body: { ...up('s'), externalRef: 'vault://x' }, message: 'credential source externalRef is configured by the platform' },
+  { name: 'external ref (any object, even empty)', body: { ...up('s'), externalRef: {} }, message: 'credential source externalRef is configured by the platform' },
+  { name: 'storage kind is trimmed', body: { ...up('s'), storageKind: ' ', externalRef: { provider: 'hashicorp_vault', path: 'x' } }, message: 'credential source externalRef is configured by the platform' },
   { name: 'headers without spec', body: { name: 's', resolverKind: 'static_headers', spec: {} }, message: 'static_headers spec is required' },
   { name: 'username/password without spec', body: { name: 's', resolverKind: 'static_username_password', spec: {} }, message: 'static_username_password spec is required' },
   { name: 'blank username', body: up('s', '  ', 'p'), message: 'static_username_password username is required' },
@@ -26,6 +27,18 @@ const createCases: { name: string; body: unknown; message: string }[] = [
 ];
 
 describe('credential sources', () => {
+  it('decodes the write request as Go does: externalRef is an object (upstream egressauthstore types)', async () => {
+    const res = await client.post('/api/v1/credential-sources', { ...up('s'), externalRef: 'vault://x' });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toBe(
+      'invalid request: json: cannot unmarshal string into Go struct field CredentialSourceWriteRequest.externalRef of type egressauthstore.CredentialSourceExternalRefSpec',
+    );
+    const values = await client.post('/api/v1/credential-sources', { name: 's', resolverKind: 'static_headers', spec: { staticHeaders: { values: { token: 5 } } } });
+    expect(values.json.error.message).toBe(
+      'invalid request: json: cannot unmarshal number into Go struct field StaticHeadersSourceSpec.spec.staticHeaders.values of type string',
+    );
+  });
+
   it.each(createCases)('create rejects: $name', async ({ body, message }) => {
     const res = await client.post('/api/v1/credential-sources', body);
     expect(res.status).toBe(400);
