@@ -11,8 +11,8 @@ export function unenforcedNote(fields: readonly string[]): string | undefined {
  * The note for request keys that matched no policy field: Sandbox0 ignores them silently (Go's
  * encoding/json), so a misspelled `trafficRule` changes nothing; the emulator says so.
  */
-export function ignoredFieldsNote(fields: readonly string[]): string | undefined {
-  return fields.length ? `ignored unknown policy field${fields.length > 1 ? 's' : ''} (Sandbox0 ignores them too): ${fields.join(', ')}` : undefined;
+export function ignoredFieldsNote(fields: readonly string[], what: 'policy' | 'request' = 'policy'): string | undefined {
+  return fields.length ? `ignored unknown ${what} field${fields.length > 1 ? 's' : ''} (Sandbox0 ignores them too): ${fields.join(', ')}` : undefined;
 }
 
 /** Everything the emulator has to say about a sandbox's policy, for its flows' `emulator_note`. */

@@ -54,3 +54,15 @@ describe('unknown policy fields', () => {
     expect(warning).toContain('n\\u{e4}me\\u{22}\\u{a}');
   });
 });
+
+describe('unknown claim fields', () => {
+  it('are accepted as upstream and named in a Warning header on the claim', async () => {
+    const res = await client.post('/api/v1/sandboxes', { template: 'default', confg: { ttl: 60 }, config: { network: { mode: 'block-all', egress: { trafficRule: [] } } } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('warning')).toBe(
+      '299 sandbox-egress-emulator "ignored unknown request fields (Sandbox0 ignores them too): confg, config.network.egress.trafficRule (confg: did you mean config?; config.network.egress.trafficRule: did you mean trafficRules?)"',
+    );
+    const clean = await client.post('/api/v1/sandboxes', { template: 'default' });
+    expect(clean.headers.get('warning')).toBeNull();
+  });
+});
