@@ -114,6 +114,22 @@ function foldKey(key: string): string {
   return out;
 }
 
+/** Go's zero value of a type, for a slice element that `null` left untouched. */
+function zeroValue(t: GoType): unknown {
+  switch (t.kind) {
+    case 'string':
+      return '';
+    case 'int':
+      return 0;
+    case 'bool':
+      return false;
+    case 'struct':
+      return {};
+    default:
+      return null;
+  }
+}
+
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
 /** Lone UTF-16 surrogates (from `\ud800` escapes) become U+FFFD, as Go's unquote does. */
@@ -235,7 +251,8 @@ class Decoder {
         }
         for (let i = 0; ; i++) {
           this.path.push(`[${i}]`);
-          out.push(this.value(t.elem, previous[i]));
+          // An element is always there: `null` (or nothing decoded) leaves Go's zero value.
+          out.push(this.value(t.elem, previous[i]) ?? zeroValue(t.elem));
           this.path.pop();
           const next = this.peek();
           this.pos++;

@@ -75,3 +75,11 @@ describe('Go encoding/json decoding', () => {
     expect(decode('{"mode":"a\\ud800b"}').value).toEqual({ mode: 'a\ufffdb' });
   });
 });
+
+describe('null slice elements', () => {
+  it('decode to the zero value of the element type, as Go leaves them', () => {
+    expect(decode('{"egress":{"trafficRules":[null,{"action":"allow","cidrs":[null,"a"],"ports":[null]}]}}').value).toEqual({
+      egress: { trafficRules: [{}, { action: 'allow', cidrs: ['', 'a'], ports: [{}] }] },
+    });
+  });
+});
