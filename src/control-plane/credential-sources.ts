@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js';
 import { goQuote } from '../policy/go-format.js';
+import { appendCertsFromPemOk, x509KeyPairError } from './credential-material.js';
 import type { Store } from '../store/db.js';
 import type { CredentialSourceMetadata, CredentialSourceSpec } from '../store/credential-sources.js';
 import type { ControlPlaneEvents } from './events.js';
@@ -40,6 +41,12 @@ export function validateCredentialSource(w: CredentialSourceWrite): string | und
       if (!spec.staticTLSClientCertificate) return 'static_tls_client_certificate spec is required';
       if (blank(spec.staticTLSClientCertificate.certificatePem)) return 'static_tls_client_certificate certificatePem is required';
       if (blank(spec.staticTLSClientCertificate.privateKeyPem)) return 'static_tls_client_certificate privateKeyPem is required';
+      {
+        const { certificatePem = '', privateKeyPem = '', caPem = '' } = spec.staticTLSClientCertificate;
+        const pairError = x509KeyPairError(certificatePem, privateKeyPem);
+        if (pairError) return `static_tls_client_certificate keypair is invalid: ${pairError}`;
+        if (caPem.trim() !== '' && !appendCertsFromPemOk(caPem.trim())) return 'static_tls_client_certificate caPem is invalid';
+      }
       return undefined;
     case 'static_ssh_private_key':
       if (!spec.staticSSHPrivateKey) return 'static_ssh_private_key spec is required';

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
 
@@ -26,7 +29,33 @@ const createCases: { name: string; body: unknown; message: string }[] = [
   { name: 'unknown kind', body: { name: 's', resolverKind: 'static_oauth', spec: {} }, message: 'credential source resolver_kind "static_oauth" is not supported' },
 ];
 
+const fixture = (name: string) => readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../../fixtures/ca', name), 'utf8');
+const tlsSource = (certificatePem: string, privateKeyPem: string, caPem?: string) => ({
+  name: 'mtls',
+  resolverKind: 'static_tls_client_certificate',
+  spec: { staticTLSClientCertificate: { certificatePem, privateKeyPem, ...(caPem === undefined ? {} : { caPem }) } },
+});
+
 describe('credential sources', () => {
+  // Texts as Go's tls.X509KeyPair / CertPool.AppendCertsFromPEM give them (checked against Go for these inputs).
+  it.each([
+    ['a key in the certificate field', () => tlsSource(fixture('api.internal.example.com.key'), fixture('api.internal.example.com.key')), 'static_tls_client_certificate keypair is invalid: tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched'],
+    ['no PEM at all', () => tlsSource('not pem', fixture('api.internal.example.com.key')), 'static_tls_client_certificate keypair is invalid: tls: failed to find any PEM data in certificate input'],
+    ['a certificate in the key field', () => tlsSource(fixture('api.internal.example.com.crt'), fixture('ca.crt')), 'static_tls_client_certificate keypair is invalid: tls: found a certificate rather than a key in the PEM for the private key'],
+    ['a key of another pair', () => tlsSource(fixture('api.internal.example.com.crt'), fixture('ca.key')), 'static_tls_client_certificate keypair is invalid: tls: private key does not match public key'],
+    ['an undecodable key', () => tlsSource(fixture('api.internal.example.com.crt'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'), 'static_tls_client_certificate keypair is invalid: tls: failed to parse private key'],
+    ['a CA bundle without a certificate', () => tlsSource(fixture('api.internal.example.com.crt'), fixture('api.internal.example.com.key'), 'not a ca'), 'static_tls_client_certificate caPem is invalid'],
+  ])('rejects TLS client certificate material as upstream: %s', async (_name, body, message) => {
+    const res = await client.post('/api/v1/credential-sources', body());
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({ code: 'bad_request', message: `failed to create credential source: ${message}` });
+  });
+
+  it('accepts a matching certificate and key with a CA bundle', async () => {
+    const res = await client.post('/api/v1/credential-sources', tlsSource(fixture('api.internal.example.com.crt'), fixture('api.internal.example.com.key'), `\n${fixture('ca.crt')}\n`));
+    expect(res.status).toBe(201);
+  });
+
   it('decodes the write request as Go does: externalRef is an object (upstream egressauthstore types)', async () => {
     const res = await client.post('/api/v1/credential-sources', { ...up('s'), externalRef: 'vault://x' });
     expect(res.status).toBe(400);
