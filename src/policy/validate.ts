@@ -1,4 +1,4 @@
-import { goQuote, goTimeQuote } from './go-format.js';
+import { goQuote, goTimeQuote, goToLower, goToUpper, goTrimSpace } from './go-format.js';
 import { goParseCidrOk } from './go-net.js';
 import type { CredentialBinding, HttpMatch, PortSpec, ProjectionSpec, ProtocolRule, SandboxNetworkPolicy } from './types.js';
 
@@ -15,8 +15,7 @@ export function validateNetworkPolicy(policy: SandboxNetworkPolicy): string | un
 
 const q = goQuote;
 const nonEmpty = <T>(list: readonly T[] | undefined): list is readonly T[] => list !== undefined && list.length > 0;
-/** Go's strings.TrimSpace: Unicode White_Space, as JavaScript's trim (which also trims U+FEFF, rare enough). */
-const blank = (s: string | undefined) => (s ?? '').trim() === '';
+const blank = (s: string | undefined) => goTrimSpace(s ?? '') === '';
 
 const trafficAppProtocols: ReadonlySet<string> = new Set(['http', 'tls', 'ssh', 'socks5', 'mqtt', 'redis', 'amqp', 'dns', 'mongodb', 'udp']);
 /** net/http's method constants (validHTTPMethod). */
@@ -66,7 +65,7 @@ function trafficRuleError(
   protocols: readonly string[] | undefined,
 ): string | undefined {
   for (const cidr of cidrs ?? []) {
-    const value = cidr.trim();
+    const value = goTrimSpace(cidr);
     if (value === '') continue;
     if (!goParseCidrOk(value)) return `invalid CIDR ${q(cidr)}`;
   }
@@ -75,14 +74,14 @@ function trafficRuleError(
   const portError = portsError(ports, ['tcp', 'udp']);
   if (portError) return portError;
   for (const p of protocols ?? []) {
-    if (!trafficAppProtocols.has(p.trim().toLowerCase())) return `unsupported app protocol ${q(p)}`;
+    if (!trafficAppProtocols.has(goToLower(goTrimSpace(p)))) return `unsupported app protocol ${q(p)}`;
   }
   return undefined;
 }
 
 function domainsError(domains: readonly string[] | undefined): string | undefined {
   for (const d of domains ?? []) {
-    if (d.trim().toLowerCase() === '*.') return `invalid wildcard domain ${q(d)}`;
+    if (goToLower(goTrimSpace(d)) === '*.') return `invalid wildcard domain ${q(d)}`;
   }
   return undefined;
 }
@@ -93,7 +92,7 @@ function portsError(ports: readonly PortSpec[] | undefined, protocols: readonly 
     const port = p.port ?? 0;
     if (port <= 0 || port > 65535) return `invalid port ${port}`;
     if (p.endPort !== undefined && (p.endPort < port || p.endPort > 65535)) return `invalid end port ${p.endPort}`;
-    const proto = (p.protocol ?? '').trim().toLowerCase();
+    const proto = goToLower(goTrimSpace(p.protocol ?? ''));
     if (proto !== '' && !protocols.includes(proto)) return `unsupported protocol ${q(p.protocol ?? '')}`;
   }
   return undefined;
@@ -147,7 +146,7 @@ function protocolRuleError(rule: ProtocolRule): string | undefined {
 /** validateHTTPMatchFields: methods are trimmed and uppercased before the checks (and in the message). */
 function httpMatchFieldsError(label: string, match: HttpMatch): string | undefined {
   for (const raw of match.methods ?? []) {
-    const method = raw.trim().toUpperCase();
+    const method = goToUpper(goTrimSpace(raw));
     if (method === '') return `${label} httpMatch method is required`;
     if (!httpMethods.has(method)) return `${label} httpMatch method ${q(method)} is invalid`;
   }
@@ -165,7 +164,7 @@ function httpMatchFieldsError(label: string, match: HttpMatch): string | undefin
 function methodListError(which: 'allowed' | 'denied', list: readonly string[] | undefined): string | undefined {
   const seen = new Set<string>();
   for (const raw of list ?? []) {
-    const method = raw.trim().toUpperCase();
+    const method = goToUpper(goTrimSpace(raw));
     if (method === '') return `http methods ${which} method is required`;
     if (!httpMethods.has(method)) return `http methods ${which} method ${q(method)} is invalid`;
     if (seen.has(method)) return `duplicate http ${which} method ${q(method)}`;
@@ -177,7 +176,7 @@ function methodListError(which: 'allowed' | 'denied', list: readonly string[] | 
 function pathListError(label: string, list: readonly string[] | undefined): string | undefined {
   const seen = new Set<string>();
   for (const raw of list ?? []) {
-    const path = raw.trim();
+    const path = goTrimSpace(raw);
     if (path === '' || !path.startsWith('/')) return `${label} path ${q(path)} must start with /`;
     if (seen.has(path)) return `duplicate ${label} path ${q(path)}`;
     seen.add(path);
@@ -188,7 +187,7 @@ function pathListError(label: string, list: readonly string[] | undefined): stri
 function toolListError(which: 'allowed' | 'denied', list: readonly string[] | undefined): string | undefined {
   const seen = new Set<string>();
   for (const raw of list ?? []) {
-    const name = raw.trim();
+    const name = goTrimSpace(raw);
     if (name === '') return `mcp tools ${which} name is required`;
     if (seen.has(name)) return `duplicate mcp ${which} tool ${q(name)}`;
     seen.add(name);
@@ -208,7 +207,7 @@ export function validateCredentialPolicy(policy: SandboxNetworkPolicy): string |
     if (blank(b.sourceRef)) return `credential binding sourceRef is required for ${q(ref)}`;
     const projectionErr = projectionError(ref, b.projection ?? { type: '' });
     if (projectionErr) return projectionErr;
-    const ttl = (b.cachePolicy?.ttl ?? '').trim();
+    const ttl = goTrimSpace(b.cachePolicy?.ttl ?? '');
     if (b.cachePolicy && ttl !== '') {
       const parsed = parseGoDuration(ttl);
       if (!parsed.ok) return `credential binding cachePolicy ttl is invalid for ${q(ref)}: ${parsed.error}`;
