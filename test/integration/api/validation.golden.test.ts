@@ -27,6 +27,8 @@ interface ValidationFile {
   description: string;
   source: string;
   wrap?: string;
+  /** Lines of the upstream file holding an fmt.Errorf; each must be cited by a case. */
+  errorfLines?: number[];
   cases: ValidationCase[];
 }
 
@@ -61,6 +63,11 @@ describe('fixtures are well formed', () => {
       expect((c.body === undefined) !== (c.raw === undefined)).toBe(true);
       expect([c.error !== undefined, c.ok === true, c.status !== undefined].filter(Boolean)).toHaveLength(1);
     }
+  });
+
+  it.each(files.filter((f) => f.data.errorfLines))('$name: every fmt.Errorf of the upstream file is cited by a case', ({ data }) => {
+    const cited = new Set(data.cases.map((c) => Number(c.upstream.split(':').pop())));
+    expect(data.errorfLines!.filter((line) => !cited.has(line))).toEqual([]);
   });
 });
 
