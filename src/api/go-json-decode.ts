@@ -57,6 +57,9 @@ const structShortName = (t: Extract<GoType, { kind: 'struct' }>) => t.name.slice
 
 export class GoJsonTypeError extends Error {}
 
+/** Unknown keys past this many get no did-you-mean (each costs an edit distance per field). */
+const MAX_SUGGESTIONS = 10;
+
 /** A key that matched no field: its path (`egress.trafficRules[0].cidr`) and the closest field name, if one is close. */
 export interface UnknownField {
   path: string;
@@ -308,7 +311,8 @@ class Decoder {
       const key = this.readKey();
       const field = Object.hasOwn(t.fields, key) ? key : folded.get(foldKey(key));
       if (field === undefined) {
-        const didYouMean = closestField(key, Object.keys(t.fields));
+        // Suggestions only for the first few (the ones a warning names): a body may hold many keys.
+        const didYouMean = this.unknown.length < MAX_SUGGESTIONS ? closestField(key, Object.keys(t.fields)) : undefined;
         this.unknown.push({ path: [...this.path, this.path.length ? `.${key}` : key].join(''), ...(didYouMean ? { didYouMean } : {}) });
         this.skip();
       } else {

@@ -83,3 +83,13 @@ describe('null slice elements', () => {
     });
   });
 });
+
+describe('many unknown keys', () => {
+  it('are all reported, with suggestions (an edit distance per field each) for the first ten only', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `"mod${i % 10}${'x'.repeat(40)}":1`).join(',');
+    const { unknownFields } = decode(`{"mode":"allow-all","egresss":{},${keys}}`);
+    expect(unknownFields).toHaveLength(20_001);
+    expect(unknownFields[0]).toEqual({ path: 'egresss', didYouMean: 'egress' });
+    expect(unknownFields.slice(10).every((f) => f.didYouMean === undefined)).toBe(true);
+  });
+});
