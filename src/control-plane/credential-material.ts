@@ -5,10 +5,11 @@
  * certificates and keys are parsed with node:crypto. Pure apart from node:crypto; never echoes material.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { goQuote } from '../policy/go-format.js';
 
 interface PemBlock {
   type: string;
-  headers: number;
+  headers: Map<string, string>;
   bytes: Buffer;
 }
 
@@ -45,17 +46,18 @@ function pemDecode(data: string): { block: PemBlock; rest: string } | undefined 
     [typeLine, rest] = getLine(rest);
     if (!typeLine.endsWith(PEM_END_OF_LINE)) continue;
     typeLine = typeLine.slice(0, -PEM_END_OF_LINE.length);
-    let headers = 0;
+    const headers = new Map<string, string>();
     for (;;) {
       if (rest.length === 0) return undefined;
       const [line, next] = getLine(rest);
-      if (!line.includes(':')) break;
-      headers++;
+      const colon = line.indexOf(':');
+      if (colon < 0) break;
+      headers.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
       rest = next;
     }
     let endIndex: number;
     let endTrailerIndex: number;
-    if (headers === 0 && rest.startsWith(PEM_END.slice(1))) {
+    if (headers.size === 0 && rest.startsWith(PEM_END.slice(1))) {
       endIndex = 0;
       endTrailerIndex = PEM_END.length - 1;
     } else {
@@ -170,5 +172,53 @@ export function x509KeyPairError(certPem: string, keyPem: string): string | unde
 
 /** x509.CertPool.AppendCertsFromPEM: true when at least one CERTIFICATE block (without headers) parses. */
 export function appendCertsFromPemOk(pem: string): boolean {
-  return pemBlocks(pem).some((b) => b.type === 'CERTIFICATE' && b.headers === 0 && parseCertificate(b.bytes) !== undefined);
+  return pemBlocks(pem).some((b) => b.type === 'CERTIFICATE' && b.headers.size === 0 && parseCertificate(b.bytes) !== undefined);
+}
+
+const OPENSSH_MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
+
+/** The cipher and KDF names of an openssh-key-v1 blob, or undefined when it is not one. */
+function opensshCipher(blob: Buffer): { cipher: string; kdf: string } | undefined {
+  if (blob.length < OPENSSH_MAGIC.length || !blob.subarray(0, OPENSSH_MAGIC.length).equals(OPENSSH_MAGIC)) return undefined;
+  let at = OPENSSH_MAGIC.length;
+  const readString = (): string | undefined => {
+    if (at + 4 > blob.length) return undefined;
+    const len = blob.readUInt32BE(at);
+    if (at + 4 + len > blob.length) return undefined;
+    const out = blob.subarray(at + 4, at + 4 + len).toString('latin1');
+    at += 4 + len;
+    return out;
+  };
+  const cipher = readString();
+  const kdf = readString();
+  return cipher === undefined || kdf === undefined ? undefined : { cipher, kdf };
+}
+
+/** PEM block types golang.org/x/crypto/ssh (v0.47, upstream's) parses as private keys. */
+const sshKeyTypes = new Set(['RSA PRIVATE KEY', 'PRIVATE KEY', 'EC PRIVATE KEY', 'OPENSSH PRIVATE KEY']);
+
+/**
+ * The errors of ssh.ParsePrivateKey / ParsePrivateKeyWithPassphrase that come before the key itself is
+ * parsed: no PEM block, a passphrase-protected key without a passphrase, an unsupported block type, a
+ * passphrase for a key that is not encrypted. undefined otherwise (the key's own encoding is not
+ * checked: x509's texts for broken DER are not reproduced; README difference table).
+ */
+export function sshPrivateKeyError(pem: string, passphrase: string): string | undefined {
+  const first = pemDecode(pem)?.block;
+  if (!first) return 'ssh: no key found';
+  const encryptedPem = (first.headers.get('Proc-Type') ?? '').includes('ENCRYPTED');
+  if (passphrase !== '') {
+    if (first.type === 'OPENSSH PRIVATE KEY') return undefined;
+    // x509.IsEncryptedPEMBlock also needs a DEK-Info header.
+    if (!encryptedPem || !first.headers.has('DEK-Info')) return 'ssh: not an encrypted key';
+    return undefined;
+  }
+  if (encryptedPem) return 'ssh: this private key is passphrase protected';
+  if (first.type === 'DSA PRIVATE KEY') return undefined; // support differs between x/crypto versions
+  if (!sshKeyTypes.has(first.type)) return `ssh: unsupported key type ${goQuote(first.type)}`;
+  if (first.type === 'OPENSSH PRIVATE KEY') {
+    const names = opensshCipher(first.bytes);
+    if (names && (names.cipher !== 'none' || names.kdf !== 'none')) return 'ssh: this private key is passphrase protected';
+  }
+  return undefined;
 }

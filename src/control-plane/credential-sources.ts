@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import { goQuote } from '../policy/go-format.js';
-import { appendCertsFromPemOk, x509KeyPairError } from './credential-material.js';
+import { appendCertsFromPemOk, sshPrivateKeyError, x509KeyPairError } from './credential-material.js';
 import type { Store } from '../store/db.js';
 import type { CredentialSourceMetadata, CredentialSourceSpec } from '../store/credential-sources.js';
 import type { ControlPlaneEvents } from './events.js';
@@ -51,6 +51,10 @@ export function validateCredentialSource(w: CredentialSourceWrite): string | und
     case 'static_ssh_private_key':
       if (!spec.staticSSHPrivateKey) return 'static_ssh_private_key spec is required';
       if (blank(spec.staticSSHPrivateKey.privateKeyPem)) return 'static_ssh_private_key privateKeyPem is required';
+      {
+        const keyError = sshPrivateKeyError(spec.staticSSHPrivateKey.privateKeyPem ?? '', (spec.staticSSHPrivateKey.passphrase ?? '').trim() === '' ? '' : (spec.staticSSHPrivateKey.passphrase ?? ''));
+        if (keyError) return `static_ssh_private_key privateKeyPem is invalid: ${keyError}`;
+      }
       return undefined;
     default:
       return `credential source resolver_kind ${goQuote(w.resolverKind ?? '')} is not supported`;

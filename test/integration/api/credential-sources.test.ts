@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +50,38 @@ describe('credential sources', () => {
     const res = await client.post('/api/v1/credential-sources', body());
     expect(res.status).toBe(400);
     expect(res.json.error).toEqual({ code: 'bad_request', message: `failed to create credential source: ${message}` });
+  });
+
+  const sshSource = (privateKeyPem: string, passphrase?: string) => ({
+    name: 'git',
+    resolverKind: 'static_ssh_private_key',
+    spec: { staticSSHPrivateKey: { privateKeyPem, ...(passphrase === undefined ? {} : { passphrase }) } },
+  });
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+  const encryptedPkcs1 = rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string;
+  const opensshEncrypted = (() => {
+    const str = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
+    const blob = Buffer.concat([Buffer.from('openssh-key-v1\0'), str('aes256-ctr'), str('bcrypt')]);
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${blob.toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  })();
+
+  // Texts of golang.org/x/crypto/ssh (v0.47, upstream's go.mod) for what precedes parsing the key itself.
+  it.each([
+    ['no PEM block', () => sshSource('not a key'), 'ssh: no key found'],
+    ['an unsupported block type', () => sshSource('-----BEGIN FOO-----\nAAAA\n-----END FOO-----\n'), 'ssh: unsupported key type "FOO"'],
+    ['an encrypted PKCS#8 key', () => sshSource(rsa.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string), 'ssh: unsupported key type "ENCRYPTED PRIVATE KEY"'],
+    ['an encrypted PEM key without a passphrase', () => sshSource(encryptedPkcs1), 'ssh: this private key is passphrase protected'],
+    ['an encrypted OpenSSH key without a passphrase', () => sshSource(opensshEncrypted), 'ssh: this private key is passphrase protected'],
+    ['a passphrase for a key that is not encrypted', () => sshSource(rsa.export({ type: 'pkcs1', format: 'pem' }) as string, 'pw'), 'ssh: not an encrypted key'],
+  ])('rejects SSH private keys as upstream: %s', async (_name, body, message) => {
+    const res = await client.post('/api/v1/credential-sources', body());
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({ code: 'bad_request', message: `failed to create credential source: static_ssh_private_key privateKeyPem is invalid: ${message}` });
+  });
+
+  it('accepts an SSH key, and an encrypted one with its passphrase', async () => {
+    expect((await client.post('/api/v1/credential-sources', sshSource(rsa.export({ type: 'pkcs8', format: 'pem' }) as string))).status).toBe(201);
+    expect((await client.post('/api/v1/credential-sources', { ...sshSource(encryptedPkcs1, 'pw'), name: 'git2' })).status).toBe(201);
   });
 
   it('accepts a matching certificate and key with a CA bundle', async () => {
