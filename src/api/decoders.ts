@@ -1,7 +1,6 @@
 /**
- * The request decoders (zod schemas) are loaded on first use rather than at start-up: zod is the
- * heaviest import of the API and `start` must be ready fast. `warmDecoders()` loads them right after
- * the server listens.
+ * The request decoders (Go-type descriptors, decode.ts) are loaded on first use rather than at
+ * start-up, to keep `start` fast; `warmDecoders()` loads them right after the server listens.
  */
 let loading: Promise<typeof import('./decode.js')> | undefined;
 

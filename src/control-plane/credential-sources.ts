@@ -1,4 +1,6 @@
 import { ApiError } from '../errors.js';
+import { goQuote } from '../policy/go-format.js';
+import { appendCertsFromPemOk, sshPrivateKeyError, x509KeyPairError } from './credential-material.js';
 import type { Store } from '../store/db.js';
 import type { CredentialSourceMetadata, CredentialSourceSpec } from '../store/credential-sources.js';
 import type { ControlPlaneEvents } from './events.js';
@@ -9,7 +11,8 @@ export interface CredentialSourceWrite {
   name?: string;
   resolverKind?: string;
   storageKind?: string;
-  externalRef?: string;
+  /** Any object (even `{}`) means "set", as upstream's *CredentialSourceExternalRefSpec. */
+  externalRef?: unknown;
   spec?: CredentialSourceSpec;
 }
 
@@ -21,8 +24,8 @@ export function validateCredentialSource(w: CredentialSourceWrite): string | und
   const name = (w.name ?? '').trim();
   if (name === '') return 'credential source name is required';
   if (name.includes('/')) return 'credential source name must not contain /';
-  if ((w.storageKind ?? '') !== '') return 'credential source storage backend is configured by the platform';
-  if ((w.externalRef ?? '') !== '') return 'credential source externalRef is configured by the platform';
+  if ((w.storageKind ?? '').trim() !== '') return 'credential source storage backend is configured by the platform';
+  if (w.externalRef !== undefined) return 'credential source externalRef is configured by the platform';
   const spec = w.spec ?? {};
   const blank = (s: string | undefined) => (s ?? '').trim() === '';
   switch (w.resolverKind) {
@@ -38,13 +41,23 @@ export function validateCredentialSource(w: CredentialSourceWrite): string | und
       if (!spec.staticTLSClientCertificate) return 'static_tls_client_certificate spec is required';
       if (blank(spec.staticTLSClientCertificate.certificatePem)) return 'static_tls_client_certificate certificatePem is required';
       if (blank(spec.staticTLSClientCertificate.privateKeyPem)) return 'static_tls_client_certificate privateKeyPem is required';
+      {
+        const { certificatePem = '', privateKeyPem = '', caPem = '' } = spec.staticTLSClientCertificate;
+        const pairError = x509KeyPairError(certificatePem, privateKeyPem);
+        if (pairError) return `static_tls_client_certificate keypair is invalid: ${pairError}`;
+        if (caPem.trim() !== '' && !appendCertsFromPemOk(caPem.trim())) return 'static_tls_client_certificate caPem is invalid';
+      }
       return undefined;
     case 'static_ssh_private_key':
       if (!spec.staticSSHPrivateKey) return 'static_ssh_private_key spec is required';
       if (blank(spec.staticSSHPrivateKey.privateKeyPem)) return 'static_ssh_private_key privateKeyPem is required';
+      {
+        const keyError = sshPrivateKeyError(spec.staticSSHPrivateKey.privateKeyPem ?? '', (spec.staticSSHPrivateKey.passphrase ?? '').trim() === '' ? '' : (spec.staticSSHPrivateKey.passphrase ?? ''));
+        if (keyError) return `static_ssh_private_key privateKeyPem is invalid: ${keyError}`;
+      }
       return undefined;
     default:
-      return `credential source resolver_kind "${w.resolverKind ?? ''}" is not supported`;
+      return `credential source resolver_kind ${goQuote(w.resolverKind ?? '')} is not supported`;
   }
 }
 

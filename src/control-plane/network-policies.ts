@@ -21,14 +21,22 @@ export function unenforcedFields(policy: SandboxNetworkPolicy): string[] {
 export interface NetworkPolicyService {
   /** The effective policy: the stored (template-merged) policy plus the stored bindings sorted by ref. */
   get(sandboxId: string): SandboxNetworkPolicy;
-  /** PUT semantics of upstream handlers_network.go, step by step. Returns the wire response. */
-  put(sandboxId: string, request: SandboxNetworkPolicy, bindingsOmitted: boolean): SandboxNetworkPolicy;
+  /**
+   * PUT semantics of upstream handlers_network.go, step by step. Returns the wire response.
+   * `ignoredFields`: request keys that matched no policy field (dropped, as upstream drops them); kept
+   * with the sandbox's policy until the next PUT so its flows can say so (emulator_note).
+   */
+  put(sandboxId: string, request: SandboxNetworkPolicy, bindingsOmitted: boolean, ignoredFields?: readonly string[]): SandboxNetworkPolicy;
   /** The effective policy for the data plane (no omitempty, bindings with their pinned versions). */
-  effective(sandboxId: string): { policy: SandboxNetworkPolicy; pinned: Map<string, number> } | undefined;
+  effective(sandboxId: string): { policy: SandboxNetworkPolicy; pinned: Map<string, number>; ignoredFields: readonly string[] } | undefined;
 }
 
 export function createNetworkPolicyService(deps: { store: Store; events: ControlPlaneEvents; sandboxes: SandboxService; now: () => Date }): NetworkPolicyService {
   const { store, events, sandboxes, now } = deps;
+  // Unknown request keys of each sandbox's last accepted PUT (emulator-only, not stored).
+  const ignored = new Map<string, readonly string[]>();
+  events.on('sandbox-deleted', (id) => void ignored.delete(id));
+  events.on('reset', () => ignored.clear());
 
   const effective = (sandboxId: string): SandboxNetworkPolicy => {
     const record = sandboxes.get(sandboxId);
@@ -43,9 +51,9 @@ export function createNetworkPolicyService(deps: { store: Store; events: Control
     effective(sandboxId) {
       if (!store.sandboxes.get(sandboxId)) return undefined;
       const pinned = new Map(store.bindings.forSandbox(sandboxId).map((b) => [b.binding.ref, b.sourceVersion] as const));
-      return { policy: effective(sandboxId), pinned };
+      return { policy: effective(sandboxId), pinned, ignoredFields: ignored.get(sandboxId) ?? [] };
     },
-    put(sandboxId, request, bindingsOmitted) {
+    put(sandboxId, request, bindingsOmitted, ignoredFields = []) {
       // 2. mode check, before the sandbox lookup
       if ((request.mode ?? '') === '') throw new ApiError('bad_request', 'mode is required');
       if (request.mode !== 'allow-all' && request.mode !== 'block-all') {
@@ -81,6 +89,8 @@ export function createNetworkPolicyService(deps: { store: Store; events: Control
         store.bindings.replace(sandboxId, localTeamId, pin(store, bindings));
         store.sandboxes.setNetwork(sandboxId, annotation, policyHash(annotation), { ...record.config, network: requestPolicy }, now().toISOString());
       });
+      if (ignoredFields.length) ignored.set(sandboxId, ignoredFields);
+      else ignored.delete(sandboxId);
       // 9. "ctld" applies it immediately in the emulator
       events.emit('network-updated', sandboxId);
       // 10. the merged policy, bindings exactly as submitted (absent when [] was sent)

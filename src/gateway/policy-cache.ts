@@ -2,7 +2,7 @@ import type { ControlPlaneEvents } from '../control-plane/events.js';
 import { unenforcedFields, type NetworkPolicyService } from '../control-plane/network-policies.js';
 import { compilePolicy, type CompileError } from '../policy/compile.js';
 import type { CompiledPolicy } from '../policy/compiled-policy.js';
-import { unenforcedNote } from '../policy/unenforced.js';
+import { policyNote } from '../policy/unenforced.js';
 
 /** What the data plane holds for a sandbox, as ctld's policy store (reference §2D). */
 export interface SandboxPolicyState {
@@ -41,7 +41,7 @@ export function createPolicyCache(deps: { network: NetworkPolicyService; events:
     const previous = states.get(sandboxId);
     const result = compilePolicy(effective.policy);
     const state: SandboxPolicyState = result.ok
-      ? { compiled: result.policy, unenforcedNote: unenforcedNote(unenforcedFields(effective.policy)) }
+      ? { compiled: result.policy, unenforcedNote: policyNote(unenforcedFields(effective.policy), effective.ignoredFields) }
       : { compiled: previous?.compiled, unenforcedNote: previous?.unenforcedNote, compileError: result.error };
     states.set(sandboxId, state);
     stale.delete(sandboxId);

@@ -84,3 +84,57 @@ export function goAtoi(value: string): bigint | undefined {
   const n = BigInt(value);
   return n > INT64_MAX || n < INT64_MIN ? undefined : n;
 }
+
+/**
+ * The time package's own `quote` (used in time.ParseDuration errors): ASCII printable characters as
+ * they are (with `"` and `\` escaped), every byte of anything else as `\xNN`.
+ */
+export function goTimeQuote(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (code >= 0x80 || code < 0x20) {
+      for (const byte of Buffer.from(ch, 'utf8')) out += `\\x${byte.toString(16).padStart(2, '0')}`;
+    } else {
+      if (ch === '"' || ch === '\\') out += '\\';
+      out += ch;
+    }
+  }
+  return `${out}"`;
+}
+
+/** unicode.IsSpace: what Go's strings.TrimSpace removes (differs from String.prototype.trim on U+0085 and U+FEFF). */
+const GO_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const GO_TRIM = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, 'gu');
+
+/** Go's strings.TrimSpace. */
+export function goTrimSpace(s: string): string {
+  return s.replace(GO_TRIM, '');
+}
+
+/** Go's per-rune case mapping: a rune maps to one rune or stays (no `ß` → `SS`, `İ` → `i`). */
+function goMapRunes(s: string, map: (ch: string) => string, special: Record<string, string>): string {
+  let out = '';
+  for (const ch of s) {
+    const sp = special[ch];
+    if (sp !== undefined) {
+      out += sp;
+      continue;
+    }
+    const mapped = map(ch);
+    out += [...mapped].length === 1 ? mapped : ch;
+  }
+  return out;
+}
+
+/** Go's strings.ToLower. */
+export function goToLower(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : goMapRunes(s, (ch) => ch.toLowerCase(), { '\u0130': 'i' });
+}
+
+/** Go's strings.ToUpper. */
+export function goToUpper(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(s) ? s.toUpperCase() : goMapRunes(s, (ch) => ch.toUpperCase(), {});
+}

@@ -5,19 +5,21 @@ import { unenforcedNote } from '../../policy/unenforced.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';
+import { namedUnknownFields, warnUnknownFields } from '../unknown-fields-warning.js';
 
 export function networkRoutes(deps: { network: NetworkPolicyService }) {
   const { network } = deps;
   return new Hono()
     .get('/api/v1/sandboxes/:id/network', (c) => ok(c, network.get(c.req.param('id'))))
     .put('/api/v1/sandboxes/:id/network', async (c) => {
-      const { decodeBody, networkPolicySchema } = await decoders();
-      const decoded = decodeBody(await readBodyText(c), networkPolicySchema, 'SandboxNetworkPolicy');
+      const { decodeBodyWithUnknown, networkPolicySchema } = await decoders();
+      const { value: decoded, unknownFields } = decodeBodyWithUnknown(await readBodyText(c), networkPolicySchema);
       const request = { ...decoded, mode: decoded.mode ?? '' } as SandboxNetworkPolicy;
-      const result = network.put(c.req.param('id'), request, decoded.credentialBindings === undefined);
+      const result = network.put(c.req.param('id'), request, decoded.credentialBindings === undefined, namedUnknownFields(unknownFields));
       // The same wording as the audit's emulator_note on this sandbox's flows (gateway/policy-cache.ts).
       const note = unenforcedNote(unenforcedFields(result));
       if (note) c.header('Warning', `299 sandbox-egress-emulator "stored and validated but ${note}"`);
+      warnUnknownFields(c, unknownFields);
       return ok(c, result);
     });
 }

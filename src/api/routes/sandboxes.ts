@@ -6,6 +6,7 @@ import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';
 import { ApiError } from '../../errors.js';
 import type { ClaimRequest } from '../../control-plane/sandboxes.js';
+import { warnUnknownFields } from '../unknown-fields-warning.js';
 
 /** Upstream's Sandbox object (snake_case). */
 export function sandboxView(r: SandboxRecord) {
@@ -47,8 +48,9 @@ export function sandboxRoutes(deps: { sandboxes: SandboxService; afterClaim?: (s
   const { sandboxes, afterClaim } = deps;
   return new Hono()
     .post('/api/v1/sandboxes', async (c) => {
-      const { decodeBody, claimRequestSchema } = await decoders();
-      const req = decodeBody(await readBodyText(c), claimRequestSchema, 'ClaimRequest') as ClaimRequest;
+      const { decodeBodyWithUnknown, claimRequestSchema } = await decoders();
+      const { value, unknownFields } = decodeBodyWithUnknown(await readBodyText(c), claimRequestSchema);
+      const req = value as ClaimRequest;
       const claimed = sandboxes.claim(req);
       if (afterClaim) {
         try {
@@ -58,6 +60,7 @@ export function sandboxRoutes(deps: { sandboxes: SandboxService; afterClaim?: (s
           throw new ApiError('internal_error', `failed to start the sandbox: ${(err as Error).message}`);
         }
       }
+      warnUnknownFields(c, unknownFields, 'request');
       return ok(c, claimed, 201);
     })
     .get('/api/v1/sandboxes', (c) => {

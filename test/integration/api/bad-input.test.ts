@@ -36,10 +36,10 @@ describe('bad input', () => {
   it('answers wrong JSON types with Go-style unmarshal errors', async () => {
     const id = await sandbox();
     const cases: [unknown, string][] = [
-      [{ mode: 7 }, 'invalid request: json: cannot unmarshal number into Go struct field SandboxNetworkPolicy.mode of type string'],
+      [{ mode: 7 }, 'invalid request: json: cannot unmarshal number into Go struct field SandboxNetworkPolicy.mode of type v1alpha1.NetworkPolicyMode'],
       [{ mode: 'allow-all', egress: [] }, 'invalid request: json: cannot unmarshal array into Go struct field SandboxNetworkPolicy.egress of type v1alpha1.NetworkEgressPolicy'],
-      [{ mode: 'allow-all', egress: { trafficRules: [{ action: 'allow', ports: [{ port: 'https' }] }] } }, 'invalid request: json: cannot unmarshal string into Go struct field SandboxNetworkPolicy.egress.trafficRules.ports.port of type int32'],
-      [{ mode: 'allow-all', egress: { trafficRules: [{ action: 'allow', ports: [{ port: 1.5 }] }] } }, 'invalid request: json: cannot unmarshal number 1.5 into Go struct field SandboxNetworkPolicy.egress.trafficRules.ports.port of type int32'],
+      [{ mode: 'allow-all', egress: { trafficRules: [{ action: 'allow', ports: [{ port: 'https' }] }] } }, 'invalid request: json: cannot unmarshal string into Go struct field PortSpec.egress.trafficRules.ports.port of type int32'],
+      [{ mode: 'allow-all', egress: { trafficRules: [{ action: 'allow', ports: [{ port: 1.5 }] }] } }, 'invalid request: json: cannot unmarshal number 1.5 into Go struct field PortSpec.egress.trafficRules.ports.port of type int32'],
       [[1, 2], 'invalid request: json: cannot unmarshal array into Go value of type v1alpha1.SandboxNetworkPolicy'],
       ['"string"', 'invalid request: json: cannot unmarshal string into Go value of type v1alpha1.SandboxNetworkPolicy'],
     ];

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
 
 /**
- * Every validation message of the reference §2 (A traffic, B bindings, C proxy, C′ credentialRules),
+ * Validation messages (upstream network_policy_validation.go; the full list is fixtures/validation/, run by validation.golden.test.ts) (A traffic, B bindings, C proxy, C′ credentialRules),
  * driven through `PUT /api/v1/sandboxes/{id}/network`, wrapped as upstream wraps them.
  */
 const emu = useEmulator();
@@ -37,8 +37,8 @@ const cases: { name: string; body: unknown; message: string }[] = [
   { name: 'unsupported app protocol', body: withRules(rule({ appProtocols: ['postgres'] })), message: 'egress traffic rule "r" is invalid: unsupported app protocol "postgres"' },
   { name: 'duplicate rule name', body: withRules(rule({}), rule({})), message: 'duplicate egress traffic rule name "r"' },
   { name: 'protocol rule: bad protocol', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'ftp' }] } }, message: 'egress protocol rule "p" is invalid: unsupported protocol "ftp"' },
-  { name: 'protocol rule: http needs http', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'http' }] } }, message: 'egress protocol rule "p" is invalid: http is required for protocol "http"' },
-  { name: 'protocol rule: mcp forbids http', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'mcp', mcp: {}, http: {} }] } }, message: 'egress protocol rule "p" is invalid: http is not allowed for protocol "mcp"' },
+  { name: 'protocol rule: http needs http', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'http' }] } }, message: 'egress protocol rule "p" is invalid: http config is required' },
+  { name: 'protocol rule: mcp forbids http', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'mcp', mcp: {}, http: {} }] } }, message: 'egress protocol rule "p" is invalid: http config is not supported for mcp protocol rules' },
   { name: 'protocol rule: bad tlsMode', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'http', http: {}, tlsMode: 'passthrough' }] } }, message: 'egress protocol rule "p" is invalid: unsupported tlsMode "passthrough"' },
   { name: 'protocol rule: udp port', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'http', http: {}, ports: [{ port: 53, protocol: 'udp' }] }] } }, message: 'egress protocol rule "p" is invalid: unsupported protocol "udp"' },
   { name: 'protocol rule: duplicate', body: { mode: 'allow-all', egress: { protocolRules: [{ name: 'p', protocol: 'http', http: {} }, { name: 'p', protocol: 'mcp', mcp: {} }] } }, message: 'duplicate egress protocol rule name "p"' },
@@ -46,10 +46,10 @@ const cases: { name: string; body: unknown; message: string }[] = [
   { name: 'binding without ref', body: { mode: 'allow-all', credentialBindings: [{ ...up('x'), ref: '' }] }, message: 'credential binding ref is required' },
   { name: 'binding blank sourceRef', body: { mode: 'allow-all', credentialBindings: [{ ...up('x'), sourceRef: '   ' }] }, message: 'credential binding sourceRef is required for "x"' },
   { name: 'username_password without object', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'username_password' } }] }, message: 'credential binding projection.usernamePassword is required for "x"' },
-  { name: 'http_headers blank name', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'http_headers', httpHeaders: { headers: [{ name: ' ', valueTemplate: 'v' }] } } }] }, message: 'credential binding projection.httpHeaders header name is required for "x"' },
-  { name: 'placeholder duplicate location', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'placeholder_substitution', placeholderSubstitution: { replacements: [{ placeholder: 'P', valueTemplate: 'v', locations: ['header', 'header'] }] } } }] }, message: 'credential binding projection.placeholderSubstitution location "header" is duplicated for "x"' },
+  { name: 'http_headers blank name', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'http_headers', httpHeaders: { headers: [{ name: ' ', valueTemplate: 'v' }] } } }] }, message: 'credential binding projected header name is required for "x"' },
+  { name: 'placeholder duplicate location', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'placeholder_substitution', placeholderSubstitution: { replacements: [{ placeholder: 'P', valueTemplate: 'v', locations: ['header', 'header'] }] } } }] }, message: 'credential binding placeholder "P" has duplicate location "header" for "x"' },
   { name: 'tls_client_certificate without object', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'tls_client_certificate' } }] }, message: 'credential binding projection.tlsClientCertificate is required for "x"' },
-  { name: 'ssh_proxy without keys', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'ssh_proxy', sshProxy: { upstreamUsername: 'git' } } }] }, message: 'credential binding projection.sshProxy.sandboxPublicKeys is required for "x"' },
+  { name: 'ssh_proxy without keys', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'ssh_proxy', sshProxy: { upstreamUsername: 'git' } } }] }, message: 'credential binding projection.sshProxy sandboxPublicKeys is required for "x"' },
   { name: 'unknown projection type', body: { mode: 'allow-all', credentialBindings: [{ ref: 'x', sourceRef: 's', projection: { type: 'oauth' } }] }, message: 'credential binding projection type "oauth" is not supported for "x"' },
   { name: 'bad cache ttl', body: { mode: 'allow-all', credentialBindings: [{ ...up('x'), cachePolicy: { ttl: '5 minutes' } }] }, message: 'credential binding cachePolicy ttl is invalid for "x": time: unknown unit " minutes" in duration "5 minutes"' },
   { name: 'ttl without unit', body: { mode: 'allow-all', credentialBindings: [{ ...up('x'), cachePolicy: { ttl: '300' } }] }, message: 'credential binding cachePolicy ttl is invalid for "x": time: missing unit in duration "300"' },
@@ -63,7 +63,7 @@ const cases: { name: string; body: unknown; message: string }[] = [
   // C′. credentialRules
   { name: 'credential rule without ref', body: { mode: 'allow-all', egress: { credentialRules: [{ name: 'c' }] } }, message: 'egress rule credentialRef is required' },
   { name: 'credential rule unknown ref', body: { mode: 'allow-all', egress: { credentialRules: [{ name: 'c', credentialRef: 'nope' }] } }, message: 'egress rule credentialRef "nope" not found' },
-  { name: 'credential rule socks5 needs username_password', body: { mode: 'allow-all', egress: { credentialRules: [{ name: 'c', credentialRef: 'h', protocol: 'socks5' }] }, credentialBindings: [{ ref: 'h', sourceRef: 's', projection: { type: 'http_headers', httpHeaders: { headers: [{ name: 'A', valueTemplate: 'b' }] } } }] }, message: 'egress rule credentialRef "h" requires username_password projection for protocol "socks5"' },
+  { name: 'credential rule socks5 needs username_password', body: { mode: 'allow-all', egress: { credentialRules: [{ name: 'c', credentialRef: 'h', protocol: 'socks5' }] }, credentialBindings: [{ ref: 'h', sourceRef: 's', projection: { type: 'http_headers', httpHeaders: { headers: [{ name: 'A', valueTemplate: 'b' }] } } }] }, message: 'egress rule "c" with protocol socks5 requires username_password projection on "h"' },
   { name: 'credential rule duplicate name', body: { mode: 'allow-all', egress: { credentialRules: [{ name: 'c', credentialRef: 'x', protocol: 'redis' }, { name: 'c', credentialRef: 'x', protocol: 'redis' }] }, credentialBindings: [up('x')] }, message: 'duplicate egress rule name "c"' },
 ];
 
