@@ -27,6 +27,7 @@ import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
 import { createSandboxRuntime, type ConnectTarget, type DatagramResult, type DatagramTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
+import { asPortInUse, assertPortFree } from './net/port-check.js';
 import type { NamespaceBackend } from './interception/namespace-backend.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
 import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
@@ -41,7 +42,7 @@ export interface EmulatorOptions {
   ephemeral?: boolean;
   /** Where state, the secrets key and the generated token live when not ephemeral. */
   dataDir?: string;
-  /** API token; else `SANDBOX0_TOKEN`, else generated (and kept in the data dir). */
+  /** API token; else `SEE_TOKEN`, else generated (and kept in the data dir). `SANDBOX0_TOKEN` is never adopted. */
   token?: string;
   /** The embedded SOCKS5 test proxy and the customer services behind it; `false` runs neither. */
   testProxy?: false | { port?: number; users?: readonly TestProxyUser[] };
@@ -132,6 +133,8 @@ export async function startEmulator({
   now = () => new Date(),
 }: EmulatorOptions = {}): Promise<Emulator> {
   if (!ephemeral && !dataDir) throw new Error('startEmulator: dataDir is required unless ephemeral');
+  // A taken port fails here, before a namespace, a data dir or a test proxy exists.
+  await assertPortFree(host, port);
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) {
@@ -289,9 +292,10 @@ export async function startEmulator({
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const onError = (err: Error) => reject(asPortInUse(err, host, port));
+      server.once('error', onError);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve();
       });
     });

@@ -9,6 +9,7 @@ import { createCredentialSourceRepository, type CredentialSourceRepository } fro
 import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
 import { createAuditEventRepository, type AuditEventRepository } from './audit-events.js';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
+import { nativeBindingError } from './native-binding.js';
 
 export type StoreLocation = { kind: 'memory' } | { kind: 'dir'; dataDir: string };
 
@@ -41,6 +42,15 @@ export const keyFile = 'secrets.key';
 /** SQLite's own default, restored if the checkpoint thread dies. */
 const defaultAutoCheckpointPages = 1000;
 
+/** The database, or an error naming the fix when better-sqlite3's native binding is missing. */
+function openDatabase(file: string): Database {
+  try {
+    return new BetterSqlite3(file);
+  } catch (err) {
+    throw nativeBindingError(err) ?? err;
+  }
+}
+
 export function openStore(
   location: StoreLocation,
   { maxAuditEvents = 100_000, checkpointIntervalMs }: { maxAuditEvents?: number; checkpointIntervalMs?: number } = {},
@@ -49,11 +59,11 @@ export function openStore(
   let box: SecretBox;
   let checkpointer: WalCheckpointer | undefined;
   if (location.kind === 'memory') {
-    db = new BetterSqlite3(':memory:');
+    db = openDatabase(':memory:');
     box = createSecretBox(randomBytes(32));
   } else {
     mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
-    db = new BetterSqlite3(join(location.dataDir, databaseFile));
+    db = openDatabase(join(location.dataDir, databaseFile));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
