@@ -16,6 +16,7 @@ import { createCredentialSourceService, type CredentialSourceService } from './c
 import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
 import { createSandboxService, type SandboxService } from './control-plane/sandboxes.js';
+import { createTenantRegistry, withTeam, type Tenant } from './control-plane/team-context.js';
 import { loadTemplates } from './control-plane/templates.js';
 import { createAuditLog, type AuditLog, type NetworkAuditEvent } from './gateway/audit.js';
 import { createCredentialResolver, type CredentialResolver } from './gateway/credentials.js';
@@ -109,6 +110,13 @@ export interface Emulator {
   /** Audit events of every sandbox, oldest first. */
   flows(filter?: { sandboxId?: string; limit?: number }): NetworkAuditEvent[];
   info(): EmulatorInfo;
+  /**
+   * A tenant: a team of its own on this emulator, with its own token. Through the API (the SDK, the
+   * CLI, `adminClient`) a tenant's token sees only its own sandboxes, credential sources and flows, so
+   * test files running in parallel share one emulator without a reset; the test proxy, DNS views and
+   * faults are shared. `POST /_emulator/tenants` does the same over HTTP.
+   */
+  tenant(): Tenant & { apiUrl: string };
   /** Back to a clean state: no sandboxes, sources or flows, default DNS views and proxy; token and ports kept. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -276,16 +284,26 @@ export async function startEmulator({
       events.emit('reset');
     };
 
+    const tenants = createTenantRegistry();
+    const resetTeam = async (teamId: string) => {
+      const ids = store.sandboxes.ids().filter((id) => store.sandboxes.get(id)?.teamId === teamId);
+      await Promise.all(ids.map((id) => contexts.killAll(id)));
+      await Promise.all(ids.map((id) => runtime.detach(id)));
+      audit.flush();
+      store.clearTeam(teamId);
+    };
+
     const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes }), contextRoutes({ sandboxes, contexts })];
     const app = createApp({
       token: () => apiToken,
+      tenantTeam: (t) => tenants.teamOf(t),
       logger,
       databaseHealthy: () => store.healthy(),
       sandboxes,
       network,
       credentialSources,
       afterClaim: (id) => runtime.attach(id),
-      admin: adminApp({ info, health, reset, store, audit, sandboxes, runtime, gateway, proxy }),
+      admin: adminApp({ info, health, reset, resetTeam: (team) => withTeam(team, () => resetTeam(team)), tenants, store, audit, sandboxes, runtime, gateway, proxy }),
       apiRoutes,
     });
 
@@ -343,6 +361,7 @@ export async function startEmulator({
       }),
       flows: ({ sandboxId, limit = 10_000 } = {}) => audit.list({ sandboxId, limit }).map((r) => r.event),
       info,
+      tenant: () => ({ ...tenants.create(), apiUrl }),
       reset,
       stop: () =>
         (stopping ??= (async () => {

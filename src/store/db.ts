@@ -30,6 +30,8 @@ export interface Store {
   healthy(): boolean;
   /** Deletes every sandbox, binding, credential source and audit event (`POST /_emulator/reset`). */
   clear(): void;
+  /** The same for one team only (a tenant's reset). */
+  clearTeam(teamId: string): void;
   /** With a data dir: the thread that checkpoints the WAL (automatic checkpoints are off). */
   readonly checkpointer?: WalCheckpointer;
   /** Closes the database at once; resolves when the checkpoint thread has finished too. */
@@ -104,6 +106,14 @@ export function openStore(
     clear() {
       db.transaction(() => {
         db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
+      })();
+    },
+    clearTeam(teamId) {
+      db.transaction(() => {
+        db.prepare("DELETE FROM audit_events WHERE json_extract(event_json, '$.team_id') = ?").run(teamId);
+        for (const table of ['credential_bindings', 'sandboxes', 'credential_source_versions', 'credential_sources']) {
+          db.prepare(`DELETE FROM ${table} WHERE team_id = ?`).run(teamId);
+        }
       })();
     },
     checkpointer,
