@@ -1,5 +1,7 @@
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
+import { resolve } from 'node:path';
+import { discoveryValue, discoveryVariable } from '../../discovery.js';
 import { displayToken } from '../api-target.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
@@ -60,7 +62,7 @@ export const run: CliCommand = async (args, io) => {
   }
   if (!requested) {
     if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
-    printBanner(io, emulator, tokenGiven);
+    printBanner(io, emulator, tokenGiven, values['ready-file'] ? resolve(values['ready-file']) : undefined);
   }
 
   return new Promise<number>((resolve) => {
@@ -93,7 +95,7 @@ export function noteIgnoredPlatformToken(io: CliIo, tokenGiven: boolean): void {
 }
 
 /** A token the user gave (--token, SEE_TOKEN) did not come from the emulator: it is shown masked. */
-function printBanner(io: CliIo, emulator: Emulator, tokenGiven: boolean) {
+function printBanner(io: CliIo, emulator: Emulator, tokenGiven: boolean, readyFile?: string) {
   const info = emulator.info();
   const token = displayToken(emulator.token, { fromEmulator: !tokenGiven });
   const lines = [
@@ -108,6 +110,9 @@ function printBanner(io: CliIo, emulator: Emulator, tokenGiven: boolean) {
     const u = info.testProxy.users[0];
     lines.push(`  test proxy   socks5://${info.testProxy.address}${u ? ` user ${u.username} / ${u.password}` : ''}`);
   }
-  lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, tokenGiven ? '  export SANDBOX0_TOKEN=<the token you gave>' : `  export SANDBOX0_TOKEN=${emulator.token}`, '');
+  lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, tokenGiven ? '  export SANDBOX0_TOKEN=<the token you gave>' : `  export SANDBOX0_TOKEN=${emulator.token}`);
+  // What the vitest setup and attachOrStartEmulator attach to (as under `run --`), instead of starting their own.
+  if (!tokenGiven) lines.push(`  export ${discoveryVariable}='${discoveryValue({ apiUrl: emulator.apiUrl, token: emulator.token, readyFile })}'`);
+  lines.push('');
   io.stdout.write(lines.join('\n') + '\n');
 }

@@ -108,6 +108,9 @@ describe('start and run with SANDBOX0_TOKEN set', () => {
       const ready = JSON.parse(readFileSync(readyFile, 'utf8')) as { apiUrl: string; token: string };
       expect(ready.token).toMatch(/^s0_local_/);
       expect(banner).toContain(`export SANDBOX0_TOKEN=${ready.token}`);
+      // What the vitest setup and the library attach to, for an emulator the user started.
+      const see = /^ {2}export SEE_EMULATOR='(.*)'$/m.exec(banner)?.[1];
+      expect(JSON.parse(see!)).toEqual({ apiUrl: ready.apiUrl, token: ready.token, readyFile });
       const info = await (await fetch(`${ready.apiUrl}/_emulator/info`, { headers: { authorization: `Bearer ${ready.token}` } })).text();
       expect(info).not.toContain(prodToken);
       expect((await fetch(`${ready.apiUrl}/api/v1/sandboxes`, { headers: { authorization: `Bearer ${prodToken}` } })).status).toBe(401);
@@ -125,6 +128,7 @@ describe('start and run with SANDBOX0_TOKEN set', () => {
       const banner = await waitForOutput(child, 'export SANDBOX0_TOKEN=');
       expect(banner).toMatch(/token +s0_us-ea… \(masked\)/);
       expect(banner).toContain('export SANDBOX0_TOKEN=<the token you gave>');
+      expect(banner).not.toContain('SEE_EMULATOR');
     } finally {
       child.kill('SIGTERM');
     }
