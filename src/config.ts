@@ -32,10 +32,14 @@ export function generateToken(): string {
   return `s0_local_${randomBytes(24).toString('hex')}`;
 }
 
-/** `--token`, else `SANDBOX0_TOKEN`, else the one kept in the data dir (created 0600 on first start). */
+/**
+ * `--token`, else `SEE_TOKEN`, else the one kept in the data dir (created 0600 on first start), else a
+ * fresh one. `SANDBOX0_TOKEN` is never adopted: it may be a real platform key, which the emulator
+ * would then print and hand out.
+ */
 export function resolveToken(opts: { token?: string; env?: NodeJS.ProcessEnv; dataDir?: string }): string {
   if (opts.token) return opts.token;
-  const fromEnv = (opts.env ?? process.env).SANDBOX0_TOKEN;
+  const fromEnv = (opts.env ?? process.env).SEE_TOKEN;
   if (fromEnv) return fromEnv;
   if (!opts.dataDir) return generateToken();
   const path = join(opts.dataDir, tokenFile);

@@ -16,6 +16,7 @@ import { createCredentialSourceService, type CredentialSourceService } from './c
 import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
 import { createSandboxService, type SandboxService } from './control-plane/sandboxes.js';
+import { createTenantRegistry, withTeam, type Tenant } from './control-plane/team-context.js';
 import { loadTemplates } from './control-plane/templates.js';
 import { createAuditLog, type AuditLog, type NetworkAuditEvent } from './gateway/audit.js';
 import { createCredentialResolver, type CredentialResolver } from './gateway/credentials.js';
@@ -27,6 +28,7 @@ import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
 import { createSandboxRuntime, type ConnectTarget, type DatagramResult, type DatagramTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
+import { asPortInUse, assertPortFree } from './net/port-check.js';
 import type { NamespaceBackend } from './interception/namespace-backend.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
 import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
@@ -41,7 +43,7 @@ export interface EmulatorOptions {
   ephemeral?: boolean;
   /** Where state, the secrets key and the generated token live when not ephemeral. */
   dataDir?: string;
-  /** API token; else `SANDBOX0_TOKEN`, else generated (and kept in the data dir). */
+  /** API token; else `SEE_TOKEN`, else generated (and kept in the data dir). `SANDBOX0_TOKEN` is never adopted. */
   token?: string;
   /** The embedded SOCKS5 test proxy and the customer services behind it; `false` runs neither. */
   testProxy?: false | { port?: number; users?: readonly TestProxyUser[] };
@@ -108,6 +110,13 @@ export interface Emulator {
   /** Audit events of every sandbox, oldest first. */
   flows(filter?: { sandboxId?: string; limit?: number }): NetworkAuditEvent[];
   info(): EmulatorInfo;
+  /**
+   * A tenant: a team of its own on this emulator, with its own token. Through the API (the SDK, the
+   * CLI, `adminClient`) a tenant's token sees only its own sandboxes, credential sources and flows, so
+   * test files running in parallel share one emulator without a reset; the test proxy, DNS views and
+   * faults are shared. `POST /_emulator/tenants` does the same over HTTP.
+   */
+  tenant(): Tenant & { apiUrl: string };
   /** Back to a clean state: no sandboxes, sources or flows, default DNS views and proxy; token and ports kept. */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +141,8 @@ export async function startEmulator({
   now = () => new Date(),
 }: EmulatorOptions = {}): Promise<Emulator> {
   if (!ephemeral && !dataDir) throw new Error('startEmulator: dataDir is required unless ephemeral');
+  // A taken port fails here, before a namespace, a data dir or a test proxy exists.
+  await assertPortFree(host, port);
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) {
@@ -273,25 +284,36 @@ export async function startEmulator({
       events.emit('reset');
     };
 
+    const tenants = createTenantRegistry();
+    const resetTeam = async (teamId: string) => {
+      const ids = store.sandboxes.ids().filter((id) => store.sandboxes.get(id)?.teamId === teamId);
+      await Promise.all(ids.map((id) => contexts.killAll(id)));
+      await Promise.all(ids.map((id) => runtime.detach(id)));
+      audit.flush();
+      store.clearTeam(teamId);
+    };
+
     const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes }), contextRoutes({ sandboxes, contexts })];
     const app = createApp({
       token: () => apiToken,
+      tenantTeam: (t) => tenants.teamOf(t),
       logger,
       databaseHealthy: () => store.healthy(),
       sandboxes,
       network,
       credentialSources,
       afterClaim: (id) => runtime.attach(id),
-      admin: adminApp({ info, health, reset, store, audit, sandboxes, runtime, gateway, proxy }),
+      admin: adminApp({ info, health, reset, resetTeam: (team) => withTeam(team, () => resetTeam(team)), tenants, store, audit, sandboxes, runtime, gateway, proxy }),
       apiRoutes,
     });
 
     const server = createAdaptorServer({ fetch: app.fetch }) as Server;
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const onError = (err: Error) => reject(asPortInUse(err, host, port));
+      server.once('error', onError);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve();
       });
     });
@@ -339,6 +361,7 @@ export async function startEmulator({
       }),
       flows: ({ sandboxId, limit = 10_000 } = {}) => audit.list({ sandboxId, limit }).map((r) => r.event),
       info,
+      tenant: () => ({ ...tenants.create(), apiUrl }),
       reset,
       stop: () =>
         (stopping ??= (async () => {

@@ -1,5 +1,8 @@
 // The library surface: named re-exports only.
 export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorSandbox } from './emulator.js';
+export { attachOrStartEmulator, type EmulatorHandle } from './attach.js';
+export { readDiscovery, discoveryVariable, type DiscoveredEmulator } from './discovery.js';
+export type { Tenant } from './control-plane/team-context.js';
 export type { EmulatorInfo, ComponentState } from './api/admin/emulator-routes.js';
 export { adminClient, adminData, AdminApiError, type AdminClient, type AdminClientOptions, type AdminApi, type AdminData } from './api/admin/client.js';
 export type { AdminApp } from './api/admin/admin-app.js';

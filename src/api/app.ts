@@ -17,6 +17,8 @@ import { declaredBodyLimit } from './body.js';
 
 export interface ApiDeps {
   token: () => string;
+  /** A tenant token's team (`emulator.tenant()`), if the token is a tenant's. */
+  tenantTeam?: (token: string) => string | undefined;
   logger: Logger;
   databaseHealthy: () => boolean;
   sandboxes: SandboxService;
@@ -32,7 +34,7 @@ export interface ApiDeps {
 
 export function createApp(deps: ApiDeps) {
   const app = new Hono();
-  const auth = bearerAuth(deps.token);
+  const auth = bearerAuth(deps.token, deps.tenantTeam);
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return fail(c, err);

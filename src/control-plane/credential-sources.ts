@@ -4,7 +4,7 @@ import { appendCertsFromPemOk, sshPrivateKeyError, x509KeyPairError } from './cr
 import type { Store } from '../store/db.js';
 import type { CredentialSourceMetadata, CredentialSourceSpec } from '../store/credential-sources.js';
 import type { ControlPlaneEvents } from './events.js';
-import { localTeamId } from './identity.js';
+import { currentTeamId } from './team-context.js';
 
 /** The write model after JSON decoding (CredentialSourceWriteRequest; storageKind/externalRef are platform-only). */
 export interface CredentialSourceWrite {
@@ -85,12 +85,12 @@ export interface CredentialSourceService {
 
 export function createCredentialSourceService(deps: { store: Store; events: ControlPlaneEvents; now: () => Date }): CredentialSourceService {
   const { store, events, now } = deps;
-  const team = localTeamId;
   const notFound = () => new ApiError('not_found', 'credential source not found');
 
   return {
-    list: () => store.credentialSources.list(team),
+    list: () => store.credentialSources.list(currentTeamId()),
     get(name) {
+      const team = currentTeamId();
       const meta = store.credentialSources.get(team, name);
       if (!meta) throw notFound();
       return meta;
@@ -99,12 +99,14 @@ export function createCredentialSourceService(deps: { store: Store; events: Cont
       const invalid = validateCredentialSource(w);
       if (invalid) throw new ApiError('bad_request', `failed to create credential source: ${invalid}`);
       const name = w.name!.trim();
+      const team = currentTeamId();
       return store.transaction(() => {
         if (store.credentialSources.get(team, name)) throw new ApiError('conflict', 'credential source already exists');
         return store.credentialSources.create(team, name, w.resolverKind!, specForKind(w.resolverKind!, w.spec!), now().toISOString());
       });
     },
     update(name, w) {
+      const team = currentTeamId();
       const existing = store.credentialSources.get(team, name);
       if (!existing) throw notFound();
       const write = { ...w, name };
@@ -122,6 +124,7 @@ export function createCredentialSourceService(deps: { store: Store; events: Cont
       return meta;
     },
     delete(name) {
+      const team = currentTeamId();
       store.transaction(() => {
         if (store.bindings.referenced(team, name)) {
           throw new ApiError('conflict', 'credential source is still referenced by sandbox bindings');

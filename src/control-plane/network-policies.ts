@@ -5,7 +5,6 @@ import type { CredentialBinding, SandboxNetworkPolicy } from '../policy/types.js
 import { validateNetworkPolicy } from '../policy/validate.js';
 import type { Store } from '../store/db.js';
 import type { ControlPlaneEvents } from './events.js';
-import { localTeamId } from './identity.js';
 import { pin, type SandboxService } from './sandboxes.js';
 
 /** Policy fields the emulator stores and validates but does not enforce (PRODUCT.md deliberate differences). */
@@ -77,7 +76,7 @@ export function createNetworkPolicyService(deps: { store: Store; events: Control
       if (invalid) throw new ApiError('bad_request', `update pod annotations: invalid network policy: ${invalid}`);
       // 7. every binding's source must exist
       for (const b of bindings) {
-        if (!store.credentialSources.get(localTeamId, b.sourceRef)) {
+        if (!store.credentialSources.get(record.teamId, b.sourceRef)) {
           throw new ApiError(
             'internal_error',
             `failed to update network policy: update pod annotations: stage credential bindings: credential source "${b.sourceRef}" not found`,
@@ -86,7 +85,7 @@ export function createNetworkPolicyService(deps: { store: Store; events: Control
       }
       // 8. storage: bindings pinned to the current version; annotation; sanitized request into config
       store.transaction(() => {
-        store.bindings.replace(sandboxId, localTeamId, pin(store, bindings));
+        store.bindings.replace(sandboxId, record.teamId, pin(store, record.teamId, bindings));
         store.sandboxes.setNetwork(sandboxId, annotation, policyHash(annotation), { ...record.config, network: requestPolicy }, now().toISOString());
       });
       if (ignoredFields.length) ignored.set(sandboxId, ignoredFields);

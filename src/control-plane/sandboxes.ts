@@ -7,7 +7,8 @@ import { validateCredentialPolicy, validateTrafficPolicy } from '../policy/valid
 import type { Store } from '../store/db.js';
 import { sandboxStatuses, type SandboxRecord, type SandboxStatus } from '../store/sandboxes.js';
 import type { ControlPlaneEvents } from './events.js';
-import { localClusterId, localTeamId, localUserId } from './identity.js';
+import { localClusterId, localUserId } from './identity.js';
+import { currentTeamId, requestTeamId } from './team-context.js';
 import type { Template } from './templates.js';
 
 export interface ClaimRequest {
@@ -114,7 +115,9 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
   const get = (id: string): SandboxRecord => {
     const record = store.sandboxes.get(id);
     if (!record) throw sandboxNotFound(id);
-    if (record.teamId !== localTeamId) throw new ApiError('forbidden', 'sandbox belongs to a different team');
+    // Outside a request (the data plane, library calls) every sandbox is visible.
+    const team = requestTeamId();
+    if (team !== undefined && record.teamId !== team) throw new ApiError('forbidden', 'sandbox belongs to a different team');
     return record;
   };
 
@@ -127,9 +130,10 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
       const template = templates.get(templateId);
       if (!template) throw new ApiError('not_found', `template not found: ${templateId}`);
       const id = `sb-${randomBytes(8).toString('hex')}`;
+      const teamId = currentTeamId();
       const at = now().toISOString();
       const { network: requested, ...restConfig } = req.config ?? {};
-      const network = buildClaimPolicy(template, requested, req.config?.webhook?.url, (name) => store.credentialSources.get(localTeamId, name) !== undefined);
+      const network = buildClaimPolicy(template, requested, req.config?.webhook?.url, (name) => store.credentialSources.get(teamId, name) !== undefined);
       const { credentialBindings, ...annotation } = network ?? { mode: '' };
       const config: Record<string, unknown> = { ...restConfig };
       if (requested) {
@@ -139,7 +143,7 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
       store.transaction(() => {
         store.sandboxes.insert({
           id,
-          teamId: localTeamId,
+          teamId,
           userId: localUserId,
           templateId,
           status: 'running',
@@ -155,14 +159,14 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
           createdAt: at,
           updatedAt: at,
         });
-        if (credentialBindings?.length) store.bindings.replace(id, localTeamId, pin(store, credentialBindings));
+        if (credentialBindings?.length) store.bindings.replace(id, teamId, pin(store, teamId, credentialBindings));
       });
       events.emit('sandbox-claimed', id);
       return { sandbox_id: id, status: 'running', pod_name: `${templateId}-${id.slice(3)}`, template: templateId, cluster_id: localClusterId };
     },
     list(q) {
       const f = parseList(q);
-      const { sandboxes, count } = store.sandboxes.list({ teamId: localTeamId, ...f });
+      const { sandboxes, count } = store.sandboxes.list({ teamId: currentTeamId(), ...f });
       return { sandboxes, count, has_more: f.offset + sandboxes.length < count };
     },
     delete(id) {
@@ -177,9 +181,9 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
 }
 
 /** Bindings pinned to each source's current version (the caller checked that every source exists). */
-export function pin(store: Store, bindings: CredentialBinding[]): { binding: CredentialBinding; sourceVersion: number }[] {
+export function pin(store: Store, teamId: string, bindings: CredentialBinding[]): { binding: CredentialBinding; sourceVersion: number }[] {
   return bindings.map((binding) => ({
     binding,
-    sourceVersion: store.credentialSources.get(localTeamId, binding.sourceRef)?.currentVersion ?? 0,
+    sourceVersion: store.credentialSources.get(teamId, binding.sourceRef)?.currentVersion ?? 0,
   }));
 }

@@ -96,6 +96,18 @@ const retryMs = 1_000;
 
 export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: Logger }): AuditLog {
   const { store, now = () => new Date(), logger } = deps;
+  // A sandbox's team never changes: looked up once per sandbox, not once per event (a bounded cache).
+  const teams = new Map<string, string>();
+  const teamOf = (sandboxId: string): string => {
+    let team = teams.get(sandboxId);
+    if (team === undefined) {
+      const record = store.db.open ? store.sandboxes.get(sandboxId) : undefined;
+      team = record?.teamId ?? localTeamId;
+      if (teams.size >= 10_000) teams.clear();
+      if (record) teams.set(sandboxId, team);
+    }
+    return team;
+  };
   const listeners = new Set<AuditListener>();
   const instance = `${hostname()}:${randomUUID()}`;
   // Events are signed like upstream's (ed25519 over the payload hash) with a key made per instance.
@@ -178,7 +190,7 @@ export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: 
       const body = {
         event_id: randomUUID(),
         schema_version: 2,
-        team_id: localTeamId,
+        team_id: teamOf(sandboxId),
         sandbox_id: sandboxId,
         region_id: localRegionId,
         cluster_id: localClusterId,

@@ -72,8 +72,10 @@ export function createCredentialResolver(deps: { store: Store; events: ControlPl
         return { ok: false, failure: 'wrong_projection', message: `credential binding "${ref}" has projection "${stored.binding.projection?.type ?? ''}", the proxy needs username_password` };
       }
       const sourceRef = stored.binding.sourceRef;
-      const meta = store.credentialSources.get(localTeamId, sourceRef);
-      const spec = meta ? store.credentialSources.spec(localTeamId, sourceRef, stored.sourceVersion) : undefined;
+      // The sandbox's own team: tenants' sources of the same name are other sources.
+      const teamId = store.sandboxes.get(sandboxId)?.teamId ?? localTeamId;
+      const meta = store.credentialSources.get(teamId, sourceRef);
+      const spec = meta ? store.credentialSources.spec(teamId, sourceRef, stored.sourceVersion) : undefined;
       if (!meta || !spec) {
         return { ok: false, failure: 'source_not_found', message: `credential source "${sourceRef}" version ${stored.sourceVersion} (bound as "${ref}") not found` };
       }

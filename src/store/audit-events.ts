@@ -2,6 +2,8 @@ import type { Database } from 'better-sqlite3';
 
 export interface AuditEventFilter {
   sandboxId?: string;
+  /** Only events of this team's sandboxes (a tenant's view). */
+  teamId?: string;
   afterSeq?: number;
   startTime?: string;
   endTime?: string;
@@ -56,6 +58,7 @@ export function createAuditEventRepository(db: Database, maxEvents = 100_000): A
         params[key] = value;
       };
       add('sandbox_id = @sandboxId', 'sandboxId', f.sandboxId);
+      add("json_extract(event_json, '$.team_id') = @teamId", 'teamId', f.teamId);
       add('seq > @afterSeq', 'afterSeq', f.afterSeq);
       add('occurred_at >= @startTime', 'startTime', f.startTime);
       add('occurred_at <= @endTime', 'endTime', f.endTime);

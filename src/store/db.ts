@@ -9,6 +9,7 @@ import { createCredentialSourceRepository, type CredentialSourceRepository } fro
 import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
 import { createAuditEventRepository, type AuditEventRepository } from './audit-events.js';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.js';
+import { nativeBindingError } from './native-binding.js';
 
 export type StoreLocation = { kind: 'memory' } | { kind: 'dir'; dataDir: string };
 
@@ -29,6 +30,8 @@ export interface Store {
   healthy(): boolean;
   /** Deletes every sandbox, binding, credential source and audit event (`POST /_emulator/reset`). */
   clear(): void;
+  /** The same for one team only (a tenant's reset). */
+  clearTeam(teamId: string): void;
   /** With a data dir: the thread that checkpoints the WAL (automatic checkpoints are off). */
   readonly checkpointer?: WalCheckpointer;
   /** Closes the database at once; resolves when the checkpoint thread has finished too. */
@@ -41,6 +44,15 @@ export const keyFile = 'secrets.key';
 /** SQLite's own default, restored if the checkpoint thread dies. */
 const defaultAutoCheckpointPages = 1000;
 
+/** The database, or an error naming the fix when better-sqlite3's native binding is missing. */
+function openDatabase(file: string): Database {
+  try {
+    return new BetterSqlite3(file);
+  } catch (err) {
+    throw nativeBindingError(err) ?? err;
+  }
+}
+
 export function openStore(
   location: StoreLocation,
   { maxAuditEvents = 100_000, checkpointIntervalMs }: { maxAuditEvents?: number; checkpointIntervalMs?: number } = {},
@@ -49,11 +61,11 @@ export function openStore(
   let box: SecretBox;
   let checkpointer: WalCheckpointer | undefined;
   if (location.kind === 'memory') {
-    db = new BetterSqlite3(':memory:');
+    db = openDatabase(':memory:');
     box = createSecretBox(randomBytes(32));
   } else {
     mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
-    db = new BetterSqlite3(join(location.dataDir, databaseFile));
+    db = openDatabase(join(location.dataDir, databaseFile));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
@@ -94,6 +106,14 @@ export function openStore(
     clear() {
       db.transaction(() => {
         db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
+      })();
+    },
+    clearTeam(teamId) {
+      db.transaction(() => {
+        db.prepare("DELETE FROM audit_events WHERE json_extract(event_json, '$.team_id') = ?").run(teamId);
+        for (const table of ['credential_bindings', 'sandboxes', 'credential_source_versions', 'credential_sources']) {
+          db.prepare(`DELETE FROM ${table} WHERE team_id = ?`).run(teamId);
+        }
       })();
     },
     checkpointer,

@@ -90,7 +90,12 @@ describe('docker-compose.yml', () => {
     // Every variable set is one the emulator reads.
     const read = variablesReadBySource(join(repoRoot, 'src'));
     for (const name of Object.keys(emulator.environment)) expect(read, `the emulator never reads ${name}`).toContain(name);
-    expect(interpolate(emulator.environment.SANDBOX0_TOKEN)).toMatch(/^\S+$/);
+    expect(interpolate(emulator.environment.SEE_TOKEN)).toMatch(/^\S+$/);
+    expect(emulator.environment.SANDBOX0_TOKEN).toBeUndefined();
+  });
+
+  it('says in its header that it needs Compose v2', () => {
+    expect(readFileSync(composePath, 'utf8').split('\nname:')[0]).toMatch(/Needs Docker Compose v2/);
   });
 
   it('builds the emulator from a Dockerfile that runs npm ci and npm run build', () => {

@@ -1,4 +1,5 @@
 import { Client } from 'sandbox0';
+import { fileTenant } from 'sandbox-egress-emulator/vitest';
 import { describe, expect, inject, it } from 'vitest';
 
 /**
@@ -7,7 +8,8 @@ import { describe, expect, inject, it } from 'vitest';
  * through the SOCKS5 proxy, and the policy read back.
  */
 const emulator = inject('sandboxEgressEmulator');
-const client = new Client({ token: emulator.token, baseUrl: emulator.apiUrl });
+// This file's tenant: its own team on the shared emulator.
+const client = new Client({ token: fileTenant().token, baseUrl: fileTenant().apiUrl });
 
 describe('egress policy through the corporate proxy', () => {
   it('applies the docs policy and reads it back', async () => {
@@ -33,7 +35,7 @@ describe('egress policy through the corporate proxy', () => {
     expect(readBack.mode).toBe('block-all');
     expect(readBack.egress?.proxy).toEqual({ type: 'socks5', address: emulator.proxy!.address, credentialRef: 'corp-proxy' });
     expect(readBack.egress?.trafficRules?.[0]).toMatchObject({ name: 'allow-private-api', domains: ['api.internal.example.com'] });
-    // The emulator was reset before this file: only this file's sandbox exists.
+    // A tenant of its own: the other file's sandbox (and its same-named source) are not visible.
     expect((await client.sandboxes.list()).count).toBe(1);
   });
 });

@@ -6,7 +6,7 @@ import type { SandboxRuntime } from '../../sandbox/runtime.js';
 import type { Store } from '../../store/db.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
 import { adminOpenApiDocument, type OpenApiDocument } from './admin-openapi.js';
-import { emulatorRoutes, type ComponentState, type EmulatorInfo } from './emulator-routes.js';
+import { emulatorRoutes, type ComponentState, type EmulatorInfo, type EmulatorRoutesDeps } from './emulator-routes.js';
 import { flowsRoutes } from './flows-routes.js';
 import { proxyAdminRoutes } from './proxy-routes.js';
 import { sandboxAdminRoutes } from './sandbox-routes.js';
@@ -15,6 +15,8 @@ export interface AdminAppDeps {
   info: () => EmulatorInfo;
   health: () => Record<string, ComponentState>;
   reset: () => Promise<void>;
+  resetTeam: EmulatorRoutesDeps['resetTeam'];
+  tenants: EmulatorRoutesDeps['tenants'];
   store: Store;
   audit: AuditLog;
   sandboxes: SandboxService;
@@ -29,7 +31,7 @@ export interface AdminAppDeps {
  * and error handling). Its type, `AdminApp`, is what the typed admin client is derived from.
  */
 export function adminApp(deps: AdminAppDeps) {
-  const { info, health, reset, store, audit, sandboxes, runtime, gateway, proxy } = deps;
+  const { info, health, reset, resetTeam, tenants, store, audit, sandboxes, runtime, gateway, proxy } = deps;
   // The proxy's routes are in the type either way; without a proxy they are not served (404, as any
   // unknown route), so the empty stand-in's type is theirs.
   const proxyRoutes = proxy ? proxyAdminRoutes({ proxy }) : (new Hono() as ReturnType<typeof proxyAdminRoutes>);
@@ -37,8 +39,8 @@ export function adminApp(deps: AdminAppDeps) {
   let openApiDocument: OpenApiDocument | undefined;
   const openApi = () => (openApiDocument ??= adminOpenApiDocument({ version: info().version, testProxy: proxy !== undefined }));
   return new Hono()
-    .route('/', emulatorRoutes({ info, health, reset, openApi }))
-    .route('/', flowsRoutes({ store, audit }))
+    .route('/', emulatorRoutes({ info, health, reset, resetTeam, tenants, openApi }))
+    .route('/', flowsRoutes({ store, audit, tenants }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
     .route('/', proxyRoutes);
 }

@@ -353,7 +353,7 @@ const emulatorInfo = objectOf<EmulatorInfo>({
     version: str(),
     apiUrl: str(),
     ports: stringMap(int(), 'bound ports by component (api, testProxy)'),
-    token: str('the bearer token of this emulator'),
+    token: str("the bearer token of this emulator (with a tenant's token: that token)"),
     interception: objectOf<EmulatorInfo['interception']>({
       required: { mode: oneOfStrings(['transparent', 'explicit', 'in-process']), reason: str() },
       optional: {},
@@ -374,6 +374,7 @@ const emulatorInfo = objectOf<EmulatorInfo>({
       optional: {},
     }),
     fixtureCaPath: str('the CA certificate the customer fixtures are signed with'),
+    teamId: str("with a tenant's token: the tenant's team"),
   },
 });
 
@@ -527,6 +528,21 @@ const routes = (): Route[] => [
       description: 'Removes sandboxes, credential sources and flows; restores the default DNS views, proxy users and faults.',
       tags: [tag.emulator],
       responses: { '200': ok('reset', { type: 'object', required: ['reset'], properties: { reset: { const: true } } }), '401': error('Unauthorized') },
+    },
+  },
+  {
+    method: 'post',
+    path: '/_emulator/tenants',
+    operation: {
+      operationId: 'createTenant',
+      summary: 'A tenant: a team of its own with its own token (emulator token only)',
+      description:
+        "403 with a tenant's token. A tenant's token sees only the tenant's sandboxes, credential sources and flows (info shows its token and teamId; reset empties only the tenant). The test proxy, DNS views and faults are shared. Tenants live as long as the emulator.",
+      tags: [tag.emulator],
+      responses: {
+        '201': ok('the tenant', { type: 'object', required: ['teamId', 'token'], properties: { teamId: str(), token: str() } }),
+        '401': error('Unauthorized'),
+      },
     },
   },
   {

@@ -1,4 +1,6 @@
 import { Hono } from 'hono';
+import { requestTeamId, type Tenant } from '../../control-plane/team-context.js';
+import { ApiError } from '../../errors.js';
 import { okJson, type TypedJson } from '../envelope.js';
 import type { OpenApiDocument } from './admin-openapi.js';
 
@@ -10,6 +12,8 @@ export interface EmulatorInfo {
   apiUrl: string;
   ports: Record<string, number>;
   token: string;
+  /** With a tenant's token: its team (and `token` is the tenant's). */
+  teamId?: string;
   interception: { mode: 'transparent' | 'explicit' | 'in-process'; reason: string };
   /** `passthrough`: names without a platform DNS record go to the host's resolver (`--platform-dns-passthrough`). */
   platformDns: { passthrough: boolean };
@@ -23,12 +27,21 @@ export interface EmulatorRoutesDeps {
   info: () => EmulatorInfo;
   health: () => Record<string, ComponentState>;
   reset: () => Promise<void>;
+  /** A tenant's reset: only its own sandboxes, credential sources and flows. */
+  resetTeam: (teamId: string) => Promise<void>;
+  tenants: { create(): Tenant; tokenOf(teamId: string): string | undefined };
   /** The admin API's OpenAPI document (`adminOpenApiDocument`). */
   openApi: () => OpenApiDocument;
 }
 
+/** The tenant the request's token belongs to, if it is a tenant's (not the emulator's own token). */
+function callerTenant(deps: EmulatorRoutesDeps): { team?: string; token?: string } {
+  const team = requestTeamId();
+  return { team, token: team ? deps.tenants.tokenOf(team) : undefined };
+}
+
 /**
- * `/_emulator/health|info|reset|openapi.json`, relative to `/_emulator` (health needs no token; the
+ * `/_emulator/health|info|reset|tenants|openapi.json`, relative to `/_emulator` (health needs no token; the
  * app's auth middleware lets it through).
  */
 export function emulatorRoutes(deps: EmulatorRoutesDeps) {
@@ -38,10 +51,20 @@ export function emulatorRoutes(deps: EmulatorRoutesDeps) {
       const healthy = Object.values(components).every((s) => s !== 'down');
       return okJson(c, { status: healthy ? ('ok' as const) : ('degraded' as const), components }, healthy ? 200 : 503);
     })
-    .get('/info', (c) => okJson(c, deps.info()))
+    .get('/info', (c) => {
+      const { team, token } = callerTenant(deps);
+      return okJson(c, token ? { ...deps.info(), token, teamId: team } : deps.info());
+    })
     .post('/reset', async (c) => {
-      await deps.reset();
+      const { team, token } = callerTenant(deps);
+      if (token) await deps.resetTeam(team!);
+      else await deps.reset();
       return okJson(c, { reset: true as const });
+    })
+    .post('/tenants', (c) => {
+      if (callerTenant(deps).token) throw new ApiError('forbidden', "tenants are created with the emulator's own token");
+      const { teamId, token } = deps.tenants.create();
+      return okJson(c, { teamId, token }, 201);
     })
     // The document as OpenAPI tools read it: not wrapped in the envelope.
     .get('/openapi.json', (c) => c.json(deps.openApi()) as TypedJson<OpenApiDocument>);

@@ -1,3 +1,4 @@
+import { requestTeamId } from '../../control-plane/team-context.js';
 import { Hono, type TypedResponse } from 'hono';
 import type { AuditLog, NetworkAuditEvent } from '../../gateway/audit.js';
 import type { Store } from '../../store/db.js';
@@ -16,10 +17,13 @@ export type FlowsQuery = Partial<Record<FlowsQueryParam, string>>;
  * `GET /_emulator/flows`: audit events of every sandbox (`?sandbox=ID`, `outcome`, `action`, `phase`,
  * `cursor`, `limit`); `?follow=1` streams them as NDJSON, one event per line, as they happen.
  */
-export function flowsRoutes(deps: { store: Store; audit: AuditLog }) {
+export function flowsRoutes(deps: { store: Store; audit: AuditLog; tenants: { tokenOf(teamId: string): string | undefined } }) {
   return new Hono().get('/flows', declaredQuery<FlowsQuery>(), (c) => {
     const q = c.req.query();
-    const filter = { ...eventFilter(q, { limit: 100, max: 10_000 }), sandboxId: q.sandbox || q.sandbox_id || undefined };
+    // A tenant sees its own flows; the emulator's own token sees every team's.
+    const team = requestTeamId();
+    const teamId = team && deps.tenants.tokenOf(team) ? team : undefined;
+    const filter = { ...eventFilter(q, { limit: 100, max: 10_000 }), sandboxId: q.sandbox || q.sandbox_id || undefined, teamId };
     if (!filter.watch) return okJson(c, eventsPage<NetworkAuditEvent>(deps, filter));
     // NDJSON lines: text to a typed client, which reads the page form as JSON.
     return eventsResponse(c, deps, filter, 'raw') as Response & TypedResponse<string, 200, 'text'>;

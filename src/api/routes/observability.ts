@@ -67,6 +67,7 @@ export function eventsResponse(c: Context, deps: { store: Store; audit: AuditLog
   if (!filter.watch) return ok(c, eventsPage(deps, filter));
   const matches = (e: { sandbox_id: string; event_type?: unknown; outcome?: unknown; action?: unknown; phase?: unknown }) =>
     (!filter.sandboxId || e.sandbox_id === filter.sandboxId) &&
+    (!filter.teamId || (e as { team_id?: unknown }).team_id === filter.teamId) &&
     (!filter.eventType || e.event_type === filter.eventType) &&
     (!filter.outcome || e.outcome === filter.outcome) &&
     (!filter.action || e.action === filter.action) &&

@@ -1,9 +1,13 @@
 import { spawn, type StdioOptions } from 'node:child_process';
-import { constants } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { discoveryValue, discoveryVariable } from '../../discovery.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { parseCommandArgs, usageFailure } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { noteIgnoredPlatformToken } from './start.js';
 
 const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
 
@@ -13,13 +17,16 @@ stops the emulator and exits with the command's exit code:
   SEE_API_URL, SEE_TOKEN              the same, under the emulator's own names
   SEE_PROXY_ADDRESS, SEE_PROXY_USERNAME, SEE_PROXY_PASSWORD
                                       the embedded SOCKS5 test proxy, when it runs
+  SEE_EMULATOR                        {"apiUrl","token","readyFile"} as JSON: the vitest setup, the
+                                      library (attachOrStartEmulator) and this CLI use this emulator
+                                      instead of starting their own
 
 Options:
   --port <n>          API port (default 0: a free one)
   --host <addr>       API listen address (default 127.0.0.1)
   --data-dir <dir>    keep state in this directory instead of in memory
   --ephemeral         keep all state in memory (the default)
-  --token <token>     API token (else SANDBOX0_TOKEN, else generated)
+  --token <token>     API token (else SEE_TOKEN, else generated; never SANDBOX0_TOKEN)
   --ready-file <f>    also write the ready file (JSON: URLs, ports, credentials)
   --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}  -h, --help          print this help
@@ -41,13 +48,14 @@ export function splitRunArgs(args: readonly string[]): { own: string[]; command:
 }
 
 /** The environment the command runs with: the caller's, plus where the emulator and its test proxy are. */
-export function commandEnv(emulator: Emulator, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function commandEnv(emulator: Emulator, base: NodeJS.ProcessEnv, readyFile?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...base,
     SANDBOX0_BASE_URL: emulator.apiUrl,
     SANDBOX0_TOKEN: emulator.token,
     SEE_API_URL: emulator.apiUrl,
     SEE_TOKEN: emulator.token,
+    [discoveryVariable]: discoveryValue({ apiUrl: emulator.apiUrl, token: emulator.token, readyFile }),
   };
   const proxy = emulator.info().testProxy;
   if (proxy) {
@@ -114,6 +122,7 @@ export const run: CliCommand = async (args, io) => {
     return 2;
   }
   const logger = emulatorOptions.logger!;
+  noteIgnoredPlatformToken(io, Boolean(values.token || io.env.SEE_TOKEN));
 
   let emulator: Emulator;
   try {
@@ -122,11 +131,15 @@ export const run: CliCommand = async (args, io) => {
     io.stderr.write(`Error: cannot start the emulator: ${(err as Error).message}\n`);
     return 1;
   }
+  // Without --ready-file, one in a private directory of our own, named in SEE_EMULATOR, removed at the end.
+  const ownDir = values['ready-file'] ? undefined : mkdtempSync(join(tmpdir(), 'see-run-'));
+  const readyFile = values['ready-file'] ?? join(ownDir!, 'ready.json');
   try {
-    if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
+    writeReadyFile(readyFile, emulator);
     logger.info({ apiUrl: emulator.apiUrl, command: command[0] }, 'running command');
-    return await runCommand(command, commandEnv(emulator, io.env), io);
+    return await runCommand(command, commandEnv(emulator, io.env, readyFile), io);
   } finally {
     await emulator.stop();
+    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   }
 };

@@ -1,5 +1,8 @@
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
+import { resolve } from 'node:path';
+import { discoveryValue, discoveryVariable } from '../../discovery.js';
+import { displayToken } from '../api-target.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
@@ -11,7 +14,8 @@ Options:
   --host <addr>       API listen address (default ${defaultHost})
   --data-dir <dir>    where state lives (default ${'$SEE_DATA_DIR'} or ~/.local/share/sandbox-egress-emulator)
   --ephemeral         keep all state in memory
-  --token <token>     API token (else SANDBOX0_TOKEN, else generated and kept in the data dir)
+  --token <token>     API token (else SEE_TOKEN, else generated and kept in the data dir; never
+                      SANDBOX0_TOKEN, which may be a real platform key; a token you give is shown masked)
   --ready-file <f>    write a JSON file with URLs, ports and credentials once everything listens
   --log-level <lvl>   trace|debug|info|warn|error|silent (default info; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}  -h, --help          print this help
@@ -29,6 +33,8 @@ export const run: CliCommand = async (args, io) => {
     return 2;
   }
   const logger = options.logger!;
+  const tokenGiven = Boolean(values.token || io.env.SEE_TOKEN);
+  noteIgnoredPlatformToken(io, tokenGiven);
 
   // A last line of defence: a promise rejected by a bug somewhere in a data path is logged, not fatal.
   process.on('unhandledRejection', (reason) => logger.error({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection'));
@@ -56,7 +62,7 @@ export const run: CliCommand = async (args, io) => {
   }
   if (!requested) {
     if (values['ready-file']) writeReadyFile(values['ready-file'], emulator);
-    printBanner(io, emulator);
+    printBanner(io, emulator, tokenGiven, values['ready-file'] ? resolve(values['ready-file']) : undefined);
   }
 
   return new Promise<number>((resolve) => {
@@ -81,12 +87,21 @@ export const run: CliCommand = async (args, io) => {
   });
 };
 
-function printBanner(io: CliIo, emulator: Emulator) {
+/** `SANDBOX0_TOKEN` is not adopted (config.ts resolveToken); say so, without printing it. */
+export function noteIgnoredPlatformToken(io: CliIo, tokenGiven: boolean): void {
+  if (io.env.SANDBOX0_TOKEN && !tokenGiven) {
+    io.stderr.write('note: SANDBOX0_TOKEN is set but not used: the emulator uses its own token (choose one with --token or SEE_TOKEN)\n');
+  }
+}
+
+/** A token the user gave (--token, SEE_TOKEN) did not come from the emulator: it is shown masked. */
+function printBanner(io: CliIo, emulator: Emulator, tokenGiven: boolean, readyFile?: string) {
   const info = emulator.info();
+  const token = displayToken(emulator.token, { fromEmulator: !tokenGiven });
   const lines = [
     `sandbox-egress-emulator ${info.version}`,
     `  API          ${emulator.apiUrl}`,
-    `  token        ${emulator.token}`,
+    `  token        ${token}`,
     `  state        ${info.ephemeral ? 'in memory (--ephemeral)' : info.dataDir}`,
     `  interception ${info.interception.mode} (${info.interception.reason})`,
     `  platform DNS ${info.platformDns.passthrough ? "view records, then the host's resolver (--platform-dns-passthrough)" : 'view records only'}`,
@@ -95,6 +110,9 @@ function printBanner(io: CliIo, emulator: Emulator) {
     const u = info.testProxy.users[0];
     lines.push(`  test proxy   socks5://${info.testProxy.address}${u ? ` user ${u.username} / ${u.password}` : ''}`);
   }
-  lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, `  export SANDBOX0_TOKEN=${emulator.token}`, '');
+  lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, tokenGiven ? '  export SANDBOX0_TOKEN=<the token you gave>' : `  export SANDBOX0_TOKEN=${emulator.token}`);
+  // What the vitest setup and attachOrStartEmulator attach to (as under `run --`), instead of starting their own.
+  if (!tokenGiven) lines.push(`  export ${discoveryVariable}='${discoveryValue({ apiUrl: emulator.apiUrl, token: emulator.token, readyFile })}'`);
+  lines.push('');
   io.stdout.write(lines.join('\n') + '\n');
 }

@@ -1,3 +1,4 @@
+import { UsageError } from '../args.js';
 import type { CliIo } from '../io.js';
 import { FlagError, flagReader, parseFlags, renderFlagHelp, type FlagSpec } from './flags.js';
 import { globalFlagSpecs, resolveGlobals, type GlobalOptions } from './global-options.js';
@@ -130,5 +131,12 @@ export async function executeTree(root: S0CommandDef, args: readonly string[], i
   if (cmd.minArgs !== undefined && positionals.length < cmd.minArgs) {
     return fail(`requires at least ${cmd.minArgs} arg(s), only received ${positionals.length}`);
   }
-  return cmd.run({ io, flags, args: positionals, global: resolveGlobals(flags, io.env) });
+  let global: GlobalOptions;
+  try {
+    global = resolveGlobals(flags, io.env, (line) => io.stderr.write(`${line}\n`));
+  } catch (err) {
+    if (err instanceof UsageError) return fail(err.message);
+    throw err;
+  }
+  return cmd.run({ io, flags, args: positionals, global });
 }

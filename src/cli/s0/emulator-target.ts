@@ -1,13 +1,11 @@
-import { defaultApiPort } from '../../config.js';
 import type { S0Context } from './command-tree.js';
 import { apiErrorFromResponse, createS0Client, S0TransportError } from './api-client.js';
-import { defaultApiUrl } from './global-options.js';
 
 /**
  * The emulator's own commands (`flows`, `evaluate`) take `--api-url`/`--token` like the s0 subset,
- * but never default to the real platform: without a URL they talk to a local emulator.
+ * and like every command default to a local emulator (`resolveApiTarget` in ../api-target.ts).
  */
-export const localApiUrl = `http://127.0.0.1:${defaultApiPort}`;
+export { localApiUrl } from '../api-target.js';
 
 export const noEmulatorTokenMessage =
   'no API token configured. Set SANDBOX0_TOKEN environment variable or use --token flag (`sandbox-egress-emulator start` prints it)';
@@ -18,9 +16,8 @@ export interface EmulatorTarget {
 }
 
 export function emulatorTarget(ctx: S0Context): EmulatorTarget {
-  const apiUrl = ctx.global.apiUrl === defaultApiUrl && !ctx.flags.changed('api-url') ? localApiUrl : ctx.global.apiUrl;
   if (!ctx.global.token) throw new Error(noEmulatorTokenMessage);
-  return { apiUrl: apiUrl.replace(/\/+$/, ''), token: ctx.global.token };
+  return { apiUrl: ctx.global.apiUrl, token: ctx.global.token };
 }
 
 /** JSON calls to the emulator's API (envelope unwrapped, errors worded as the s0 subset words them). */

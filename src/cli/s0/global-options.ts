@@ -1,8 +1,6 @@
+import { allowRemoteFlag, resolveApiTarget } from '../api-target.js';
 import type { FlagSpec, flagReader } from './flags.js';
 import type { OutputFormat } from './output.js';
-
-/** Upstream's default (`internal/config/config.go`); only contacted when the user sets nothing else. */
-export const defaultApiUrl = 'https://api.sandbox0.ai';
 
 /** `s0`'s message when no token is found (`internal/commands/root.go` ErrNoToken), kept verbatim. */
 export const noTokenMessage =
@@ -15,6 +13,8 @@ export const globalFlagSpecs: FlagSpec[] = [
   { name: 'profile', short: 'p', kind: 'string', usage: 'profile name (default is "default")' },
   { name: 'api-url', kind: 'string', usage: 'override API URL' },
   { name: 'token', kind: 'string', usage: 'override API token' },
+  // Not upstream's: the emulator's CLI never talks to a remote API by default (api-target.ts).
+  { name: allowRemoteFlag, kind: 'bool', usage: 'allow an API URL that is not on this machine (default: local emulator only)' },
 ];
 
 export interface GlobalOptions {
@@ -25,15 +25,18 @@ export interface GlobalOptions {
 }
 
 /**
- * Priority as upstream: flag > `SANDBOX0_BASE_URL`/`SANDBOX0_TOKEN` > default. Profiles in
+ * Priority as upstream: flag > `SANDBOX0_BASE_URL`/`SANDBOX0_TOKEN`, but the default is the local
+ * emulator, never the real platform (`resolveApiTarget`, shared by every command). Profiles in
  * ~/.s0/config.yaml are deliberately not read: a developer's real credentials must never be picked
- * up by a local emulator tool (`--config`/`--profile` are accepted and ignored).
+ * up by a local emulator tool (`--config`/`--profile` are accepted and ignored). Throws UsageError
+ * for a remote URL without --allow-remote; `note` gets the stderr line that says a remote URL is used.
  */
-export function resolveGlobals(flags: ReturnType<typeof flagReader>, env: NodeJS.ProcessEnv): GlobalOptions {
+export function resolveGlobals(flags: ReturnType<typeof flagReader>, env: NodeJS.ProcessEnv, note: (line: string) => void = () => {}): GlobalOptions {
   const output = flags.str('output');
+  const target = resolveApiTarget({ apiUrl: flags.str('api-url'), token: flags.str('token'), allowRemote: flags.bool(allowRemoteFlag) }, env, note);
   return {
-    apiUrl: flags.str('api-url') || env.SANDBOX0_BASE_URL || defaultApiUrl,
-    token: flags.str('token') || env.SANDBOX0_TOKEN || '',
+    apiUrl: target.apiUrl,
+    token: target.token,
     // Upstream's ParseFormat: anything but json/yaml means table.
     output: output === 'json' || output === 'yaml' ? output : 'table',
   };

@@ -316,6 +316,12 @@ function bodyRoutes(): { routes: Record<string, BodyRoute>; loadViews: () => Pro
       seed: () => customerRecords,
       restore: () => expectOk(client.put('/_emulator/dns/customer', customerRecords), 'restore the customer view'),
     },
+    // Creating a tenant takes no body: whatever is sent, a new tenant.
+    'POST /_emulator/tenants': {
+      seed: () => ({}),
+      ignoresBody: true,
+      restore: async () => {},
+    },
     // Reset takes no body: whatever is sent, it resets. Run last, and the fixtures are made again.
     'POST /_emulator/reset': {
       seed: () => ({}),

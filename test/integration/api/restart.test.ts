@@ -58,17 +58,20 @@ describe('durable state', () => {
     expect(statSync(join(dataDir, 'token')).mode & 0o777).toBe(0o600);
   });
 
-  it('prefers --token, then SANDBOX0_TOKEN, over the kept token', async () => {
+  it('prefers --token, then SEE_TOKEN, over the kept token, and never adopts SANDBOX0_TOKEN', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'see-token-'));
     dirs.push(dataDir);
-    const e = await startEmulator({ ephemeral: false, dataDir, port: 0, env: { SANDBOX0_TOKEN: 'from-env' } });
+    const e = await startEmulator({ ephemeral: false, dataDir, port: 0, env: { SEE_TOKEN: 'from-env', SANDBOX0_TOKEN: 'platform-key' } });
     running.push(e);
     expect(e.token).toBe('from-env');
-    const f = await startEmulator({ ephemeral: false, dataDir, port: 0, token: 'from-flag', env: { SANDBOX0_TOKEN: 'from-env' } });
+    const f = await startEmulator({ ephemeral: false, dataDir, port: 0, token: 'from-flag', env: { SEE_TOKEN: 'from-env' } });
     running.push(f);
     expect(f.token).toBe('from-flag');
     expect((await api(() => f, 'from-flag').get('/api/v1/sandboxes')).status).toBe(200);
     expect((await api(() => f, 'from-env').get('/api/v1/sandboxes')).json.error.message).toBe('invalid token');
+    const g = await startEmulator({ ephemeral: false, dataDir, port: 0, env: { SANDBOX0_TOKEN: 'platform-key' } });
+    running.push(g);
+    expect(g.token).toMatch(/^s0_local_[0-9a-f]{48}$/);
   });
 
   it('reports 503 on /readyz when the database is unavailable', async () => {

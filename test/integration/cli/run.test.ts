@@ -81,7 +81,7 @@ describe('sandbox-egress-emulator run', () => {
   });
 
   it('runs in-process too, piping the command output into the injected streams', async () => {
-    const f = fakeIo({ PATH: process.env.PATH, SANDBOX0_TOKEN: 's0_local_' + 'ef'.repeat(24) });
+    const f = fakeIo({ PATH: process.env.PATH, SEE_TOKEN: 's0_local_' + 'ef'.repeat(24) });
     const code = await run(['--', 'node', '-e', 'console.log(process.env.SEE_API_URL); console.error(process.env.SEE_TOKEN)'], f.io);
     expect(code).toBe(0);
     expect(f.stdout()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\n$/);

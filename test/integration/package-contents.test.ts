@@ -1,0 +1,46 @@
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, binPath, repoRoot } from '../helpers/bin.js';
+
+/** The build leaves an executable, silent bin; the package ships what the README links to. */
+let dir = '';
+beforeAll(() => {
+  assertBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'see-pkg-'));
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('build', () => {
+  it('bundles the bin silently (npm pack --json runs it through prepack) and makes it executable', { timeout: 120_000 }, async () => {
+    const r = await execa('node', ['scripts/build-bin.mjs', join(dir, 'bin')], { cwd: repoRoot });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('');
+    expect(statSync(join(dir, 'bin', 'main.js')).mode & 0o111).toBe(0o111);
+    expect(statSync(binPath).mode & 0o111).toBe(0o111);
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.build).toBe('rm -rf dist && tsc -p tsconfig.build.json && node scripts/build-bin.mjs');
+    expect(pkg.scripts.prepack).toBe('npm run build');
+  });
+});
+
+describe('npm package contents', () => {
+  it('ships examples/ and BENCHMARKS.md, and every relative README link points at a shipped file', { timeout: 120_000 }, async () => {
+    const packed = await execa('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: repoRoot });
+    const [{ files }] = JSON.parse(packed.stdout) as [{ files: { path: string }[] }];
+    const paths = files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(['BENCHMARKS.md', 'examples/walkthrough.mjs', 'examples/walkthrough.mts', 'examples/vitest-project/package.json', 'dist/vitest-tenant.js']));
+    expect(paths.some((p) => p.includes('node_modules'))).toBe(false);
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
+    expect(links.length).toBeGreaterThanOrEqual(4);
+    for (const link of links) {
+      const target = link.replace(/\/$/, '');
+      expect(paths.some((p) => p === target || p.startsWith(`${target}/`)), `README links to ${link}, which the package does not ship`).toBe(true);
+    }
+  });
+});
