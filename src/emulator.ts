@@ -280,6 +280,7 @@ export async function startEmulator({
       databaseHealthy: () => store.healthy(),
       sandboxes,
       network,
+      appliedPolicy: (id) => gateway.policies.get(id),
       credentialSources,
       afterClaim: (id) => runtime.attach(id),
       admin: adminApp({ info, health, reset, store, audit, sandboxes, runtime, gateway, proxy }),

@@ -10,9 +10,11 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
-import { probeServerFirst, sameRoute, sshClassification, type ServerFirstProbeDeps } from './server-first-probe.js';
+import { probeServerFirst, sameRoute, sshClassification, type ProbedSsh, type ServerFirstProbeDeps } from './server-first-probe.js';
 import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
 import { writeThrough } from '../net/direct-reads.js';
+import type { ActiveFlows } from './active-flows.js';
+import { joinNotes } from './emulator-note.js';
 
 export type { DirectEgress };
 
@@ -44,6 +46,8 @@ export interface TcpFlowDeps {
   dnsSnoop?: DnsSnoopCache;
   /** Does the sandbox's policy list appProtocol `ssh` in a trafficRule (then unknown flows are probed)? */
   probesServerFirst?: (sandboxId: string) => boolean;
+  /** Allowed flows still open, closed when their sandbox's policy changes (newer upstream active_flows.go). */
+  activeFlows?: ActiveFlows;
 }
 
 export interface TcpFlowInput {
@@ -71,7 +75,14 @@ interface FlowContext {
   flowId: string;
   started: number;
   counters: ByteBase;
+  /** Set when a policy change closed the flow (the policy that admitted it was replaced). */
+  retired?: boolean;
 }
+
+/** Upstream's error for a flow whose admitting policy was replaced (proxy/active_flows.go errFlowRetired). */
+export const flowRetiredError = 'network policy incarnation is no longer active';
+/** The emulator's note on the result of a flow a policy change closed. */
+export const flowRetiredNote = "closed by the gateway: the sandbox's network policy changed after this flow was admitted";
 
 export type TcpFlowOutcome =
   | { outcome: 'denied'; flowId: string; verdict?: FlowVerdict; reason: string }
@@ -166,6 +177,33 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     ...proxyRouteAttributes(verdict),
   };
   const ctx: FlowContext = { deps, input, attempt, verdict, flowId, started, counters };
+  let upstreamSocket: Socket | undefined;
+  const untrack =
+    deps.activeFlows?.add(sandboxId, {
+      policyHash: verdict.policyHash,
+      retire: () => {
+        ctx.retired = true;
+        socket.destroy();
+        upstreamSocket?.destroy();
+      },
+    }) ?? (() => {});
+  try {
+    return await admitted(ctx, { probed, peeked, classification }, (s) => (upstreamSocket = s));
+  } finally {
+    untrack();
+  }
+}
+
+/** An allowed flow from its credentials to the end of its relay. */
+async function admitted(
+  ctx: FlowContext,
+  { probed, peeked, classification }: { probed: ProbedSsh | undefined; peeked: Buffer; classification: FlowClassification },
+  onUpstream: (s: Socket) => void,
+): Promise<TcpFlowOutcome> {
+  const { deps, input, attempt, verdict } = ctx;
+  const { sandboxId, socket } = input;
+  if (verdict.verdict !== 'allow') throw new Error('admitted() needs an allowed verdict');
+  const dst = input.originalDst!;
 
   // Credentials first: like ctld, a credential failure fails the flow before the proxy is contacted.
   // A probed flow's upstream is already connected with the probe's credentials.
@@ -188,6 +226,12 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   } catch (err) {
     const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
     return fail(ctx, dialError);
+  }
+  onUpstream(upstream.socket);
+  if (ctx.retired) {
+    // A pending dial of a retired flow is cancelled (upstream: the flow's context is cancelled).
+    upstream.socket.destroy();
+    return finish(ctx, { step: 'policy_retired', error: flowRetiredError });
   }
   if (socket.destroyed) {
     upstream.socket.destroy();
@@ -251,11 +295,14 @@ function fail({ deps, input, attempt, verdict, flowId, started }: FlowContext, e
   return { outcome: 'error', flowId, verdict, step, error: err.message, replyCode: err.replyCode };
 }
 
-function finish({ deps, input, attempt, verdict, flowId, started, counters }: FlowContext, failure?: { step: string; error: string }): TcpFlowOutcome {
+function finish({ deps, input, attempt, verdict, flowId, started, counters, retired }: FlowContext, failure?: { step: string; error: string }): TcpFlowOutcome {
   const egressBytes = input.socket.bytesRead - counters.read;
   const ingressBytes = input.socket.bytesWritten - counters.written;
   deps.audit.record(input.sandboxId, 'result', {
     ...attempt,
+    // Upstream closes a retired flow's sockets and its relay ends without error (closed-connection
+    // errors are not relay failures there): a normal result; the emulator says why it ended.
+    ...(retired ? { emulator_note: joinNotes(attempt.emulator_note, flowRetiredNote) } : {}),
     outcome: failure ? 'error' : 'completed',
     duration_ms: Date.now() - started,
     egress_bytes: egressBytes,

@@ -13,7 +13,8 @@ import type { CredentialResolver } from './credentials.js';
 import { createDecider, type Decider } from './decide.js';
 import type { ProxyEndpointPolicy } from './dial.js';
 import { defaultGatewayTimeouts, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
-import { createPolicyCache, type PolicyCache } from './policy-cache.js';
+import { createPolicyCache, type AppliedPolicyCache } from './policy-cache.js';
+import { ActiveFlows } from './active-flows.js';
 import { createUdpHandler, type UdpHandler } from './udp.js';
 import { QuicCryptoReassembler } from '../classify/index.js';
 
@@ -59,7 +60,7 @@ function interfaceAddresses(): string[] {
 export interface Gateway {
   readonly platformDns: PlatformDnsView;
   readonly platform: CompiledPlatform;
-  readonly policies: PolicyCache;
+  readonly policies: AppliedPolicyCache;
   readonly decide: Decider;
   /**
    * IP → host per sandbox from the DNS answers sandboxes received (reference §4): it names SSH flows.
@@ -88,7 +89,14 @@ export function createGateway(o: GatewayOptions): Gateway {
   if (!compiled.ok) throw new EmulatorError('invalid_platform_settings', compiled.error.message);
   const platform = compiled.platform;
   const platformDns = new PlatformDnsView(o.platformRecords ?? {}, o.platformDnsPassthrough ? new HostResolverPassthrough(o.platformDnsPassthrough) : undefined);
-  const policies = createPolicyCache({ network: o.network, events: o.events });
+  const policies = createPolicyCache({ network: o.network, events: o.events, logger: o.logger });
+  // A policy applied with another hash retires the flows the old one admitted (newer upstream
+  // proxy/active_flows.go ReconcileActiveFlows); a sandbox that is gone retires all of its flows.
+  const activeFlows = new ActiveFlows();
+  const stopRetiring = policies.onApplied((sandboxId, state) => {
+    const retired = activeFlows.retire(sandboxId, state?.hash, state === undefined);
+    if (retired) o.logger.info({ sandboxId, retired }, 'closed flows admitted by a replaced network policy');
+  });
   const sandboxIps = new Set<string>();
   const addresses = new Set<string>();
   const host: GatewayHost = {
@@ -125,6 +133,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     logger: o.logger,
     nextFlowId: (t: 'tcp' | 'udp') => `${t}-${++counters[t]}`,
     dnsSnoop,
+    activeFlows,
     probesServerFirst: (sandboxId: string) => policies.get(sandboxId)?.compiled?.trafficRules.some((r) => r.appProtocols.includes('ssh')) ?? false,
   };
 
@@ -167,6 +176,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     activeFlows: () => active,
     close() {
       udp.close();
+      stopRetiring();
       policies.close();
       o.events.off('sandbox-deleted', forgetSandbox);
       o.events.off('reset', forgetAll);
