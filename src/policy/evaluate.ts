@@ -15,6 +15,7 @@ import type { CompiledPlatform } from './platform.js';
 import type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from './decision.js';
 import { cidrsContain, cidrsContainV4, formatIp, ipEquals, parseIp, parseIPv4, type CompiledCidr } from './ip.js';
 import { appProtocolBit, normalizeHost, type RuleProbe } from './match.js';
+import { isCloudMetadataAddress } from './cloud-metadata.js';
 
 export { describeDecision } from './decision.js';
 export type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from './decision.js';
@@ -162,6 +163,11 @@ export function evaluate(
   ctx: EvaluateContext,
 ): Decision {
   const classification = flow.classification;
+  // Newer upstream (policy/metadata.go): metadata destinations are denied first, even with no policy;
+  // in the destination phase (l4_denied) when it runs, else by the unknown-traffic fallback.
+  const metadata = isCloudMetadataAddress(flow.destIp);
+  if (metadata && flow.destPort > 0) return { action: 'deny', reason: 'l4_denied', phase: 'destination', basis: 'cloud-metadata' };
+  if (metadata && classification.kind === 'unknown') return { action: 'deny', reason: classification.reason, phase: 'unknown', basis: 'cloud-metadata' };
   if (compiled === undefined) {
     return classification.kind === 'unknown'
       ? { action: 'pass-through', reason: classification.reason, phase: 'unknown', basis: 'no-policy' }
