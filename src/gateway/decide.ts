@@ -113,7 +113,18 @@ export function createDecider(deps: DeciderDeps) {
   };
   /** The note of the sandbox's current policy, for a flow audited without a decision (no original destination). */
   const policyNote = (sandboxId: string): string | undefined => noteOfState(deps.policies.get(sandboxId));
-  return Object.assign(decide, { policyNote });
+  /**
+   * Does the sandbox's policy, with the platform's, have domain rules (upstream HasDomainRules)? No
+   * policy: none (the platform's are part of a compiled policy upstream). Datagrams are classified by
+   * SNI only when there are.
+   */
+  const domainRulesExist = (sandboxId: string): boolean => {
+    const compiled = deps.policies.get(sandboxId)?.compiled;
+    if (!compiled) return false;
+    const platform = deps.platform();
+    return compiled.hasRuleDomains || platform.allowedDomains.size > 0 || platform.deniedDomains.size > 0;
+  };
+  return Object.assign(decide, { policyNote, domainRulesExist });
 
   function decideWith(compiled: CompiledPolicy | undefined, flow: FlowInput): FlowVerdict {
     const decision = evaluate(

@@ -15,6 +15,7 @@ import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type Proxy
 import { writeThrough } from '../net/direct-reads.js';
 import type { ActiveFlows } from './active-flows.js';
 import { joinNotes } from './emulator-note.js';
+import { auditProtocol, tcpFlowClassification } from './flow-classification.js';
 
 export type { DirectEgress };
 
@@ -127,12 +128,8 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   const counters: ByteBase = { read: socket.bytesRead - initial, written: socket.bytesWritten };
   if (initial) socket.unshift(input.initialBytes!);
   const { result, peeked } = await peekAndClassify(socket, { firstReadTimeoutMs: deps.timeouts.firstReadMs, readTimeoutMs: deps.timeouts.readMs });
-  let classification: FlowClassification =
-    result.kind !== 'known'
-      ? { kind: 'unknown', reason: result.reason }
-      : result.appProtocol === 'ssh' && !result.host
-        ? sshClassification(deps.dnsSnoop?.lookup(sandboxId, dst.ip))
-        : { kind: 'known', appProtocol: result.appProtocol, host: result.host };
+  // The same mapping as a dry run's (flow-classification.ts): one decision path for both.
+  let classification: FlowClassification = tcpFlowClassification(result, () => deps.dnsSnoop?.lookup(sandboxId, dst.ip));
   // A server-first protocol (SSH waits for the server's banner) looks idle or unknown: probe the server.
   const probe =
     classification.kind === 'unknown' && deps.probesServerFirst?.(sandboxId)
@@ -150,7 +147,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     dest_ip: dst.ip,
     dest_port: dst.port,
     transport: 'tcp',
-    protocol: classification.kind === 'known' ? classification.appProtocol : undefined,
+    protocol: auditProtocol(classification, 'tcp'),
     host: classification.kind === 'known' ? classification.host : undefined,
     classifier_result: classification.kind,
     action: verdict.decision.action,

@@ -11,6 +11,7 @@ import type { AuditLog, NetworkAuditAttributes } from './audit.js';
 import type { Decider, UdpRejectReason } from './decide.js';
 import { directRoute, type DirectEgress } from './dial.js';
 import { joinNotes, noteOf } from './emulator-note.js';
+import { auditProtocol } from './flow-classification.js';
 
 /** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
 export const udpSessionIdleMs = 30_000;
@@ -78,7 +79,9 @@ export function createUdpHandler(deps: {
 }) {
   const sessions = new Map<string, Session>();
   const idleMs = deps.idleMs ?? udpSessionIdleMs;
-  const domainRulesExist = () => deps.platform().allowedDomainPatterns.length > 0 || deps.platform().deniedDomainPatterns.length > 0;
+  // Upstream's udpSNIClassifier asks HasDomainRules of the sandbox's compiled policy (platform rules
+  // included): with no policy there are none and a datagram is plain `udp`.
+  const domainRulesExist = (sandboxId: string) => deps.decide.domainRulesExist(sandboxId);
 
   const endSession = (key: string, sandboxId: string) => {
     const s = sessions.get(key);
@@ -120,7 +123,7 @@ export function createUdpHandler(deps: {
       return { outcome: 'forwarded', flowId: existing.flowId, newSession: false };
     }
     const flowId = deps.nextFlowId();
-    const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
+    const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(input.sandboxId), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
     const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
     const queryName = dnsQueryName(input.payload);
     const base: NetworkAuditAttributes = {
@@ -129,7 +132,7 @@ export function createUdpHandler(deps: {
       dest_ip: dst?.ip ?? '',
       dest_port: dst?.port ?? 0,
       transport: 'udp',
-      protocol: classification.kind === 'known' ? 'udp' : undefined,
+      protocol: dst ? auditProtocol(classification, 'udp') : 'unknown',
       host: classification.kind === 'known' ? classification.host : queryName,
       classifier_result: classification.kind,
       action: 'deny',
