@@ -88,7 +88,11 @@ function randomFlow(f: Fuzz): FlowCase {
     return { transport: 'udp', ip, port, bytes, label: ['quic', 'tls-datagram', 'random-datagram'][kind]! };
   }
   const host = f.pick(hosts);
-  switch (f.int(9)) {
+  switch (f.int(10)) {
+    case 9: {
+      const v6 = f.pick(['[::1]', '::1', '[2001:db8::5]:80', '[::ffff:198.18.1.10]:80', 'a:b:c']);
+      return { transport: 'tcp', ip, port, bytes: Buffer.from(`GET / HTTP/1.1\r\nHost: ${v6}\r\n\r\n`), label: `http ipv6 host ${v6}` };
+    }
     case 0:
       return { transport: 'tcp', ip, port, bytes: helloBySni.get(host.toLowerCase())!, label: `tls ${host}` };
     case 1:
