@@ -12,7 +12,7 @@ import type { AuditLog } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import { createDecider, type Decider } from './decide.js';
 import type { ProxyEndpointPolicy } from './dial.js';
-import { defaultGatewayTimeouts, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
+import { defaultGatewayTimeouts, flowRetiredNote, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
 import { createPolicyCache, type AppliedPolicyCache } from './policy-cache.js';
 import { ActiveFlows } from './active-flows.js';
 import { createUdpHandler, type UdpHandler } from './udp.js';
@@ -93,10 +93,6 @@ export function createGateway(o: GatewayOptions): Gateway {
   // A policy applied with another hash retires the flows the old one admitted (newer upstream
   // proxy/active_flows.go ReconcileActiveFlows); a sandbox that is gone retires all of its flows.
   const activeFlows = new ActiveFlows();
-  const stopRetiring = policies.onApplied((sandboxId, state) => {
-    const retired = activeFlows.retire(sandboxId, state?.hash, state === undefined);
-    if (retired) o.logger.info({ sandboxId, retired }, 'closed flows admitted by a replaced network policy');
-  });
   const sandboxIps = new Set<string>();
   const addresses = new Set<string>();
   const host: GatewayHost = {
@@ -147,6 +143,16 @@ export function createGateway(o: GatewayOptions): Gateway {
     logger: o.logger,
     nextFlowId: () => flowDeps.nextFlowId('udp'),
     dnsSnoop,
+  });
+
+  // UDP sessions are bound to the policy too (active_flows.go ReconcileActiveFlows → reconcileUDPSessions):
+  // every open session of the sandbox was admitted by the replaced policy.
+  const stopRetiring = policies.onApplied((sandboxId, state) => {
+    const retired = activeFlows.retire(sandboxId, state?.hash, state === undefined);
+    const sessionsBefore = udp.sessions();
+    udp.close(sandboxId, flowRetiredNote);
+    const udpRetired = sessionsBefore - udp.sessions();
+    if (retired || udpRetired) o.logger.info({ sandboxId, retired, udpRetired }, 'closed flows admitted by a replaced network policy');
   });
 
   return {

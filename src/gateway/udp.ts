@@ -83,13 +83,20 @@ export function createUdpHandler(deps: {
   // included): with no policy there are none and a datagram is plain `udp`.
   const domainRulesExist = (sandboxId: string) => deps.decide.domainRulesExist(sandboxId);
 
-  const endSession = (key: string, sandboxId: string) => {
+  const endSession = (key: string, sandboxId: string, note?: string) => {
     const s = sessions.get(key);
     if (!s) return;
     sessions.delete(key);
     clearTimeout(s.timer);
     s.socket.close();
-    deps.audit.record(sandboxId, 'result', { ...s.attempt, outcome: 'completed', duration_ms: Date.now() - s.started, egress_bytes: s.egress, ingress_bytes: s.ingress });
+    deps.audit.record(sandboxId, 'result', {
+      ...s.attempt,
+      outcome: 'completed',
+      duration_ms: Date.now() - s.started,
+      egress_bytes: s.egress,
+      ingress_bytes: s.ingress,
+      ...noteOf(joinNotes(s.attempt.emulator_note, note)),
+    });
   };
 
   const directEndpoint = (dst: { ip: string; port: number }) => directRoute(deps.platformDns(), deps.directEgress, dst);
@@ -104,9 +111,9 @@ export function createUdpHandler(deps: {
         return { outcome: 'dropped', reason: 'internal_error', flowId: '' };
       }
     },
-    /** Ends every session of a sandbox (or all), writing their results. */
-    close(sandboxId?: string) {
-      for (const [key] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')));
+    /** Ends every session of a sandbox (or all), writing their results (with `note`, when given). */
+    close(sandboxId?: string, note?: string) {
+      for (const [key] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')), note);
     },
     sessions: () => sessions.size,
   };

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { api, useEmulator, waitForEvent } from '../../helpers/emulator.js';
@@ -168,6 +169,28 @@ describe('a policy change closes the flows the old policy admitted', () => {
     const { closed } = await openFlow(ingress);
     await client.put(`/api/v1/sandboxes/${id}/network`, { mode: 'allow-all', egress: { trafficRules: [{ ...allowEcho, name: 'renamed' }] } });
     await closed;
+  });
+
+  it('ends the UDP sessions the old policy admitted, with their result', async () => {
+    const udpEcho = dgram.createSocket('udp4');
+    udpEcho.on('message', (m, from) => udpEcho.send(m, from.port, from.address));
+    await new Promise<void>((r) => udpEcho.bind(0, '127.0.0.1', () => r()));
+    try {
+      const records = (await client.get('/_emulator/dns/platform')).json.data.records;
+      await client.put('/_emulator/dns/platform', { records: { ...records, '198.18.0.78:7001': [`127.0.0.1:${udpEcho.address().port}`] } });
+      const { id } = await claim();
+      expect((await client.put(`/api/v1/sandboxes/${id}/network`, { mode: 'allow-all' })).status).toBe(200);
+      const sent = await emu.current.sandbox(id).sendDatagram({ ip: '198.18.0.78', port: 7001, data: Buffer.from('datagram') });
+      expect(sent).toMatchObject({ outcome: 'sent' });
+      const flowId = (sent as { flowId: string }).flowId;
+      expect(emu.current.flows({ sandboxId: id }).filter((e) => e.attributes.flow_id === flowId).map((e) => e.phase)).toEqual(['attempt']);
+      await client.put(`/api/v1/sandboxes/${id}/network`, { mode: 'block-all' });
+      const result = await waitForEvent(emu.current, (e) => e.phase === 'result' && e.attributes.flow_id === flowId);
+      expect(result.attributes).toMatchObject({ transport: 'udp', outcome: 'completed' });
+      expect(result.attributes.emulator_note).toContain('network policy changed after this flow was admitted');
+    } finally {
+      udpEcho.close();
+    }
   });
 
   it('closes the flows of a deleted sandbox', async () => {
