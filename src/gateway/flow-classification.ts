@@ -7,6 +7,7 @@ import { classifyUdp } from '../classify/classify-udp.js';
 import type { Classification } from '../classify/protocol-match.js';
 import type { FlowClassification } from '../policy/evaluate.js';
 import type { UnknownReason } from '../policy/types.js';
+import { sshClassification } from './server-first-probe.js';
 
 /**
  * A TCP classification as the gateway decides on it: an ssh flow's host comes from the sandbox's
@@ -14,10 +15,7 @@ import type { UnknownReason } from '../policy/types.js';
  */
 export function tcpFlowClassification(result: Classification, snoopedHost: () => string | undefined): FlowClassification {
   if (result.kind === 'unknown') return { kind: 'unknown', reason: result.reason };
-  if (result.appProtocol === 'ssh' && !result.host) {
-    const host = snoopedHost();
-    return host ? { kind: 'known', appProtocol: 'ssh', host, hostSource: 'dns-cache' } : { kind: 'known', appProtocol: 'ssh' };
-  }
+  if (result.appProtocol === 'ssh' && !result.host) return sshClassification(snoopedHost());
   return result.host === undefined ? { kind: 'known', appProtocol: result.appProtocol } : { kind: 'known', appProtocol: result.appProtocol, host: result.host };
 }
 

@@ -10,7 +10,7 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
-import { probeServerFirst, sameRoute, sshClassification, type ProbedSsh, type ServerFirstProbeDeps } from './server-first-probe.js';
+import { probeServerFirst, sameRoute, type ProbedSsh, type ServerFirstProbeDeps } from './server-first-probe.js';
 import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
 import { writeThrough } from '../net/direct-reads.js';
 import type { ActiveFlows } from './active-flows.js';
