@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { NetworkAuditEvent } from '../../../src/gateway/audit.js';
+import { auditProtocol } from '../../../src/gateway/flow-classification.js';
 import { tlsClientHello } from '../../../src/gateway/probe-payloads.js';
 import { fixturesDir } from '../../../src/paths.js';
 import { api, useEmulator, waitForEvent } from '../../helpers/emulator.js';
@@ -119,7 +120,7 @@ function liveVerdict(events: NetworkAuditEvent[]) {
   const attempt = events.find((e) => e.phase === 'attempt');
   const e = attempt ?? events.find((x) => x.phase === 'result')!;
   const a = e.attributes;
-  return { action: a.action, reason: a.reason, matchedRule: a.matched_rule, route: a.action === 'deny' ? undefined : a.route };
+  return { action: a.action, reason: a.reason, matchedRule: a.matched_rule, route: a.action === 'deny' ? undefined : a.route, protocol: a.protocol };
 }
 
 async function liveTcp(id: string, ingress: string, flow: FlowCase) {
@@ -170,7 +171,8 @@ describe('dry run and live flows agree', () => {
         const d = dry.json.data;
         const events = flow.transport === 'tcp' ? await liveTcp(id, ingress, flow) : await liveUdp(id, flow);
         const live = liveVerdict(events);
-        const expected = { action: d.action, reason: d.reason, matchedRule: d.matchedRule, route: d.action === 'deny' ? undefined : d.route };
+        // The audit's protocol too: upstream records it for unknown flows (http, tls, udp, unknown).
+        const expected = { action: d.action, reason: d.reason, matchedRule: d.matchedRule, route: d.action === 'deny' ? undefined : d.route, protocol: auditProtocol(d.classification, flow.transport) };
         expect(live, f.where({ policy, flow: { ...flow, bytes: flow.bytes.toString('base64') }, dry: d, events: events.map((e) => e.attributes) })).toEqual(expected);
         compared++;
         seen.set(`${live.action}/${live.route ?? '-'}`, (seen.get(`${live.action}/${live.route ?? '-'}`) ?? 0) + 1);
