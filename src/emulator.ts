@@ -301,6 +301,7 @@ export async function startEmulator({
       databaseHealthy: () => store.healthy(),
       sandboxes,
       network,
+      appliedPolicy: (id) => gateway.policies.get(id),
       credentialSources,
       afterClaim: (id) => runtime.attach(id),
       admin: adminApp({ info, health, reset, resetTeam: (team) => withTeam(team, () => resetTeam(team)), tenants, store, audit, sandboxes, runtime, gateway, proxy }),

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { CredentialSourceService } from '../control-plane/credential-sources.js';
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
+import type { SandboxPolicyState } from '../gateway/policy-cache.js';
 import type { SandboxService } from '../control-plane/sandboxes.js';
 import { ApiError } from '../errors.js';
 import { asStoreUnavailable } from '../store/store-error.js';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   databaseHealthy: () => boolean;
   sandboxes: SandboxService;
   network: NetworkPolicyService;
+  /** The data plane's applied policy per sandbox (gateway/policy-cache.ts), for the PUT's compile warning. */
+  appliedPolicy?: (sandboxId: string) => SandboxPolicyState | undefined;
   credentialSources: CredentialSourceService;
   /** Awaited after a claim, before it is answered (sandbox runtime start). */
   afterClaim?: (sandboxId: string) => Promise<void>;
@@ -56,7 +59,7 @@ export function createApp(deps: ApiDeps) {
 
   app.route('/', healthRoutes({ databaseHealthy: deps.databaseHealthy }));
   app.route('/', sandboxRoutes({ sandboxes: deps.sandboxes, afterClaim: deps.afterClaim }));
-  app.route('/', networkRoutes({ network: deps.network }));
+  app.route('/', networkRoutes({ network: deps.network, appliedPolicy: deps.appliedPolicy }));
   app.route('/', credentialSourceRoutes({ credentialSources: deps.credentialSources }));
   for (const extra of deps.apiRoutes ?? []) app.route('/', extra);
   app.route('/_emulator', deps.admin);

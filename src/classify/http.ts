@@ -1,3 +1,4 @@
+import { splitHostPort } from '../policy/go-format.js';
 import { needMore, noMatch, type ProtocolMatch } from './protocol-match.js';
 
 export const Ascii = {
@@ -96,14 +97,15 @@ function authorityOfUri(uri: string): string {
   return authority.slice(authority.lastIndexOf('@') + 1);
 }
 
-/** Lowercases and strips the port; `[v6]` and `[v6]:port` become the bare IPv6 literal. */
+/**
+ * Upstream's normalizeHost (proxy/server.go:1116 @b1f245c2), used for HTTP Host, TLS SNI and again by
+ * host verification: trim, lowercase, and when there is a colon Go's net.SplitHostPort, whose failure
+ * leaves no host. So `[v6]:port` becomes the bare literal, but `[v6]`, a bare IPv6 literal and `a:b:c`
+ * become empty (`missing_host` / `missing_sni`), and a bare literal reaching verification fails it.
+ */
 export function normalizeHost(raw: string): string {
   const host = raw.trim().toLowerCase();
-  if (host.startsWith('[')) {
-    const close = host.indexOf(']');
-    return close < 0 ? host : host.slice(1, close);
-  }
-  const colon = host.indexOf(':');
-  if (colon >= 0 && host.indexOf(':', colon + 1) < 0) return host.slice(0, colon);
-  return host;
+  if (!host.includes(':')) return host;
+  const split = splitHostPort(host);
+  return split.ok ? split.host : '';
 }

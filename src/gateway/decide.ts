@@ -5,7 +5,8 @@ import { describeDecision, evaluate, type Decision, type FlowClassification } fr
 import type { CompiledPlatform } from '../policy/platform.js';
 import { describeHostLocal, guardHostLocal, hostLocalPrefix, hostLocalTarget, type HostFacts, type HostLocalReason } from '../policy/host-local.js';
 import { parseIp } from '../policy/ip.js';
-import type { PolicyCache } from './policy-cache.js';
+import { compileErrorNote, type PolicyCache, type SandboxPolicyState } from './policy-cache.js';
+import { joinNotes } from './emulator-note.js';
 
 export type ProxyTargetAtyp = 'domain' | 'ipv4' | 'ipv6';
 
@@ -38,6 +39,8 @@ export type FlowVerdict = (
 ) & {
   /** The deciding policy's unenforced fields, for the flow's audit `emulator_note` (absent when none). */
   policyNote?: string;
+  /** The hash of the compiled policy that decided (its "runtime binding"); undefined with no policy. */
+  policyHash?: string;
 };
 
 export interface DeciderDeps {
@@ -103,12 +106,25 @@ export function createDecider(deps: DeciderDeps) {
     const state = deps.policies.get(flow.sandboxId);
     const verdict = decideWith(state?.compiled, flow);
     // Made once per compiled policy (policy-cache.ts); every flow it decides carries it.
-    if (state?.unenforcedNote) verdict.policyNote = state.unenforcedNote;
+    const note = noteOfState(state);
+    if (note) verdict.policyNote = note;
+    if (state?.hash !== undefined) verdict.policyHash = state.hash;
     return verdict;
   };
   /** The note of the sandbox's current policy, for a flow audited without a decision (no original destination). */
-  const policyNote = (sandboxId: string): string | undefined => deps.policies.get(sandboxId)?.unenforcedNote;
-  return Object.assign(decide, { policyNote });
+  const policyNote = (sandboxId: string): string | undefined => noteOfState(deps.policies.get(sandboxId));
+  /**
+   * Does the sandbox's policy, with the platform's, have domain rules (upstream HasDomainRules)? No
+   * policy: none (the platform's are part of a compiled policy upstream). Datagrams are classified by
+   * SNI only when there are.
+   */
+  const domainRulesExist = (sandboxId: string): boolean => {
+    const compiled = deps.policies.get(sandboxId)?.compiled;
+    if (!compiled) return false;
+    const platform = deps.platform();
+    return compiled.hasRuleDomains || platform.allowedDomains.size > 0 || platform.deniedDomains.size > 0;
+  };
+  return Object.assign(decide, { policyNote, domainRulesExist });
 
   function decideWith(compiled: CompiledPolicy | undefined, flow: FlowInput): FlowVerdict {
     const decision = evaluate(
@@ -155,3 +171,9 @@ export function createDecider(deps: DeciderDeps) {
 }
 
 export type Decider = ReturnType<typeof createDecider>;
+
+/** The policy's unenforced fields, and that the latest policy did not compile (the one deciding is older). */
+function noteOfState(state: SandboxPolicyState | undefined): string | undefined {
+  if (!state) return undefined;
+  return joinNotes(state.unenforcedNote, state.compileError ? compileErrorNote(state.compileError, state.compiled !== undefined) : undefined);
+}

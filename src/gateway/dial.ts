@@ -1,3 +1,4 @@
+import { isCloudMetadataAddress } from '../policy/cloud-metadata.js';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { EmulatorError } from '../errors.js';
@@ -90,9 +91,11 @@ export function directRoute(view: PlatformDnsView, directEgress: DirectEgress, d
 
 /**
  * Is this proxy endpoint address protected? The platform rejects unspecified, loopback, link-local,
- * multicast and platform-denied addresses; by default the emulator allows loopback (its own proxy lives there).
+ * multicast, cloud metadata and platform-denied addresses; by default the emulator allows loopback (its own proxy lives there).
  */
 export function isProtectedProxyAddress(ip: string, platform: CompiledPlatform, policy: ProxyEndpointPolicy): boolean {
+  // Newer upstream: a cloud metadata address is never a proxy endpoint, whatever the setting (metadata.go).
+  if (isCloudMetadataAddress(ip)) return true;
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     addr = ipaddr.process(ip);

@@ -2,6 +2,10 @@ import { isIP } from 'node:net';
 import type { AppProtocol } from '../policy/types.js';
 import type { FlowClassification } from '../policy/evaluate.js';
 import type { Decider, ProxyTarget } from './decide.js';
+import { QuicCryptoReassembler } from '../classify/quic-crypto-reassembler.js';
+import { normalizeHost } from '../classify/http.js';
+import { formatEndpoint } from '../dns/views.js';
+import { classifyClientBytes, classifyUdp, tcpFlowClassification } from './flow-classification.js';
 
 /** `POST /_emulator/sandboxes/{id}/evaluate` request (PRODUCT.md). */
 export interface DryRunRequest {
@@ -10,6 +14,11 @@ export interface DryRunRequest {
   port: number;
   transport?: 'tcp' | 'udp';
   appProtocol?: AppProtocol;
+  /**
+   * base64 of the bytes the program sends before it waits for an answer (TCP), or of the datagram
+   * (UDP): classified exactly as the live gateway classifies them. Overrides `appProtocol`.
+   */
+  data?: string;
 }
 
 export type DryRunResult =
@@ -40,12 +49,68 @@ function guessAppProtocol(port: number): AppProtocol {
   return port === 80 || port === 8080 ? 'http' : 'tls';
 }
 
+/** What the live gateway would know of the flow besides its bytes. */
+export interface DryRunContext {
+  /** The sandbox's own address (transparent mode): never "another sandbox", as upstream excludes the source. */
+  sourceIp?: string;
+  /** The sandbox's snooped DNS answers: an ssh flow's host. */
+  snoopedHost?: (ip: string) => string | undefined;
+  /** Whether datagrams are classified by SNI (the sandbox's policy and the platform have domain rules). */
+  domainRulesExist?: () => boolean;
+}
+
+/**
+ * What the gateway would classify, from the request: the bytes when given (classified exactly as a live
+ * flow's, see flow-classification.ts), otherwise what a standard client sends for that protocol and
+ * host: a ClientHello with the host as SNI (none for an IP literal, RFC 6066), an HTTP request with the
+ * host as Host, normalised as the classifier normalises them.
+ */
+function requestClassification(req: DryRunRequest, ip: string, ctx: DryRunContext): FlowClassification {
+  const transport = req.transport ?? 'tcp';
+  const snooped = () => ctx.snoopedHost?.(ip);
+  if (req.data !== undefined) {
+    const bytes = Buffer.from(req.data, 'base64');
+    if (transport === 'udp') {
+      const result = classifyUdp(bytes, { domainRulesExist: ctx.domainRulesExist?.() ?? true, dst: formatEndpoint({ host: ip, port: req.port }), reassembler: new QuicCryptoReassembler() });
+      return result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, ...(result.host ? { host: result.host } : {}) } : { kind: 'unknown', reason: result.reason };
+    }
+    return tcpFlowClassification(classifyClientBytes(bytes), snooped);
+  }
+  if (transport === 'udp') {
+    if (!(ctx.domainRulesExist?.() ?? true)) return { kind: 'known', appProtocol: 'udp' };
+    return req.host ? { kind: 'known', appProtocol: 'udp', host: req.host.toLowerCase() } : { kind: 'unknown', reason: 'missing_sni' };
+  }
+  const app = req.appProtocol ?? (req.host ? guessAppProtocol(req.port) : undefined);
+  if (!app) return { kind: 'unknown', reason: 'unclassified' };
+  switch (app) {
+    case 'tls': {
+      const sni = req.host && !isIP(req.host) ? normalizeHost(req.host) : '';
+      return sni ? { kind: 'known', appProtocol: 'tls', host: sni } : { kind: 'unknown', reason: 'missing_sni' };
+    }
+    case 'http': {
+      const host = req.host ? normalizeHost(req.host) : '';
+      return host ? { kind: 'known', appProtocol: 'http', host } : { kind: 'unknown', reason: 'missing_host' };
+    }
+    case 'dns':
+      return req.host ? { kind: 'known', appProtocol: 'dns', host: req.host.toLowerCase() } : { kind: 'known', appProtocol: 'dns' };
+    default:
+      return tcpFlowClassification({ kind: 'known', appProtocol: app }, snooped);
+  }
+}
+
 /**
  * A dry run of the gateway's decision for a flow the sandbox might open. A host without an ip is
- * resolved the way the sandbox would; the classification is what the gateway would see: a TLS SNI or
- * HTTP Host for TCP with a host, a QUIC SNI for UDP with a host, unknown otherwise.
+ * resolved the way the sandbox would; the classification is what the gateway would see (see
+ * requestClassification), and the decision is the live gateway's own (`decide`, from the sandbox's
+ * address). A dry run never dials, so the server-first probe of unknown flows does not happen here.
  */
-export function dryRun(decide: Decider, sandboxId: string, resolve: (host: string) => string | undefined, req: DryRunRequest): DryRunResult {
+export function dryRun(
+  decide: Decider,
+  sandboxId: string,
+  resolve: (host: string) => string | undefined,
+  req: DryRunRequest,
+  ctx: DryRunContext = {},
+): DryRunResult {
   const transport = req.transport ?? 'tcp';
   let ip = req.ip;
   if (!ip) {
@@ -61,18 +126,8 @@ export function dryRun(decide: Decider, sandboxId: string, resolve: (host: strin
       };
     }
   }
-  const host = req.host && !isIP(req.host) ? req.host.toLowerCase() : req.host;
-  let classification: FlowClassification;
-  if (transport === 'udp') {
-    classification = host ? { kind: 'known', appProtocol: 'udp', host } : { kind: 'unknown', reason: 'missing_sni' };
-  } else if (req.appProtocol) {
-    classification = { kind: 'known', appProtocol: req.appProtocol, ...(host && ['http', 'tls', 'dns'].includes(req.appProtocol) ? { host } : {}) };
-  } else if (host) {
-    classification = { kind: 'known', appProtocol: guessAppProtocol(req.port), host };
-  } else {
-    classification = { kind: 'unknown', reason: 'unclassified' };
-  }
-  const v = decide({ sandboxId, destIp: ip, destPort: req.port, transport, classification });
+  const classification = requestClassification(req, ip, ctx);
+  const v = decide({ sandboxId, ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}), destIp: ip, destPort: req.port, transport, classification });
   return {
     flowStarts: true,
     action: v.verdict === 'deny' ? 'deny' : v.decision.action,
@@ -96,10 +151,25 @@ export async function dryRunResolving(
   sandboxId: string,
   lookup: (host: string) => Promise<{ ok: true; address: string } | { ok: false; reason: string; askedHost?: true }>,
   req: DryRunRequest,
+  ctx: DryRunContext = {},
 ): Promise<DryRunResult> {
-  if (req.ip || !req.host) return dryRun(decide, sandboxId, () => undefined, req);
+  if (req.ip || !req.host) return dryRun(decide, sandboxId, () => undefined, req, ctx);
   const found = await lookup(req.host);
-  const result = dryRun(decide, sandboxId, () => (found.ok ? found.address : undefined), req);
+  const result = dryRun(decide, sandboxId, () => (found.ok ? found.address : undefined), req, ctx);
   if (!result.flowStarts && !found.ok && found.askedHost) result.explanation += ` (${found.reason})`;
   return result;
+}
+
+/** What the live gateway knows of a sandbox's flows, for its dry runs (the sandbox's address, DNS answers, domain rules). */
+export function dryRunContext(
+  gateway: { decide: Decider; dnsSnoop: { lookup(sandboxId: string, ip: string): string | undefined } },
+  runtime: { view(sandboxId: string): { address?: string } | undefined },
+  sandboxId: string,
+): DryRunContext {
+  const sourceIp = runtime.view(sandboxId)?.address;
+  return {
+    ...(sourceIp ? { sourceIp } : {}),
+    snoopedHost: (ip) => gateway.dnsSnoop.lookup(sandboxId, ip),
+    domainRulesExist: () => gateway.decide.domainRulesExist(sandboxId),
+  };
 }

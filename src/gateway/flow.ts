@@ -10,9 +10,12 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
-import { probeServerFirst, sameRoute, sshClassification, type ServerFirstProbeDeps } from './server-first-probe.js';
+import { probeServerFirst, sameRoute, type ProbedSsh, type ServerFirstProbeDeps } from './server-first-probe.js';
 import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
 import { writeThrough } from '../net/direct-reads.js';
+import type { ActiveFlows } from './active-flows.js';
+import { joinNotes } from './emulator-note.js';
+import { auditProtocol, tcpFlowClassification } from './flow-classification.js';
 
 export type { DirectEgress };
 
@@ -44,6 +47,8 @@ export interface TcpFlowDeps {
   dnsSnoop?: DnsSnoopCache;
   /** Does the sandbox's policy list appProtocol `ssh` in a trafficRule (then unknown flows are probed)? */
   probesServerFirst?: (sandboxId: string) => boolean;
+  /** Allowed flows still open, closed when their sandbox's policy changes (newer upstream active_flows.go). */
+  activeFlows?: ActiveFlows;
 }
 
 export interface TcpFlowInput {
@@ -71,7 +76,14 @@ interface FlowContext {
   flowId: string;
   started: number;
   counters: ByteBase;
+  /** Set when a policy change closed the flow (the policy that admitted it was replaced). */
+  retired?: boolean;
 }
+
+/** Upstream's error for a flow whose admitting policy was replaced (proxy/active_flows.go errFlowRetired). */
+export const flowRetiredError = 'network policy incarnation is no longer active';
+/** The emulator's note on the result of a flow a policy change closed. */
+export const flowRetiredNote = "closed by the gateway: the sandbox's network policy changed after this flow was admitted";
 
 export type TcpFlowOutcome =
   | { outcome: 'denied'; flowId: string; verdict?: FlowVerdict; reason: string }
@@ -116,12 +128,8 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   const counters: ByteBase = { read: socket.bytesRead - initial, written: socket.bytesWritten };
   if (initial) socket.unshift(input.initialBytes!);
   const { result, peeked } = await peekAndClassify(socket, { firstReadTimeoutMs: deps.timeouts.firstReadMs, readTimeoutMs: deps.timeouts.readMs });
-  let classification: FlowClassification =
-    result.kind !== 'known'
-      ? { kind: 'unknown', reason: result.reason }
-      : result.appProtocol === 'ssh' && !result.host
-        ? sshClassification(deps.dnsSnoop?.lookup(sandboxId, dst.ip))
-        : { kind: 'known', appProtocol: result.appProtocol, host: result.host };
+  // The same mapping as a dry run's (flow-classification.ts): one decision path for both.
+  let classification: FlowClassification = tcpFlowClassification(result, () => deps.dnsSnoop?.lookup(sandboxId, dst.ip));
   // A server-first protocol (SSH waits for the server's banner) looks idle or unknown: probe the server.
   const probe =
     classification.kind === 'unknown' && deps.probesServerFirst?.(sandboxId)
@@ -139,7 +147,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     dest_ip: dst.ip,
     dest_port: dst.port,
     transport: 'tcp',
-    protocol: classification.kind === 'known' ? classification.appProtocol : undefined,
+    protocol: auditProtocol(classification, 'tcp'),
     host: classification.kind === 'known' ? classification.host : undefined,
     classifier_result: classification.kind,
     action: verdict.decision.action,
@@ -166,6 +174,33 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     ...proxyRouteAttributes(verdict),
   };
   const ctx: FlowContext = { deps, input, attempt, verdict, flowId, started, counters };
+  let upstreamSocket: Socket | undefined;
+  const untrack =
+    deps.activeFlows?.add(sandboxId, {
+      policyHash: verdict.policyHash,
+      retire: () => {
+        ctx.retired = true;
+        socket.destroy();
+        upstreamSocket?.destroy();
+      },
+    }) ?? (() => {});
+  try {
+    return await admitted(ctx, { probed, peeked, classification }, (s) => (upstreamSocket = s));
+  } finally {
+    untrack();
+  }
+}
+
+/** An allowed flow from its credentials to the end of its relay. */
+async function admitted(
+  ctx: FlowContext,
+  { probed, peeked, classification }: { probed: ProbedSsh | undefined; peeked: Buffer; classification: FlowClassification },
+  onUpstream: (s: Socket) => void,
+): Promise<TcpFlowOutcome> {
+  const { deps, input, attempt, verdict } = ctx;
+  const { sandboxId, socket } = input;
+  if (verdict.verdict !== 'allow') throw new Error('admitted() needs an allowed verdict');
+  const dst = input.originalDst!;
 
   // Credentials first: like ctld, a credential failure fails the flow before the proxy is contacted.
   // A probed flow's upstream is already connected with the probe's credentials.
@@ -188,6 +223,12 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   } catch (err) {
     const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
     return fail(ctx, dialError);
+  }
+  onUpstream(upstream.socket);
+  if (ctx.retired) {
+    // A pending dial of a retired flow is cancelled (upstream: the flow's context is cancelled).
+    upstream.socket.destroy();
+    return finish(ctx, { step: 'policy_retired', error: flowRetiredError });
   }
   if (socket.destroyed) {
     upstream.socket.destroy();
@@ -251,11 +292,14 @@ function fail({ deps, input, attempt, verdict, flowId, started }: FlowContext, e
   return { outcome: 'error', flowId, verdict, step, error: err.message, replyCode: err.replyCode };
 }
 
-function finish({ deps, input, attempt, verdict, flowId, started, counters }: FlowContext, failure?: { step: string; error: string }): TcpFlowOutcome {
+function finish({ deps, input, attempt, verdict, flowId, started, counters, retired }: FlowContext, failure?: { step: string; error: string }): TcpFlowOutcome {
   const egressBytes = input.socket.bytesRead - counters.read;
   const ingressBytes = input.socket.bytesWritten - counters.written;
   deps.audit.record(input.sandboxId, 'result', {
     ...attempt,
+    // Upstream closes a retired flow's sockets and its relay ends without error (closed-connection
+    // errors are not relay failures there): a normal result; the emulator says why it ended.
+    ...(retired ? { emulator_note: joinNotes(attempt.emulator_note, flowRetiredNote) } : {}),
     outcome: failure ? 'error' : 'completed',
     duration_ms: Date.now() - started,
     egress_bytes: egressBytes,

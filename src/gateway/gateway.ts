@@ -12,8 +12,9 @@ import type { AuditLog } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import { createDecider, type Decider } from './decide.js';
 import type { ProxyEndpointPolicy } from './dial.js';
-import { defaultGatewayTimeouts, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
-import { createPolicyCache, type PolicyCache } from './policy-cache.js';
+import { defaultGatewayTimeouts, flowRetiredNote, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
+import { createPolicyCache, type AppliedPolicyCache } from './policy-cache.js';
+import { ActiveFlows } from './active-flows.js';
 import { createUdpHandler, type UdpHandler } from './udp.js';
 import { QuicCryptoReassembler } from '../classify/index.js';
 
@@ -59,7 +60,7 @@ function interfaceAddresses(): string[] {
 export interface Gateway {
   readonly platformDns: PlatformDnsView;
   readonly platform: CompiledPlatform;
-  readonly policies: PolicyCache;
+  readonly policies: AppliedPolicyCache;
   readonly decide: Decider;
   /**
    * IP → host per sandbox from the DNS answers sandboxes received (reference §4): it names SSH flows.
@@ -88,7 +89,10 @@ export function createGateway(o: GatewayOptions): Gateway {
   if (!compiled.ok) throw new EmulatorError('invalid_platform_settings', compiled.error.message);
   const platform = compiled.platform;
   const platformDns = new PlatformDnsView(o.platformRecords ?? {}, o.platformDnsPassthrough ? new HostResolverPassthrough(o.platformDnsPassthrough) : undefined);
-  const policies = createPolicyCache({ network: o.network, events: o.events });
+  const policies = createPolicyCache({ network: o.network, events: o.events, logger: o.logger });
+  // A policy applied with another hash retires the flows the old one admitted (newer upstream
+  // proxy/active_flows.go ReconcileActiveFlows); a sandbox that is gone retires all of its flows.
+  const activeFlows = new ActiveFlows();
   const sandboxIps = new Set<string>();
   const addresses = new Set<string>();
   const host: GatewayHost = {
@@ -125,6 +129,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     logger: o.logger,
     nextFlowId: (t: 'tcp' | 'udp') => `${t}-${++counters[t]}`,
     dnsSnoop,
+    activeFlows,
     probesServerFirst: (sandboxId: string) => policies.get(sandboxId)?.compiled?.trafficRules.some((r) => r.appProtocols.includes('ssh')) ?? false,
   };
 
@@ -138,6 +143,16 @@ export function createGateway(o: GatewayOptions): Gateway {
     logger: o.logger,
     nextFlowId: () => flowDeps.nextFlowId('udp'),
     dnsSnoop,
+  });
+
+  // UDP sessions are bound to the policy too (active_flows.go ReconcileActiveFlows → reconcileUDPSessions):
+  // every open session of the sandbox was admitted by the replaced policy.
+  const stopRetiring = policies.onApplied((sandboxId, state) => {
+    const retired = activeFlows.retire(sandboxId, state?.hash, state === undefined);
+    const sessionsBefore = udp.sessions();
+    udp.close(sandboxId, flowRetiredNote);
+    const udpRetired = sessionsBefore - udp.sessions();
+    if (retired || udpRetired) o.logger.info({ sandboxId, retired, udpRetired }, 'closed flows admitted by a replaced network policy');
   });
 
   return {
@@ -167,6 +182,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     activeFlows: () => active,
     close() {
       udp.close();
+      stopRetiring();
       policies.close();
       o.events.off('sandbox-deleted', forgetSandbox);
       o.events.off('reset', forgetAll);

@@ -7,8 +7,8 @@
  * Unknown reasons, as upstream:
  * - `client_idle`: no byte within the first-read timeout;
  * - `classification_timeout`: a later read timed out before the bytes classified;
- * - `read_failed`: the socket errored, or the client closed (EOF) before the bytes classified
- *   (upstream treats any non-timeout read error, io.EOF included, as a failed read);
+ * - `read_failed`: the socket errored, or the client closed (EOF), before any byte came (with bytes,
+ *   they are classified as complete, as upstream's classifiers see them once the read is done);
  * - `header_limit_exceeded`: the limit was reached while a classifier still waited for bytes.
  */
 import type { Socket } from 'node:net';
@@ -94,7 +94,14 @@ export function peekAndClassify(
       bytes.copy(buffer, size);
       size += bytes.length;
     };
-    const readFailed = (): void => finish({ kind: 'unknown', reason: 'read_failed' });
+    // Upstream (classifier.go tcpUnknownClassifier): a read error, EOF included, is `read_failed` only
+    // when no byte came; otherwise the bytes are classified as complete (a prefix that never completes
+    // is `unclassified`).
+    const readFailed = (): void => {
+      if (size === 0) return finish({ kind: 'unknown', reason: 'read_failed' });
+      const result = classifyTcp(buffer.subarray(0, size), { headerLimit, final: true });
+      finish(result.kind === 'need-more' ? { kind: 'unknown', reason: 'unclassified' } : result);
+    };
     const onEnd = readFailed;
     const onClose = readFailed;
     const onError = (err: Error): void => {

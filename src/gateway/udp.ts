@@ -11,6 +11,7 @@ import type { AuditLog, NetworkAuditAttributes } from './audit.js';
 import type { Decider, UdpRejectReason } from './decide.js';
 import { directRoute, type DirectEgress } from './dial.js';
 import { joinNotes, noteOf } from './emulator-note.js';
+import { auditProtocol } from './flow-classification.js';
 
 /** An allowed UDP 4-tuple session ends after this much silence (platform: 30 s). */
 export const udpSessionIdleMs = 30_000;
@@ -78,15 +79,24 @@ export function createUdpHandler(deps: {
 }) {
   const sessions = new Map<string, Session>();
   const idleMs = deps.idleMs ?? udpSessionIdleMs;
-  const domainRulesExist = () => deps.platform().allowedDomainPatterns.length > 0 || deps.platform().deniedDomainPatterns.length > 0;
+  // Upstream's udpSNIClassifier asks HasDomainRules of the sandbox's compiled policy (platform rules
+  // included): with no policy there are none and a datagram is plain `udp`.
+  const domainRulesExist = (sandboxId: string) => deps.decide.domainRulesExist(sandboxId);
 
-  const endSession = (key: string, sandboxId: string) => {
+  const endSession = (key: string, sandboxId: string, note?: string) => {
     const s = sessions.get(key);
     if (!s) return;
     sessions.delete(key);
     clearTimeout(s.timer);
     s.socket.close();
-    deps.audit.record(sandboxId, 'result', { ...s.attempt, outcome: 'completed', duration_ms: Date.now() - s.started, egress_bytes: s.egress, ingress_bytes: s.ingress });
+    deps.audit.record(sandboxId, 'result', {
+      ...s.attempt,
+      outcome: 'completed',
+      duration_ms: Date.now() - s.started,
+      egress_bytes: s.egress,
+      ingress_bytes: s.ingress,
+      ...noteOf(joinNotes(s.attempt.emulator_note, note)),
+    });
   };
 
   const directEndpoint = (dst: { ip: string; port: number }) => directRoute(deps.platformDns(), deps.directEgress, dst);
@@ -101,9 +111,9 @@ export function createUdpHandler(deps: {
         return { outcome: 'dropped', reason: 'internal_error', flowId: '' };
       }
     },
-    /** Ends every session of a sandbox (or all), writing their results. */
-    close(sandboxId?: string) {
-      for (const [key] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')));
+    /** Ends every session of a sandbox (or all), writing their results (with `note`, when given). */
+    close(sandboxId?: string, note?: string) {
+      for (const [key] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')), note);
     },
     sessions: () => sessions.size,
   };
@@ -120,7 +130,7 @@ export function createUdpHandler(deps: {
       return { outcome: 'forwarded', flowId: existing.flowId, newSession: false };
     }
     const flowId = deps.nextFlowId();
-    const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
+    const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(input.sandboxId), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
     const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
     const queryName = dnsQueryName(input.payload);
     const base: NetworkAuditAttributes = {
@@ -129,7 +139,7 @@ export function createUdpHandler(deps: {
       dest_ip: dst?.ip ?? '',
       dest_port: dst?.port ?? 0,
       transport: 'udp',
-      protocol: classification.kind === 'known' ? 'udp' : undefined,
+      protocol: dst ? auditProtocol(classification, 'udp') : 'unknown',
       host: classification.kind === 'known' ? classification.host : queryName,
       classifier_result: classification.kind,
       action: 'deny',

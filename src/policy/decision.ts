@@ -12,6 +12,7 @@ export type VerificationReason = 'host_resolution_failed' | 'host_dest_mismatch'
 /** The rule or default behind the decision (see describeDecision for each in words). */
 export type DecisionBasis =
   | 'no-policy'
+  | 'cloud-metadata'
   | 'other-sandbox'
   | 'platform-denied-cidr'
   | 'platform-allowed-cidr'
@@ -67,6 +68,8 @@ function why(decision: Decision): string {
   switch (decision.basis) {
     case 'no-policy':
       return 'the sandbox has no compiled network policy, so nothing is restricted';
+    case 'cloud-metadata':
+      return 'the destination is a cloud metadata address (169.254.0.0/16, 100.100.100.200, fd00:ec2::254), denied before any rule in every mode';
     case 'other-sandbox':
       return 'the destination is another sandbox; sandbox-to-sandbox traffic is always denied';
     case 'platform-denied-cidr':

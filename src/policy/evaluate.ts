@@ -15,6 +15,8 @@ import type { CompiledPlatform } from './platform.js';
 import type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from './decision.js';
 import { cidrsContain, cidrsContainV4, formatIp, ipEquals, parseIp, parseIPv4, type CompiledCidr } from './ip.js';
 import { appProtocolBit, normalizeHost, type RuleProbe } from './match.js';
+import { isCloudMetadataAddress } from './cloud-metadata.js';
+import { splitHostPort } from './go-format.js';
 
 export { describeDecision } from './decision.js';
 export type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from './decision.js';
@@ -127,6 +129,14 @@ function verifyHost(ctx: EvaluateContext, host: string): VerificationReason | un
   // Copied out of the shared probe: the injected resolver may itself call evaluate.
   const v4 = probe.v4;
   const v6 = probe.v6;
+  // Upstream's verifier normalises the host again (host_verifier.go:47 @b1f245c2, normalizeHost with
+  // SplitHostPort): a bare IPv6 literal (what `[v6]:port` classified to) becomes empty, and an empty
+  // host fails verification, which is reported as host_resolution_failed.
+  if (host.includes(':')) {
+    const split = splitHostPort(host);
+    if (!split.ok || split.host === '') return 'host_resolution_failed';
+    host = split.host;
+  }
   // An IP-literal host is checked against the destination without a lookup.
   if ((parseIPv4(host) >= 0 || host.includes(':')) && parseIp(host) !== undefined) {
     return sameAsDest(host, v4, v6) ? undefined : 'host_dest_mismatch';
@@ -162,6 +172,11 @@ export function evaluate(
   ctx: EvaluateContext,
 ): Decision {
   const classification = flow.classification;
+  // Newer upstream (policy/metadata.go): metadata destinations are denied first, even with no policy;
+  // in the destination phase (l4_denied) when it runs, else by the unknown-traffic fallback.
+  const metadata = isCloudMetadataAddress(flow.destIp);
+  if (metadata && flow.destPort > 0) return { action: 'deny', reason: 'l4_denied', phase: 'destination', basis: 'cloud-metadata' };
+  if (metadata && classification.kind === 'unknown') return { action: 'deny', reason: classification.reason, phase: 'unknown', basis: 'cloud-metadata' };
   if (compiled === undefined) {
     return classification.kind === 'unknown'
       ? { action: 'pass-through', reason: classification.reason, phase: 'unknown', basis: 'no-policy' }

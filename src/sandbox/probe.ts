@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmulatorError } from '../errors.js';
-import { dryRunResolving, type DryRunRequest, type DryRunResult } from '../gateway/dry-run.js';
+import { dryRun, dryRunContext, dryRunResolving, type DryRunRequest, type DryRunResult } from '../gateway/dry-run.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { httpGet, tlsClientHello } from '../gateway/probe-payloads.js';
 import { fixturesDir } from '../paths.js';
@@ -41,22 +41,16 @@ const rfc9001Initial = () =>
 export async function runProbe(deps: { runtime: SandboxRuntime; gateway: Gateway; proxy?: TestProxy }, sandboxId: string, req: ProbeRequest): Promise<ProbeResult> {
   const { runtime, gateway, proxy } = deps;
   const transport = req.send === 'quic-initial' ? 'udp' : (req.transport ?? 'tcp');
-  const decision = await dryRunResolving(gateway.decide, sandboxId, (h) => runtime.lookup(sandboxId, h), { ...req, transport });
-  if (!decision.flowStarts) return { decision, outcome: 'error', error: decision.explanation, errorStep: 'sandbox_resolution' };
-  const timeoutMs = Math.min(req.timeoutMs ?? 2_000, 30_000);
-  const lastProxyEntry = proxy?.connections.list({ limit: 1 })[0]?.id ?? 0;
-  const proxySaw = () => {
-    const entry = proxy?.connections.list({ afterId: lastProxyEntry })[0];
-    return entry ? { atyp: entry.atyp, host: entry.host, port: entry.port, user: entry.user, replyCode: entry.replyCode } : undefined;
-  };
-
+  // Resolved from the sandbox first: a name it cannot resolve starts no flow.
+  const resolved = await dryRunResolving(gateway.decide, sandboxId, (h) => runtime.lookup(sandboxId, h), { ...req, transport });
+  if (!resolved.flowStarts) return { decision: resolved, outcome: 'error', error: resolved.explanation, errorStep: 'sandbox_resolution' };
   let payload: Buffer;
   switch (req.send) {
     case 'tls-client-hello':
       payload = await tlsClientHello(req.host);
       break;
     case 'http-get':
-      payload = httpGet(req.host ?? decision.destination.ip);
+      payload = httpGet(req.host ?? resolved.destination.ip);
       break;
     case 'quic-initial':
       if (req.host && req.host.toLowerCase() !== 'example.com') {
@@ -67,6 +61,16 @@ export async function runProbe(deps: { runtime: SandboxRuntime; gateway: Gateway
     default:
       payload = Buffer.from(req.data ?? '', 'base64');
   }
+
+  // The decision is the dry run of exactly the bytes the probe sends (one decision path with the live flow).
+  const decision = dryRun(gateway.decide, sandboxId, () => resolved.destination.ip, { ...req, transport, data: payload.toString('base64') }, dryRunContext(gateway, runtime, sandboxId));
+  if (!decision.flowStarts) throw new Error('a resolved probe must start a flow');
+  const timeoutMs = Math.min(req.timeoutMs ?? 2_000, 30_000);
+  const lastProxyEntry = proxy?.connections.list({ limit: 1 })[0]?.id ?? 0;
+  const proxySaw = () => {
+    const entry = proxy?.connections.list({ afterId: lastProxyEntry })[0];
+    return entry ? { atyp: entry.atyp, host: entry.host, port: entry.port, user: entry.user, replyCode: entry.replyCode } : undefined;
+  };
 
   if (transport === 'udp') {
     const replies: Buffer[] = [];

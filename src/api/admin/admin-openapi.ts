@@ -425,7 +425,13 @@ const schemas = (): Record<SchemaName, JsonSchema> => {
     EmulatorInfo: emulatorInfo,
     SandboxView: sandboxView,
     HostsRequest: fromZod(hostsBody),
-    EvaluateRequest: { ...describedFromZod(evaluateBody, flowFieldDescriptions), ...hostOrIp },
+    EvaluateRequest: {
+      ...describedFromZod(evaluateBody, {
+        ...flowFieldDescriptions,
+        data: 'base64 of what the program sends before waiting for an answer (TCP) or of the datagram (UDP): classified as the live gateway classifies it; overrides appProtocol',
+      }),
+      ...hostOrIp,
+    },
     DryRunResult: dryRunResult,
     ProbeRequest: {
       ...describedFromZod(probeBody, {

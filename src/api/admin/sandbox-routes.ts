@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { validatePlatformRecords, type PlatformDnsView, type PlatformRecords } from '../../dns/views.js';
 import { ApiError } from '../../errors.js';
-import { dryRunResolving } from '../../gateway/dry-run.js';
+import { dryRunContext, dryRunResolving } from '../../gateway/dry-run.js';
 import type { Decider } from '../../gateway/decide.js';
 import { appProtocols } from '../../policy/types.js';
 import type { SandboxRuntime } from '../../sandbox/runtime.js';
@@ -27,12 +27,13 @@ const flowFields = {
 };
 const hostOrIp = (b: { host?: string; ip?: string }) => b.host !== undefined || b.ip !== undefined;
 /** The request bodies, exported for the OpenAPI document (admin-openapi.ts). */
-export const evaluateBody = z.object(flowFields).refine(hostOrIp, 'host or ip is required');
+const base64Data = () => z.string().max(1_000_000).regex(/^[A-Za-z0-9+/=]*$/, 'must be base64');
+export const evaluateBody = z.object({ ...flowFields, data: base64Data().optional() }).refine(hostOrIp, 'host or ip is required');
 export const probeBody = z
   .object({
     ...flowFields,
     send: z.enum(['tls-client-hello', 'http-get', 'quic-initial', 'raw']),
-    data: z.string().max(1_000_000).regex(/^[A-Za-z0-9+/=]*$/, 'must be base64').optional(),
+    data: base64Data().optional(),
     timeoutMs: z.number().int().min(1).max(30_000).optional(),
   })
   .refine(hostOrIp, 'host or ip is required');
@@ -68,7 +69,7 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
     })
     .post('/sandboxes/:id/evaluate', knownSandbox, zodJsonBody(evaluateBody, issues), async (c) => {
       const id = c.req.param('id');
-      return okJson(c, await dryRunResolving(decide, id, (host) => runtime.lookup(id, host), c.req.valid('json')));
+      return okJson(c, await dryRunResolving(decide, id, (host) => runtime.lookup(id, host), c.req.valid('json'), dryRunContext(gateway, runtime, id)));
     })
     .post('/sandboxes/:id/probe', knownSandbox, zodJsonBody(probeBody, issues), async (c) => {
       try {

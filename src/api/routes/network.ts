@@ -2,12 +2,17 @@ import { Hono } from 'hono';
 import { unenforcedFields, type NetworkPolicyService } from '../../control-plane/network-policies.js';
 import type { SandboxNetworkPolicy } from '../../policy/types.js';
 import { unenforcedNote } from '../../policy/unenforced.js';
+import { compileErrorNote, type SandboxPolicyState } from '../../gateway/policy-cache.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';
 import { namedUnknownFields, warnUnknownFields } from '../unknown-fields-warning.js';
 
-export function networkRoutes(deps: { network: NetworkPolicyService }) {
+export function networkRoutes(deps: {
+  network: NetworkPolicyService;
+  /** What the data plane applied after the PUT (it compiles on PUT): a compile error is warned about. */
+  appliedPolicy?: (sandboxId: string) => SandboxPolicyState | undefined;
+}) {
   const { network } = deps;
   return new Hono()
     .get('/api/v1/sandboxes/:id/network', (c) => ok(c, network.get(c.req.param('id'))))
@@ -20,6 +25,11 @@ export function networkRoutes(deps: { network: NetworkPolicyService }) {
       const note = unenforcedNote(unenforcedFields(result));
       if (note) c.header('Warning', `299 sandbox-egress-emulator "stored and validated but ${note}"`);
       warnUnknownFields(c, unknownFields);
+      // Upstream answers 200 and ctld only logs the compile failure; the emulator also says it here.
+      const applied = deps.appliedPolicy?.(c.req.param('id'));
+      if (applied?.compileError) {
+        c.header('Warning', `299 sandbox-egress-emulator "${compileErrorNote(applied.compileError, applied.compiled !== undefined).replaceAll('"', "'")}"`, { append: true });
+      }
       return ok(c, result);
     });
 }

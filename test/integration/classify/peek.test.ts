@@ -75,23 +75,34 @@ describe('peekAndClassify over loopback sockets', () => {
     expect(capture.peeked.toString()).toBe('GET / HTTP/1.1\r\nHost: slow.example.com\r\n');
   });
 
-  it('gives read_failed when the client closes before the bytes classify (EOF)', async () => {
+  it('gives read_failed when the client closes before sending a byte', async () => {
+    server = await startCaptureServer({ firstReadTimeoutMs: 5_000, readTimeoutMs: 5_000 });
+    const c = await client(server.port);
+    c.end();
+    const capture = await server.next();
+    expect(capture.result).toEqual({ kind: 'unknown', reason: 'read_failed' });
+    expect(capture.peeked.length).toBe(0);
+  });
+
+  // Upstream classifier.go:176-177 (@b1f245c2): read_failed needs an empty buffer; with bytes, the read
+  // error only completes them and the classifiers decide (a prefix that never completes: unclassified).
+  it('classifies the bytes as complete when the client closes before they classify (EOF): unclassified', async () => {
     server = await startCaptureServer({ firstReadTimeoutMs: 5_000, readTimeoutMs: 5_000 });
     const c = await client(server.port);
     c.end('GET / HTTP/1.1\r\n');
     const capture = await server.next();
-    expect(capture.result).toEqual({ kind: 'unknown', reason: 'read_failed' });
+    expect(capture.result).toEqual({ kind: 'unknown', reason: 'unclassified' });
     expect(capture.peeked.toString()).toBe('GET / HTTP/1.1\r\n');
   });
 
-  it('gives read_failed when the connection is reset', async () => {
+  it('gives unclassified for a partial banner when the connection is reset', async () => {
     server = await startCaptureServer({ firstReadTimeoutMs: 5_000, readTimeoutMs: 5_000 });
     const c = await client(server.port);
     c.write('SSH-2.0-partial');
     await new Promise((r) => setImmediate(r));
     c.resetAndDestroy();
     const capture = await server.next();
-    expect(capture.result).toEqual({ kind: 'unknown', reason: 'read_failed' });
+    expect(capture.result).toEqual({ kind: 'unknown', reason: 'unclassified' });
   });
 
   it('gives header_limit_exceeded and keeps memory at the limit, losing no byte', async () => {

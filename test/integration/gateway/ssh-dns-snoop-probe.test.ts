@@ -273,7 +273,7 @@ describe('the server-first probe', () => {
       const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.25', port: 25 });
       const closed = receivedUntilClose(socket);
       const outcome = await flow;
-      // Unknown traffic has no protocol, so the ssh rule does not match it: block-all denies it in the
+      // Unknown traffic is matched with no protocol, so the ssh rule does not match it: block-all denies it in the
       // destination phase, as without the probe.
       expect(outcome).toMatchObject({ outcome: 'denied', reason: 'l4_denied' });
       expect(await closed).toBe('');
@@ -283,7 +283,8 @@ describe('the server-first probe', () => {
         ['result', 'l4_denied'],
       ]);
       expect(events[1]!.attributes).toMatchObject({ classifier_result: 'unknown', action: 'deny', outcome: 'denied' });
-      expect(events[1]!.attributes.protocol).toBeUndefined();
+      // Upstream records the protocol of unknown traffic as `unknown` (classifier.go:183 @b1f245c2).
+      expect(events[1]!.attributes.protocol).toBe('unknown');
     } finally {
       await new Promise((r) => notSsh.close(r));
     }

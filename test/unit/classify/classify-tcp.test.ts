@@ -43,7 +43,9 @@ const cases: [string, Buffer, TcpClassification][] = [
   ['http absolute-URI with userinfo', ascii('GET http://user:pw@proxy.example.com/ HTTP/1.1\r\n\r\n'), known('http', 'proxy.example.com')],
   ['http CONNECT authority', ascii('CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n'), known('http', 'api.example.com')],
   ['http bracketed IPv6 with port', ascii('GET / HTTP/1.1\r\nHost: [2001:DB8::1]:8080\r\n\r\n'), known('http', '2001:db8::1')],
-  ['http bracketed IPv6 without port', ascii('GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n'), known('http', '::1')],
+  // SplitHostPort("[::1]") fails: upstream's normalizeHost (server.go:1116 @b1f245c2) leaves no host.
+  ['http bracketed IPv6 without port is missing_host', ascii('GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n'), unknown('missing_host')],
+  ['http bare IPv6 Host is missing_host', ascii('GET / HTTP/1.1\r\nHost: ::1\r\n\r\n'), unknown('missing_host')],
   ['http IPv4 literal', ascii('GET / HTTP/1.1\r\nHost: 198.18.0.10:80\r\n\r\n'), known('http', '198.18.0.10')],
   ['http trailing dot kept', ascii('GET / HTTP/1.1\r\nHost: example.com.\r\n\r\n'), known('http', 'example.com.')],
   ['http body bytes after the head ignored', ascii('PUT /k HTTP/1.1\r\nHost: s3.example.com\r\nContent-Length: 3\r\n\r\nabc'), known('http', 's3.example.com')],
@@ -58,7 +60,9 @@ const cases: [string, Buffer, TcpClassification][] = [
   // tls
   ['tls SNI lowercased with ALPN', clientHelloRecord({ serverName: 'API.Example.com', alpn: ['h2', 'http/1.1'] }), known('tls', 'api.example.com', ['h2', 'http/1.1'])],
   ['tls without ALPN has no alpn', clientHelloRecord({ serverName: 'db.example.com' }), known('tls', 'db.example.com')],
-  ['tls ClientHello split across 3-byte records', tlsRecords(clientHelloMessage({ serverName: 'split.example.com' }), 3), known('tls', 'split.example.com')],
+  // Upstream parses the first record only (classifier.go:510-516 @b1f245c2): a first record of 3 bytes
+  // cannot hold a ClientHello (recordEnd <= 9): not TLS, unclassified.
+  ['tls ClientHello split across 3-byte records is unclassified', tlsRecords(clientHelloMessage({ serverName: 'split.example.com' }), 3), unknown('unclassified')],
   ['tls without SNI is missing_sni', clientHelloRecord({ alpn: ['h2'] }), unknown('missing_sni')],
   ['tls with an empty SNI name is missing_sni', clientHelloRecord({ sniEntries: [{ type: 0, name: '' }] }), unknown('missing_sni')],
   ['tls without extensions is missing_sni', clientHelloRecord({ noExtensions: true }), unknown('missing_sni')],

@@ -1,3 +1,4 @@
+import { classifyTcp } from '../../../src/classify/classify-tcp.js';
 import { describe, expect, it } from 'vitest';
 import { normalizeHost } from '../../../src/classify/http.js';
 import { matchTls } from '../../../src/classify/tls.js';
@@ -29,9 +30,12 @@ describe('ClientHello parser', () => {
     expect(matchTls(clientHelloRecord({ sniEntries: [{ type: 7, name: 'other' }] }))).toEqual({ kind: 'unknown', reason: 'missing_sni' });
   });
 
-  it('a malformed server_name extension is no-match', () => {
-    const bad = clientHelloMessage({ extra: [{ type: 0x0000, data: Buffer.from('0010', 'hex') }] });
-    expect(matchTls(tlsRecords(bad))).toEqual({ kind: 'no-match' });
+  // Upstream (classifier.go:612-619 @b1f245c2): a server_name list longer than its extension waits
+  // for more bytes, which never fix it: unclassified once the client stops sending.
+  it('a server_name list overrunning its extension needs more, and is unclassified when no more come', () => {
+    const bad = tlsRecords(clientHelloMessage({ extra: [{ type: 0x0000, data: Buffer.from('0010', 'hex') }] }));
+    expect(matchTls(bad)).toEqual({ kind: 'need-more' });
+    expect(classifyTcp(bad, { final: true })).toEqual({ kind: 'unknown', reason: 'unclassified' });
   });
 
   it('a ClientHello spanning two records, split across reads, needs more until complete', () => {
@@ -66,8 +70,11 @@ describe('HTTP host normalisation', () => {
     ['Example.COM', 'example.com'],
     ['example.com:8443', 'example.com'],
     ['[2001:DB8::1]:80', '2001:db8::1'],
-    ['[::1]', '::1'],
-    ['2001:db8::1', '2001:db8::1'],
+    // Go's net.SplitHostPort fails on these, so upstream's normalizeHost (server.go:1116) leaves no host.
+    ['[::1]', ''],
+    ['2001:db8::1', ''],
+    ['a:b:c', ''],
+    ['example.com:', 'example.com'],
     ['xn--bcher-kva.example', 'xn--bcher-kva.example'],
     ['example.com.', 'example.com.'],
     ['  spaced.example.com  ', 'spaced.example.com'],
