@@ -10,6 +10,11 @@ export interface DryRunRequest {
   port: number;
   transport?: 'tcp' | 'udp';
   appProtocol?: AppProtocol;
+  /**
+   * The name the client sends (TLS or QUIC SNI) when it is not `host` (the name it resolves); a QUIC
+   * Initial (`transport: udp`) is classified by it.
+   */
+  sni?: string;
 }
 
 export type DryRunResult =
@@ -61,7 +66,8 @@ export function dryRun(decide: Decider, sandboxId: string, resolve: (host: strin
       };
     }
   }
-  const host = req.host && !isIP(req.host) ? req.host.toLowerCase() : req.host;
+  const named = req.sni ?? req.host;
+  const host = named && !isIP(named) ? named.toLowerCase() : named;
   let classification: FlowClassification;
   if (transport === 'udp') {
     classification = host ? { kind: 'known', appProtocol: 'udp', host } : { kind: 'unknown', reason: 'missing_sni' };
@@ -73,6 +79,14 @@ export function dryRun(decide: Decider, sandboxId: string, resolve: (host: strin
     classification = { kind: 'unknown', reason: 'unclassified' };
   }
   const v = decide({ sandboxId, destIp: ip, destPort: req.port, transport, classification });
+  let explanation = v.explanation;
+  if (transport === 'udp' && v.verdict === 'deny' && !v.reason.endsWith('_not_proxied')) {
+    // A QUIC/UDP flow denied where the same destination over TCP is allowed: the rule names TCP only.
+    const tcp = decide({ sandboxId, destIp: ip, destPort: req.port, transport: 'tcp', classification: host ? { kind: 'known', appProtocol: 'tls', host } : { kind: 'unknown', reason: 'unclassified' } });
+    if (tcp.verdict === 'allow') {
+      explanation += `; the same destination over TCP would be allowed${tcp.decision.matchedRule ? ` by rule "${tcp.decision.matchedRule}"` : ''}: its ports name protocol tcp only, so UDP (QUIC, HTTP/3) is denied — clients fall back to TCP`;
+    }
+  }
   return {
     flowStarts: true,
     action: v.verdict === 'deny' ? 'deny' : v.decision.action,
@@ -83,7 +97,7 @@ export function dryRun(decide: Decider, sandboxId: string, resolve: (host: strin
     destination: { ip, port: req.port, ...(req.ip ? {} : { resolvedFrom: req.host }) },
     classification,
     phase: v.decision.phase,
-    explanation: v.explanation,
+    explanation,
   };
 }
 

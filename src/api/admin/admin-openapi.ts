@@ -151,6 +151,7 @@ const flowFieldDescriptions = {
   port: 'destination port',
   transport: 'default tcp',
   appProtocol: 'what the classifier would see; guessed from the port when absent (80/8080 http, else tls)',
+  sni: 'the TLS or QUIC SNI the client sends when it is not `host` (a QUIC Initial is classified by it)',
 };
 
 const proxyTarget = objectOf<ProxyTarget>({
@@ -431,6 +432,7 @@ const schemas = (): Record<SchemaName, JsonSchema> => {
         ...flowFieldDescriptions,
         send: 'what the program sends first',
         data: 'base64, for send raw',
+        alpn: 'ALPN protocols offered by tls-client-hello (default h2, http/1.1) or quic-initial (default h3)',
         timeoutMs: 'how long to wait for bytes back (default 2000)',
       }),
       ...hostOrIp,

@@ -24,6 +24,8 @@ const flowFields = {
   port: z.number().int().min(1).max(65535),
   transport: z.enum(['tcp', 'udp']).optional(),
   appProtocol: z.enum(appProtocols).optional(),
+  /** The TLS / QUIC SNI when it is not `host` (the name the sandbox resolves). */
+  sni: z.string().min(1).max(253).optional(),
 };
 const hostOrIp = (b: { host?: string; ip?: string }) => b.host !== undefined || b.ip !== undefined;
 /** The request bodies, exported for the OpenAPI document (admin-openapi.ts). */
@@ -33,6 +35,7 @@ export const probeBody = z
     ...flowFields,
     send: z.enum(['tls-client-hello', 'http-get', 'quic-initial', 'raw']),
     data: z.string().max(1_000_000).regex(/^[A-Za-z0-9+/=]*$/, 'must be base64').optional(),
+    alpn: z.array(z.string().min(1).max(255)).min(1).max(16).optional(),
     timeoutMs: z.number().int().min(1).max(30_000).optional(),
   })
   .refine(hostOrIp, 'host or ip is required');
