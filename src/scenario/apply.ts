@@ -16,12 +16,14 @@ export interface ScenarioContext {
   testProxyAddress?: string;
   /** Scenario sandbox name → sandbox id. */
   sandboxes: Map<string, string>;
+  /** Attached to a running emulator (not started for this run). */
+  attached: boolean;
   /** What the run changed on an attached emulator, undone afterwards. */
   undo: (() => Promise<unknown>)[];
 }
 
-export function scenarioContext(apiUrl: string, token: string, admin: AdminClient, interception: string, testProxyAddress?: string): ScenarioContext {
-  return { apiUrl, admin, s0: createS0Client({ apiUrl, token }), interception, testProxyAddress, sandboxes: new Map(), undo: [] };
+export function scenarioContext(apiUrl: string, token: string, admin: AdminClient, interception: string, attached: boolean, testProxyAddress?: string): ScenarioContext {
+  return { apiUrl, attached, admin, s0: createS0Client({ apiUrl, token }), interception, testProxyAddress, sandboxes: new Map(), undo: [] };
 }
 
 /** A refused setup call, named after the part of the file it came from. */
@@ -68,19 +70,7 @@ export async function applyScenario(ctx: ScenarioContext, scenario: Scenario, { 
   }
 
   const platform = scenario.platform;
-  if (platform?.dns) {
-    const before = await part('platform.dns', () => adminData(admin.dns.platform.$get()));
-    const records = { ...before.records };
-    for (const [key, values] of Object.entries(platform.dns)) {
-      records[key] = values.map((v) => {
-        if (v !== '@test-proxy') return v;
-        if (!ctx.testProxyAddress) throw new ScenarioSetupError(`platform.dns.${key}: @test-proxy: the emulator runs no test proxy`);
-        return ctx.testProxyAddress;
-      });
-    }
-    await part('platform.dns', () => adminData(admin.dns.platform.$put({ json: { records } })));
-    if (attached) ctx.undo.push(() => adminData(admin.dns.platform.$put({ json: { records: before.records } })));
-  }
+  if (platform?.dns) await setPlatformRecords(ctx, platform.dns, attached, 'platform.dns');
   for (const source of platform?.credentialSources ?? []) {
     await part(`platform.credentialSources "${source.name}"`, async () => {
       try {
@@ -106,4 +96,20 @@ export async function applyScenario(ctx: ScenarioContext, scenario: Scenario, { 
       await part(`platform.sandboxes "${sandbox.name}" network`, () => s0.updateNetworkPolicy(id, network));
     }
   }
+}
+
+/** Sets platform DNS records on top of the current view (`@test-proxy` is the test proxy's address). */
+export async function setPlatformRecords(ctx: ScenarioContext, set: Record<string, string[]>, attached: boolean, what: string): Promise<void> {
+  const { admin } = ctx;
+  const before = await part(what, () => adminData(admin.dns.platform.$get()));
+  const records = { ...before.records };
+  for (const [key, values] of Object.entries(set)) {
+    records[key] = values.map((v) => {
+      if (v !== '@test-proxy') return v;
+      if (!ctx.testProxyAddress) throw new ScenarioSetupError(`${what}.${key}: @test-proxy: the emulator runs no test proxy`);
+      return ctx.testProxyAddress;
+    });
+  }
+  await part(what, () => adminData(admin.dns.platform.$put({ json: { records } })));
+  if (attached) ctx.undo.push(() => adminData(admin.dns.platform.$put({ json: { records: before.records } })));
 }

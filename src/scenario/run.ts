@@ -60,7 +60,7 @@ export async function runScenario(source: string | Scenario | Record<string, unk
   if (attach) {
     const admin = adminClient(attach.apiUrl, attach.token);
     const info = await adminData(admin.info.$get());
-    ctx = scenarioContext(attach.apiUrl, attach.token, admin, info.interception.mode, info.testProxy?.address);
+    ctx = scenarioContext(attach.apiUrl, attach.token, admin, info.interception.mode, true, info.testProxy?.address);
   } else {
     const wantTransparent = scenario.emulator?.interception === 'transparent';
     emulator = await startEmulator({
@@ -71,7 +71,7 @@ export async function runScenario(source: string | Scenario | Record<string, unk
       ...(scenario.emulator?.udpEgress ? { udpEgress: scenario.emulator.udpEgress } : {}),
     });
     const info = emulator.info();
-    ctx = scenarioContext(emulator.apiUrl, emulator.token, emulator.admin, info.interception.mode, info.testProxy?.address);
+    ctx = scenarioContext(emulator.apiUrl, emulator.token, emulator.admin, info.interception.mode, false, info.testProxy?.address);
   }
   const result: ScenarioResult = {
     name: scenario.name,

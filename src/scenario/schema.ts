@@ -128,7 +128,7 @@ const evaluateStep = z
   .object({ host: name.optional(), ip: ip.optional(), port, transport: z.enum(['tcp', 'udp']).optional(), appProtocol: z.string().optional(), sni: name.optional() })
   .strict();
 
-export const stepActions = ['connect', 'quic', 'evaluate', 'dns', 'exec', 'policy', 'rotateCredential', 'proxyUsers', 'addFault', 'removeFault', 'wait'] as const;
+export const stepActions = ['connect', 'quic', 'evaluate', 'dns', 'exec', 'policy', 'rotateCredential', 'proxyUsers', 'addFault', 'removeFault', 'platformDns', 'wait'] as const;
 export type StepAction = (typeof stepActions)[number];
 
 const step = z
@@ -153,6 +153,7 @@ const step = z
     proxyUsers: z.array(proxyUser).min(1).optional().describe('replace the test proxy users (the customer rotated the proxy password)'),
     addFault: fault.optional(),
     removeFault: z.string().min(1).optional(),
+    platformDns: z.record(z.string(), z.array(z.string()).min(1)).optional().describe('set platform DNS records (the cluster DNS: what sandboxes and host verification resolve)'),
     wait: z.object({ ms: z.number().int().min(0).max(60_000) }).strict().optional(),
     expect: expectationSchema.optional(),
   })

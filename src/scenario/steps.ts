@@ -4,7 +4,7 @@ import type { DryRunResult } from '../gateway/dry-run.js';
 import type { ProbeRequest, ProbeResult } from '../sandbox/probe.js';
 import { describeReply } from '../socks5/protocol.js';
 import type { ConnectionLogEntry } from '../test-proxy/connection-log.js';
-import type { ScenarioContext } from './apply.js';
+import { setPlatformRecords, type ScenarioContext } from './apply.js';
 import { matchExpectations, type Observation } from './expectations.js';
 import { auditLine, proxyLine } from './lines.js';
 import type { StepResult } from './report.js';
@@ -189,6 +189,10 @@ const runners: Record<StepAction, Runner> = {
   async removeFault(ctx, step) {
     await adminData(ctx.admin.proxy.faults[':name'].$delete({ param: { name: step.removeFault! } }));
     return { summary: `remove proxy fault ${step.removeFault}`, happened: 'removed', got: {} };
+  },
+  async platformDns(ctx, step) {
+    await setPlatformRecords(ctx, step.platformDns!, ctx.attached, 'platformDns');
+    return { summary: `set platform DNS records (${Object.keys(step.platformDns!).join(', ')})`, happened: 'the platform DNS view has them', got: {} };
   },
   async wait(_ctx, step) {
     const ms = step.wait!.ms;
