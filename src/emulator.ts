@@ -282,7 +282,7 @@ export async function startEmulator({
       network,
       credentialSources,
       afterClaim: (id) => runtime.attach(id),
-      admin: adminApp({ info, health, reset, store, audit, sandboxes, runtime, gateway, proxy }),
+      admin: adminApp({ info, health, reset, store, audit, sandboxes, runtime, gateway, proxy, customerServices }),
       apiRoutes,
     });
 

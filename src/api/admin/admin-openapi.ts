@@ -547,6 +547,33 @@ const routes = (): Route[] => [
   },
   {
     method: 'get',
+    path: '/_emulator/scenario.schema.json',
+    operation: {
+      operationId: 'scenarioSchema',
+      summary: 'The JSON Schema of scenario files',
+      description: 'The schema `scenario run` validates YAML scenario files with (also shipped as fixtures/scenario.schema.json); not wrapped in the success envelope.',
+      tags: [tag.emulator],
+      responses: { '200': { description: 'a JSON Schema (draft 2020-12)', content: json({ type: 'object' }) }, '401': error('Unauthorized') },
+    },
+  },
+  {
+    method: 'get',
+    path: '/_emulator/scenario/record',
+    operation: {
+      operationId: 'recordScenario',
+      summary: "This emulator's state and the flows so far, as a scenario",
+      description:
+        'What `scenario record` writes: sandboxes (policy, hosts), credential sources, DNS records and proxy users/faults that differ from the defaults, and every flow as a step expecting what happened. Secrets are ${secret:NAME} placeholders (equal secrets share a NAME); include_secrets=1 puts the test proxy users\' passwords in clear.',
+      tags: [tag.emulator],
+      parameters: [
+        { name: 'name', in: 'query', required: false, schema: str(), description: 'the scenario name' },
+        { name: 'include_secrets', in: 'query', required: false, schema: oneOfStrings(['1', 'true', '0', 'false']), description: "the test proxy users' passwords in clear" },
+      ],
+      responses: { '200': ok('the scenario document', { type: 'object', required: ['scenario'], properties: { scenario: { type: 'object' } } }), '401': error('Unauthorized') },
+    },
+  },
+  {
+    method: 'get',
     path: '/_emulator/sandboxes/{id}',
     operation: {
       operationId: 'getSandbox',
