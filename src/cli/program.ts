@@ -13,6 +13,7 @@ Commands:
   credential            s0-compatible: credential list|get|create|update|delete
   flows                 the gateway's flows as a table (--follow, --sandbox ID, --json)
   evaluate              what the gateway would decide for a flow, and why (-s ID --host H --port P)
+  scenario              run, record and validate scenario files (a customer's setup and steps as YAML)
 
 Options:
   -v, --version         print the version
@@ -30,6 +31,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   credential: async () => (await import('./commands/credential.js')).run,
   flows: async () => (await import('./commands/flows.js')).run,
   evaluate: async () => (await import('./commands/evaluate.js')).run,
+  scenario: async () => (await import('./commands/scenario.js')).run,
 };
 
 /**

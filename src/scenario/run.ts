@@ -15,6 +15,8 @@ export interface RunScenarioOptions {
   emulator?: Omit<EmulatorOptions, 'interception' | 'ephemeral'>;
   /** Where `${secret:NAME}` values come from (`SEE_SECRET_<NAME>`); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** For the emulator the run starts: overrides the file's `emulator.interception`. */
+  interception?: 'explicit' | 'transparent';
   /** Reject with `ScenarioFailedError` (its message is the report) when a step fails; default true. */
   throwOnFailure?: boolean;
 }
@@ -62,7 +64,7 @@ export async function runScenario(source: string | Scenario | Record<string, unk
     const info = await adminData(admin.info.$get());
     ctx = scenarioContext(attach.apiUrl, attach.token, admin, info.interception.mode, true, info.testProxy?.address);
   } else {
-    const wantTransparent = scenario.emulator?.interception === 'transparent';
+    const wantTransparent = (options.interception ?? scenario.emulator?.interception) === 'transparent';
     emulator = await startEmulator({
       ...options.emulator,
       ephemeral: true,

@@ -102,7 +102,11 @@ async function flowStep(ctx: ScenarioContext, sandboxId: string, request: ProbeR
       : probe.outcome === 'rejected'
         ? `rejected by the emulator (${got.reason})`
         : probe.outcome;
-  const proxyPart = entry ? `; the proxy saw ${entry.atyp ?? '?'} ${entry.host ?? '?'}:${entry.port ?? '?'}${entry.user ? ` as ${entry.user}` : ''}${entry.replyCode !== undefined ? `, replied ${describeReply(entry.replyCode)}` : entry.auth === 'rejected' ? ', rejected the credentials' : ''}` : '';
+  const proxyPart = !entry
+    ? ''
+    : entry.atyp === undefined
+      ? `; the proxy got no CONNECT${entry.user ? ` (user ${entry.user}${entry.auth === 'rejected' ? ', credentials rejected' : ''})` : ''}${entry.closeCause ? `, closed: ${entry.closeCause}` : ''}`
+      : `; the proxy saw ${entry.atyp} ${entry.host ?? '?'}:${entry.port ?? '?'}${entry.user ? ` as ${entry.user}` : ''}${entry.replyCode !== undefined ? `, replied ${describeReply(entry.replyCode)}` : ''}`;
   return {
     summary,
     happened: `${describeDecision(probe.decision)} → ${outcome}${proxyPart}`,
