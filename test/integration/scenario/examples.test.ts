@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runScenario, ScenarioFailedError } from '../../../src/index.js';
+import { renderScenarioText } from '../../../src/scenario/report.js';
+import { examplesDir, exampleFiles, loadExample, mutations } from '../../helpers/scenario-mutations.js';
+
+/**
+ * Every example scenario passes through the library (`await runScenario(file)`, one line), and every
+ * step's expectation, made wrong, fails with a report that names the step and the difference.
+ */
+describe('examples/scenarios through runScenario', () => {
+  it('has at least eight examples', () => {
+    expect(exampleFiles.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(exampleFiles)('%s passes', { timeout: 60_000 }, async (file) => {
+    const result = await runScenario(join(examplesDir, file));
+    expect(result.passed).toBe(true);
+    expect(result.steps.every((s) => s.status === 'passed')).toBe(true);
+  });
+
+  it.each(exampleFiles)('%s fails at the right step when an expectation is wrong', { timeout: 180_000 }, async (file) => {
+    const all = mutations(loadExample(file));
+    expect(all.length).toBeGreaterThan(0);
+    for (const m of all) {
+      const result = await runScenario(m.doc, { throwOnFailure: false });
+      expect(result.passed, `${file} step ${m.step} ${m.path}`).toBe(false);
+      const failed = result.steps.filter((s) => s.status === 'failed');
+      expect(failed.map((s) => s.index)).toEqual([m.step]);
+      expect(failed[0]!.differences.map((d) => d.path)).toEqual([m.path]);
+      const text = renderScenarioText(result);
+      expect(text).toContain(`FAIL step ${m.step} "${m.stepName}"`);
+      expect(text).toMatch(new RegExp(`expected ${m.path.replace(/\./g, '\\.')}( containing)?: `));
+      expect(text).toContain(`got      ${m.path}: `);
+      expect(text).toContain(`failed: step ${m.step} "${m.stepName}"`);
+    }
+  });
+
+  it('rejects with the readable report by default, for a one-line vitest test', { timeout: 60_000 }, async () => {
+    const [m] = mutations(loadExample('docs-happy-path.yaml'));
+    const err = await runScenario(m!.doc).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ScenarioFailedError);
+    expect((err as Error).message).toContain(`FAIL step ${m!.step} "${m!.stepName}"`);
+    expect((err as ScenarioFailedError).result.passed).toBe(false);
+  });
+});
