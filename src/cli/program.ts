@@ -8,6 +8,8 @@ export const usage = `Usage: sandbox-egress-emulator <command> [options]
 Commands:
   start                 start the emulator (API, state, test proxy)
   proxy serve|check     run the SOCKS5 test proxy alone, or diagnose any SOCKS5 proxy
+  proxy users|faults    a running emulator's test proxy users and faults
+  dns platform|customer a running emulator's DNS views (list, set, rm)
   run -- <command>      start in memory, run the command against it, stop, exit with its code
   sandbox               s0-compatible: sandbox create|get|list|delete|exec, sandbox network get|update
   credential            s0-compatible: credential list|get|create|update|delete
@@ -32,6 +34,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   flows: async () => (await import('./commands/flows.js')).run,
   evaluate: async () => (await import('./commands/evaluate.js')).run,
   scenario: async () => (await import('./commands/scenario.js')).run,
+  dns: async () => (await import('./commands/dns.js')).run,
 };
 
 /**
