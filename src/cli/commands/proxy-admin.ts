@@ -46,7 +46,7 @@ Examples:
   sandbox-egress-emulator proxy faults add --type reject_domain_atyp
   sandbox-egress-emulator proxy faults add --type reply_code --attr code=5 --match-host api.internal.example.com
   sandbox-egress-emulator proxy faults add --type reset_after_bytes --attr bytes=1024 --name cut-1k
-  sandbox-egress-emulator proxy faults add '{"type":"connect_delay","attributes":{"ms":3000}}'
+  sandbox-egress-emulator proxy faults add '{"type":"connect_delay","attributes":{"latencyMs":3000}}'
   sandbox-egress-emulator proxy faults list
   sandbox-egress-emulator proxy faults rm cut-1k
 `;
