@@ -23,6 +23,8 @@ export interface StepResult {
   auditLine?: string;
   /** The test proxy's connection log entry for this step, one line. */
   proxyLine?: string;
+  /** The audit lines of the flows a command made (`exec` steps). */
+  flowLines?: string[];
   /** Why a step was skipped, or failed without a difference (an API refusal). */
   message?: string;
   durationMs: number;
@@ -54,6 +56,7 @@ export function renderScenarioText(r: ScenarioResult): string {
     for (const d of s.differences) for (const line of describeDifference(d)) out.push(`${indent}${escapeControl(line)}`);
     if (s.auditLine) out.push(`${indent}audit: ${escapeControl(s.auditLine)}`);
     if (s.proxyLine) out.push(`${indent}proxy: ${escapeControl(s.proxyLine)}`);
+    for (const line of s.flowLines ?? []) out.push(`${indent}flow: ${escapeControl(line)}`);
   }
   const failed = r.steps.filter((s) => s.status === 'failed');
   const skipped = r.steps.filter((s) => s.status === 'skipped').length;
@@ -96,7 +99,7 @@ export function renderJunit(results: readonly ScenarioResult[]): string {
       } else if (s.status === 'skipped') {
         lines.push(`      <skipped message="${xml(s.message ?? 'skipped')}"/>`);
       }
-      lines.push(`      <system-out>${xmlLines([s.happened, s.auditLine && `audit: ${s.auditLine}`, s.proxyLine && `proxy: ${s.proxyLine}`])}</system-out>`);
+      lines.push(`      <system-out>${xmlLines([s.happened, s.auditLine && `audit: ${s.auditLine}`, s.proxyLine && `proxy: ${s.proxyLine}`, ...(s.flowLines ?? []).map((l) => `flow: ${l}`)])}</system-out>`);
       lines.push('    </testcase>');
     }
     lines.push('  </testsuite>');

@@ -18,6 +18,7 @@ interface Done {
   got: Observation;
   auditLine?: string;
   proxyLine?: string;
+  flowLines?: string[];
   skipped?: string;
 }
 
@@ -55,10 +56,14 @@ async function proxyEntryAfter(ctx: ScenarioContext, afterId: number | undefined
   return connections[0];
 }
 
+async function sandboxEvents(ctx: ScenarioContext, sandboxId: string): Promise<NetworkAuditEvent[]> {
+  const { events } = await adminData(ctx.admin.flows.$get({ query: { sandbox: sandboxId, limit: '10000' } }));
+  return events as NetworkAuditEvent[];
+}
+
 async function resultEvent(ctx: ScenarioContext, sandboxId: string, flowId: string | undefined): Promise<NetworkAuditEvent | undefined> {
   if (!flowId) return undefined;
-  const { events } = await adminData(ctx.admin.flows.$get({ query: { sandbox: sandboxId, limit: '10000' } }));
-  const mine = (events as NetworkAuditEvent[]).filter((e) => e.attributes.flow_id === flowId);
+  const mine = (await sandboxEvents(ctx, sandboxId)).filter((e) => e.attributes.flow_id === flowId);
   return mine.find((e) => e.phase === 'result') ?? mine.at(-1);
 }
 
@@ -166,10 +171,19 @@ const runners: Record<StepAction, Runner> = {
     if (ctx.interception !== 'transparent') {
       return { summary, happened: 'not run', got: {}, skipped: `skipped: commands run as steps only with transparent interception (this emulator uses ${ctx.interception}); run as root or with CAP_NET_ADMIN and emulator.interception: transparent` };
     }
-    const r = await ctx.s0.createContext(needSandbox(id), { type: 'cmd', cmd: { command }, wait_until_done: true, ...(e.timeoutMs ? { ttl_sec: Math.ceil(e.timeoutMs / 1000) } : {}) });
+    const sandboxId = needSandbox(id);
+    const seen = new Set((await sandboxEvents(ctx, sandboxId)).map((e) => e.event_id));
+    const r = await ctx.s0.createContext(sandboxId, { type: 'cmd', cmd: { command }, wait_until_done: true, ...(e.timeoutMs ? { ttl_sec: Math.ceil(e.timeoutMs / 1000) } : {}) });
     const exitCode = typeof r.exit_code === 'number' ? r.exit_code : undefined;
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
-    return { summary, happened: `exited ${exitCode ?? '?'}; stdout ${JSON.stringify(stdout.slice(0, 200))}`, got: { ...(exitCode !== undefined ? { exitCode } : {}), stdout } };
+    // The flows the command made, as the gateway audited them (those that ended while it ran).
+    const flows = (await sandboxEvents(ctx, sandboxId)).filter((ev) => ev.phase === 'result' && !seen.has(ev.event_id));
+    return {
+      summary,
+      happened: `exited ${exitCode ?? '?'}; stdout ${JSON.stringify(stdout.slice(0, 200))}; ${flows.length} flow(s)`,
+      got: { ...(exitCode !== undefined ? { exitCode } : {}), stdout },
+      flowLines: flows.map((ev) => auditLine(ev.attributes)),
+    };
   },
   async policy(ctx, step, id) {
     await ctx.s0.updateNetworkPolicy(needSandbox(id), step.policy);
@@ -235,6 +249,7 @@ export async function runStep(ctx: ScenarioContext, step: ScenarioStep, index: n
     differences,
     ...(done.auditLine ? { auditLine: done.auditLine } : {}),
     ...(done.proxyLine ? { proxyLine: done.proxyLine } : {}),
+    ...(done.flowLines?.length ? { flowLines: done.flowLines } : {}),
     durationMs: Date.now() - started,
   };
 }

@@ -8,6 +8,7 @@ import { parseScenario, scenarioJsonSchema, ScenarioFileError } from '../../../s
 const root = new URL('../../../', import.meta.url).pathname;
 const examplesDir = join(root, 'examples', 'scenarios');
 const examples = readdirSync(examplesDir).filter((f) => f.endsWith('.yaml'));
+const allExamples = [...examples, ...readdirSync(join(examplesDir, 'transparent')).map((f) => join('transparent', f))];
 
 describe('scenario schema', () => {
   it('ships the JSON Schema generated from the zod schema (regenerate: node dist/bin/main.js scenario schema > fixtures/scenario.schema.json)', () => {
@@ -21,7 +22,7 @@ describe('scenario schema', () => {
     expect(examples.length).toBeGreaterThanOrEqual(8);
     const ajv = new Ajv2020({ strict: false });
     const validate = ajv.compile(scenarioJsonSchema());
-    for (const f of examples) {
+    for (const f of allExamples) {
       const doc = parseYaml(readFileSync(join(examplesDir, f), 'utf8'));
       expect(() => parseScenario(doc, f)).not.toThrow();
       expect(validate(doc), `${f}: ${JSON.stringify(validate.errors)}`).toBe(true);
