@@ -1,15 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectTransparentSupport } from '../../../src/interception/transparent/index.js';
 import { runScenario } from '../../../src/scenario/run.js';
 import { api, useEmulator } from '../../helpers/emulator.js';
 import { examplesDir } from '../../helpers/scenario-mutations.js';
 
-/** A scenario on an attached emulator (what it changed is undone), and command steps (transparent only). */
+/** A scenario on an attached emulator (what it changed is undone), and command steps without transparent interception (test/integration/transparent/scenario-exec.test.ts runs them). */
 const emu = useEmulator();
 const client = api(() => emu.current);
 const transparentFile = join(examplesDir, 'transparent', 'curl-inside-sandbox.yaml');
-const transparent = await detectTransparentSupport();
 
 describe('runScenario with attach', () => {
   it('runs on a running emulator, twice, and restores its DNS views and faults', { timeout: 60_000 }, async () => {
@@ -39,12 +37,5 @@ describe('exec steps', () => {
     expect(result.passed).toBe(true);
     expect(result.steps[0]).toMatchObject({ status: 'skipped', action: 'exec' });
     expect(result.steps[0]!.message).toMatch(/only with transparent interception \(this emulator uses explicit\)/);
-  });
-
-  it.skipIf(!transparent.ok)('run an unmodified program in a transparent sandbox and report its flows', { timeout: 120_000 }, async () => {
-    const result = await runScenario(transparentFile);
-    expect(result.emulator.interception).toBe('transparent');
-    expect(result.steps[0]).toMatchObject({ status: 'passed', got: { exitCode: 0, stdout: '200' } });
-    expect(result.steps[0]!.flowLines?.join('\n')).toMatch(/tcp 198\.18\.0\.10:443 protocol=tls host=api\.internal\.example\.com action=use-adapter reason=allowed outcome=completed .*route=proxy proxy_target_atyp=domain/);
   });
 });
