@@ -150,4 +150,15 @@ describe('scenario record (bin)', () => {
     expect(run.stdout).toContain('error at proxy_auth');
     expect(run.stdout).not.toContain(emu.current.apiUrl);
   });
+
+  it('scenario run --attach uses the running emulator, with the token from the environment', { timeout: 60_000 }, async () => {
+    const file = join(examplesDir, 'proxy-without-atyp-domain.yaml');
+    const r = await cli(['scenario', 'run', file, '--attach', emu.current.apiUrl], { SANDBOX0_TOKEN: emu.current.token });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Emulator: ${emu.current.apiUrl} (attached, explicit interception)`);
+    expect(emu.current.flows().some((e) => e.attributes.proxy_reply_code === 8)).toBe(true);
+    const noToken = await cli(['scenario', 'run', file, '--attach', emu.current.apiUrl], { SANDBOX0_TOKEN: '' });
+    expect(noToken.exitCode).toBe(2);
+    expect(noToken.stderr).toMatch(/^Error: --attach needs the emulator's token/);
+  });
 });
