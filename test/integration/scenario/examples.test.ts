@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runScenario, ScenarioFailedError } from '../../../src/index.js';
 import { renderScenarioText } from '../../../src/scenario/report.js';
+import { repoRoot } from '../../helpers/bin.js';
 import { examplesDir, exampleFiles, loadExample, mutations } from '../../helpers/scenario-mutations.js';
 
 /**
@@ -42,5 +45,15 @@ describe('examples/scenarios through runScenario', () => {
     expect(err).toBeInstanceOf(ScenarioFailedError);
     expect((err as Error).message).toContain(`FAIL step ${m!.step} "${m!.stepName}"`);
     expect((err as ScenarioFailedError).result.passed).toBe(false);
+  });
+});
+
+describe('the README scenario', () => {
+  it('is a valid scenario that passes as written', { timeout: 60_000 }, async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.split(/^## /m).find((s) => s.startsWith('Scenarios\n'))!;
+    const block = /```yaml\n([^]*?)```/.exec(section)![1]!;
+    const result = await runScenario(parse(block) as Record<string, unknown>);
+    expect(result.steps.map((s) => s.status)).toEqual(['passed', 'passed']);
   });
 });
