@@ -57,3 +57,15 @@ describe('the README scenario', () => {
     expect(result.steps.map((s) => s.status)).toEqual(['passed', 'passed']);
   });
 });
+
+describe('a refused setup', () => {
+  it('fails before the steps, naming the part of the file and the API message', { timeout: 60_000 }, async () => {
+    const doc = loadExample('docs-happy-path.yaml');
+    doc.platform.sandboxes[0].network.egress.proxy.type = 'http';
+    const result = await runScenario(doc, { throwOnFailure: false });
+    expect(result.passed).toBe(false);
+    expect(result.steps).toEqual([]);
+    expect(result.setupError).toMatch(/^platform\.sandboxes "app" network: sandbox0 API error \(400\)/);
+    expect(renderScenarioText(result)).toContain('SETUP FAILED: platform.sandboxes "app" network:');
+  });
+});
