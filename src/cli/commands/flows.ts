@@ -3,7 +3,7 @@ import type { NetworkAuditEvent } from '../../gateway/audit.js';
 /** The audit reason of a flow that never started: the sandbox could not resolve its name (sandbox/runtime.ts). */
 const sandboxResolutionFailed = 'sandbox_resolution_failed';
 import { describeReply, Socks5Reply } from '../../socks5/protocol.js';
-import { escapeControl } from '../../text/control-chars.js';
+import { escapeControl, terminalSafeJson } from '../../text/control-chars.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { step } from '../s0/command-helpers.js';
 import { executeTree, type S0CommandDef } from '../s0/command-tree.js';
@@ -174,7 +174,7 @@ Examples:
       });
       if (!listed.ok) return 1;
       if (json) {
-        io.stdout.write(listed.value.map((e) => JSON.stringify(e) + '\n').join(''));
+        io.stdout.write(listed.value.map((e) => terminalSafeJson(e) + '\n').join(''));
         return 0;
       }
       const rows = listed.value.filter((e) => e.phase === 'result').map(flowRow);
@@ -198,7 +198,7 @@ Examples:
         if (!json) io.stdout.write(flowHeader());
         for await (const line of ndjsonLines(target.value, `/_emulator/flows?${query.toString()}`, abort.signal)) {
           if (!isAuditEvent(line)) continue;
-          if (json) io.stdout.write(JSON.stringify(line) + '\n');
+          if (json) io.stdout.write(terminalSafeJson(line) + '\n');
           else if (line.phase === 'result') io.stdout.write(renderFlowLines([flowRow(line)], { color }));
         }
       });

@@ -5,6 +5,7 @@ import { localApiUrl, noEmulatorTokenMessage } from '../s0/emulator-target.js';
 import { renderJunit, renderScenarioText, type ScenarioResult } from '../../scenario/report.js';
 import { runScenario } from '../../scenario/run.js';
 import { scenarioJsonSchema, ScenarioFileError } from '../../scenario/schema.js';
+import { terminalSafeJson } from '../../text/control-chars.js';
 import { parseCommandArgs, usageFailure, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
@@ -107,7 +108,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     if (!values.json) io.stdout.write(renderScenarioText(result) + (positionals.length > 1 ? '\n' : ''));
   }
   const passed = results.every((r) => r.passed);
-  if (values.json) io.stdout.write(JSON.stringify({ passed, scenarios: results }, null, 2) + '\n');
+  if (values.json) io.stdout.write(terminalSafeJson({ passed, scenarios: results }, 2) + '\n');
   else if (results.length > 1) io.stdout.write(`${results.filter((r) => r.passed).length} of ${results.length} scenarios passed\n`);
   if (values.junit) await writeFile(values.junit, renderJunit(results));
   return passed ? 0 : 1;

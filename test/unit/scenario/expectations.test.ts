@@ -117,3 +117,13 @@ describe('escapeControl', () => {
     expect(escapeControl('a\u001b]0;x\u0007b\r\n\u009b\u202e\\')).toBe('a\\x1b]0;x\\x07b\\x0d\\x0a\\x9b\\u202e\\\\');
   });
 });
+
+describe('terminalSafeJson', () => {
+  it('writes C1 and bidi controls as \\u escapes and stays the same JSON value', async () => {
+    const { terminalSafeJson } = await import('../../../src/text/control-chars.js');
+    const value = { host: 'a\u001b[2J\u009b31m\u202eb', n: 1 };
+    const text = terminalSafeJson(value);
+    expect(text).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(JSON.parse(text)).toEqual(value);
+  });
+});
