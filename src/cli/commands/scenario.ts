@@ -116,7 +116,10 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
 
 /** The recorded document as YAML, with a schema hint for editors. */
 export function recordedYaml(scenario: unknown): string {
-  return `# yaml-language-server: $schema=https://unpkg.com/sandbox-egress-emulator/fixtures/scenario.schema.json\n${toYaml(scenario, { lineWidth: 0 })}`;
+  const header = '# yaml-language-server: $schema=https://unpkg.com/sandbox-egress-emulator/fixtures/scenario.schema.json\n';
+  const text = toYaml(scenario, { lineWidth: 0 });
+  // The yaml writer leaves C1 and bidi controls (from sandbox-supplied names) raw; JSON is YAML too.
+  return header + (/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(text) ? terminalSafeJson(scenario, 2) + '\n' : text);
 }
 
 async function recordCommand(args: string[], io: CliIo): Promise<number> {
