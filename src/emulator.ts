@@ -304,7 +304,7 @@ export async function startEmulator({
       appliedPolicy: (id) => gateway.policies.get(id),
       credentialSources,
       afterClaim: (id) => runtime.attach(id),
-      admin: adminApp({ info, health, reset, resetTeam: (team) => withTeam(team, () => resetTeam(team)), tenants, store, audit, sandboxes, runtime, gateway, proxy }),
+      admin: adminApp({ info, health, reset, resetTeam: (team) => withTeam(team, () => resetTeam(team)), tenants, store, audit, sandboxes, runtime, gateway, proxy, customerServices }),
       apiRoutes,
     });
 

@@ -19,3 +19,7 @@ export { classifyTcp, classifyUdp, QuicCryptoReassembler, type Classification, t
 export { createTestProxy, type TestProxy, type TestProxyOptions, type TestProxyUser } from './test-proxy/proxy.js';
 export { startCustomerServices, fixtureCaCertPath, type CustomerServices } from './test-proxy/customer-services.js';
 export { PlatformDnsView, type PlatformRecords } from './dns/views.js';
+export { runScenario, loadScenario, ScenarioFailedError, type RunScenarioOptions } from './scenario/run.js';
+export { parseScenario, scenarioJsonSchema, ScenarioFileError, type Scenario, type ScenarioInput, type ScenarioStep, type Expectation } from './scenario/schema.js';
+export { renderScenarioText, renderJunit, type ScenarioResult, type StepResult } from './scenario/report.js';
+export type { Observation, Difference } from './scenario/expectations.js';

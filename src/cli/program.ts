@@ -8,11 +8,14 @@ export const usage = `Usage: sandbox-egress-emulator <command> [options]
 Commands:
   start                 start the emulator (API, state, test proxy)
   proxy serve|check     run the SOCKS5 test proxy alone, or diagnose any SOCKS5 proxy
+  proxy users|faults    a running emulator's test proxy users and faults
+  dns platform|customer a running emulator's DNS views (list, set, rm)
   run -- <command>      start in memory, run the command against it, stop, exit with its code
   sandbox               s0-compatible: sandbox create|get|list|delete|exec, sandbox network get|update
   credential            s0-compatible: credential list|get|create|update|delete
   flows                 the gateway's flows as a table (--follow, --sandbox ID, --json)
   evaluate              what the gateway would decide for a flow, and why (-s ID --host H --port P)
+  scenario              run, record and validate scenario files (a customer's setup and steps as YAML)
 
 Options:
   -v, --version         print the version
@@ -30,6 +33,8 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   credential: async () => (await import('./commands/credential.js')).run,
   flows: async () => (await import('./commands/flows.js')).run,
   evaluate: async () => (await import('./commands/evaluate.js')).run,
+  scenario: async () => (await import('./commands/scenario.js')).run,
+  dns: async () => (await import('./commands/dns.js')).run,
 };
 
 /**

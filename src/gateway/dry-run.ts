@@ -19,6 +19,11 @@ export interface DryRunRequest {
    * (UDP): classified exactly as the live gateway classifies them. Overrides `appProtocol`.
    */
   data?: string;
+  /**
+   * The name the client sends (TLS or QUIC SNI) when it is not `host` (the name it resolves); a QUIC
+   * Initial (`transport: udp`) is classified by it.
+   */
+  sni?: string;
 }
 
 export type DryRunResult =
@@ -78,13 +83,15 @@ function requestClassification(req: DryRunRequest, ip: string, ctx: DryRunContex
   }
   if (transport === 'udp') {
     if (!(ctx.domainRulesExist?.() ?? true)) return { kind: 'known', appProtocol: 'udp' };
-    return req.host ? { kind: 'known', appProtocol: 'udp', host: req.host.toLowerCase() } : { kind: 'unknown', reason: 'missing_sni' };
+    const named = req.sni ?? req.host;
+    return named ? { kind: 'known', appProtocol: 'udp', host: named.toLowerCase() } : { kind: 'unknown', reason: 'missing_sni' };
   }
   const app = req.appProtocol ?? (req.host ? guessAppProtocol(req.port) : undefined);
   if (!app) return { kind: 'unknown', reason: 'unclassified' };
   switch (app) {
     case 'tls': {
-      const sni = req.host && !isIP(req.host) ? normalizeHost(req.host) : '';
+      const named = req.sni ?? req.host;
+      const sni = named && !isIP(named) ? normalizeHost(named) : '';
       return sni ? { kind: 'known', appProtocol: 'tls', host: sni } : { kind: 'unknown', reason: 'missing_sni' };
     }
     case 'http': {
@@ -127,7 +134,17 @@ export function dryRun(
     }
   }
   const classification = requestClassification(req, ip, ctx);
-  const v = decide({ sandboxId, ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}), destIp: ip, destPort: req.port, transport, classification });
+  const source = ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {};
+  const v = decide({ sandboxId, ...source, destIp: ip, destPort: req.port, transport, classification });
+  let explanation = v.explanation;
+  if (transport === 'udp' && v.verdict === 'deny' && !v.reason.endsWith('_not_proxied')) {
+    // A QUIC/UDP flow denied where the same destination over TCP is allowed: the rule names TCP only.
+    const host = classification.kind === 'known' ? classification.host : undefined;
+    const tcp = decide({ sandboxId, ...source, destIp: ip, destPort: req.port, transport: 'tcp', classification: host ? { kind: 'known', appProtocol: 'tls', host } : { kind: 'unknown', reason: 'unclassified' } });
+    if (tcp.verdict === 'allow') {
+      explanation += `; the same destination over TCP would be allowed${tcp.decision.matchedRule ? ` by rule "${tcp.decision.matchedRule}"` : ''}: its ports name protocol tcp only, so UDP (QUIC, HTTP/3) is denied — clients fall back to TCP`;
+    }
+  }
   return {
     flowStarts: true,
     action: v.verdict === 'deny' ? 'deny' : v.decision.action,
@@ -138,7 +155,7 @@ export function dryRun(
     destination: { ip, port: req.port, ...(req.ip ? {} : { resolvedFrom: req.host }) },
     classification,
     phase: v.decision.phase,
-    explanation: v.explanation,
+    explanation,
   };
 }
 

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { EmulatorError } from '../errors.js';
+import { isIP } from 'node:net';
 import { dryRun, dryRunContext, dryRunResolving, type DryRunRequest, type DryRunResult } from '../gateway/dry-run.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { httpGet, tlsClientHello } from '../gateway/probe-payloads.js';
-import { fixturesDir } from '../paths.js';
+import { quicInitial } from '../gateway/quic-initial-payload.js';
 import type { TestProxy } from '../test-proxy/proxy.js';
 import type { SandboxRuntime } from './runtime.js';
 
@@ -13,6 +11,8 @@ export interface ProbeRequest extends DryRunRequest {
   send: 'tls-client-hello' | 'http-get' | 'quic-initial' | 'raw';
   /** base64, for `raw`. */
   data?: string;
+  /** ALPN protocols the TLS ClientHello or QUIC Initial offers (defaults: h2, http/1.1 for TLS; h3 for QUIC). */
+  alpn?: string[];
   /** How long to wait for bytes back before closing (default 2 s, at most 30 s). */
   timeoutMs?: number;
 }
@@ -29,10 +29,8 @@ export interface ProbeResult {
 }
 
 const maxReceived = 4096;
-let quicVector: Buffer | undefined;
-/** The RFC 9001 Appendix A.2 client Initial (SNI example.com): a real QUIC v1 packet. */
-const rfc9001Initial = () =>
-  (quicVector ??= Buffer.from((JSON.parse(readFileSync(join(fixturesDir, 'handshakes', 'rfc-quic-initial-vectors.json'), 'utf8')) as { v1: { packet: string } }).v1.packet, 'hex'));
+/** The name a TLS or QUIC client would send: `sni` when given, else `host` unless it is an IP literal. */
+const serverName = (req: ProbeRequest): string | undefined => req.sni ?? (req.host && !isIP(req.host) ? req.host : undefined);
 
 /**
  * A real flow from the sandbox's position (in-process interception), reported: the dry-run decision,
@@ -42,21 +40,18 @@ export async function runProbe(deps: { runtime: SandboxRuntime; gateway: Gateway
   const { runtime, gateway, proxy } = deps;
   const transport = req.send === 'quic-initial' ? 'udp' : (req.transport ?? 'tcp');
   // Resolved from the sandbox first: a name it cannot resolve starts no flow.
-  const resolved = await dryRunResolving(gateway.decide, sandboxId, (h) => runtime.lookup(sandboxId, h), { ...req, transport });
+  const resolved = await dryRunResolving(gateway.decide, sandboxId, (h) => runtime.lookup(sandboxId, h), { ...req, transport, ...(req.send === 'tls-client-hello' || req.send === 'quic-initial' ? { sni: serverName(req) } : {}) });
   if (!resolved.flowStarts) return { decision: resolved, outcome: 'error', error: resolved.explanation, errorStep: 'sandbox_resolution' };
   let payload: Buffer;
   switch (req.send) {
     case 'tls-client-hello':
-      payload = await tlsClientHello(req.host);
+      payload = await tlsClientHello(serverName(req), req.alpn);
       break;
     case 'http-get':
       payload = httpGet(req.host ?? resolved.destination.ip);
       break;
     case 'quic-initial':
-      if (req.host && req.host.toLowerCase() !== 'example.com') {
-        throw new EmulatorError('probe_unsupported', 'quic-initial probes send the RFC 9001 A.2 client Initial, whose SNI is example.com: use host "example.com" or an ip');
-      }
-      payload = rfc9001Initial();
+      payload = await quicInitial(serverName(req), req.alpn);
       break;
     default:
       payload = Buffer.from(req.data ?? '', 'base64');

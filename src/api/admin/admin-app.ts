@@ -10,6 +10,8 @@ import { emulatorRoutes, type ComponentState, type EmulatorInfo, type EmulatorRo
 import { flowsRoutes } from './flows-routes.js';
 import { proxyAdminRoutes } from './proxy-routes.js';
 import { sandboxAdminRoutes } from './sandbox-routes.js';
+import { scenarioRoutes } from './scenario-routes.js';
+import type { CustomerServices } from '../../test-proxy/customer-services.js';
 
 export interface AdminAppDeps {
   info: () => EmulatorInfo;
@@ -24,6 +26,8 @@ export interface AdminAppDeps {
   gateway: Gateway;
   /** The embedded test proxy; without it the `/proxy/*` and `/dns/customer` routes are not served. */
   proxy?: TestProxy;
+  /** The services behind the test proxy (scenario recordings name them instead of their ports). */
+  customerServices?: Pick<CustomerServices, 'internalApi' | 'identify'>;
 }
 
 /**
@@ -42,7 +46,8 @@ export function adminApp(deps: AdminAppDeps) {
     .route('/', emulatorRoutes({ info, health, reset, resetTeam, tenants, openApi }))
     .route('/', flowsRoutes({ store, audit, tenants }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
-    .route('/', proxyRoutes);
+    .route('/', proxyRoutes)
+    .route('/', scenarioRoutes({ store, audit, runtime, gateway, proxy, customerServices: deps.customerServices, interception: () => info().interception.mode }));
 }
 
 /** The admin API's routes and their input and output types, relative to `/_emulator`. */

@@ -151,6 +151,7 @@ const flowFieldDescriptions = {
   port: 'destination port',
   transport: 'default tcp',
   appProtocol: 'what the classifier would see; guessed from the port when absent (80/8080 http, else tls)',
+  sni: 'the TLS or QUIC SNI the client sends when it is not `host` (a QUIC Initial is classified by it)',
 };
 
 const proxyTarget = objectOf<ProxyTarget>({
@@ -438,6 +439,7 @@ const schemas = (): Record<SchemaName, JsonSchema> => {
         ...flowFieldDescriptions,
         send: 'what the program sends first',
         data: 'base64, for send raw',
+        alpn: 'ALPN protocols offered by tls-client-hello (default h2, http/1.1) or quic-initial (default h3)',
         timeoutMs: 'how long to wait for bytes back (default 2000)',
       }),
       ...hostOrIp,
@@ -563,6 +565,33 @@ const routes = (): Route[] => [
         '200': { description: 'an OpenAPI 3.1 document', content: json({ type: 'object', required: ['openapi', 'info', 'paths'] }) },
         '401': error('Unauthorized'),
       },
+    },
+  },
+  {
+    method: 'get',
+    path: '/_emulator/scenario.schema.json',
+    operation: {
+      operationId: 'scenarioSchema',
+      summary: 'The JSON Schema of scenario files',
+      description: 'The schema `scenario run` validates YAML scenario files with (also shipped as fixtures/scenario.schema.json); not wrapped in the success envelope.',
+      tags: [tag.emulator],
+      responses: { '200': { description: 'a JSON Schema (draft 2020-12)', content: json({ type: 'object' }) }, '401': error('Unauthorized') },
+    },
+  },
+  {
+    method: 'get',
+    path: '/_emulator/scenario/record',
+    operation: {
+      operationId: 'recordScenario',
+      summary: "This emulator's state and the flows so far, as a scenario",
+      description:
+        'What `scenario record` writes: sandboxes (policy, hosts), credential sources, DNS records and proxy users/faults that differ from the defaults, and every flow as a step expecting what happened. Secrets are ${secret:NAME} placeholders (equal secrets share a NAME); include_secrets=1 puts the test proxy users\' passwords in clear.',
+      tags: [tag.emulator],
+      parameters: [
+        { name: 'name', in: 'query', required: false, schema: str(), description: 'the scenario name' },
+        { name: 'include_secrets', in: 'query', required: false, schema: oneOfStrings(['1', 'true', '0', 'false']), description: "the test proxy users' passwords in clear" },
+      ],
+      responses: { '200': ok('the scenario document', { type: 'object', required: ['scenario'], properties: { scenario: { type: 'object' } } }), '401': error('Unauthorized') },
     },
   },
   {

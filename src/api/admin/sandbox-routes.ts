@@ -24,6 +24,8 @@ const flowFields = {
   port: z.number().int().min(1).max(65535),
   transport: z.enum(['tcp', 'udp']).optional(),
   appProtocol: z.enum(appProtocols).optional(),
+  /** The TLS / QUIC SNI when it is not `host` (the name the sandbox resolves). */
+  sni: z.string().min(1).max(253).optional(),
 };
 const hostOrIp = (b: { host?: string; ip?: string }) => b.host !== undefined || b.ip !== undefined;
 /** The request bodies, exported for the OpenAPI document (admin-openapi.ts). */
@@ -34,6 +36,7 @@ export const probeBody = z
     ...flowFields,
     send: z.enum(['tls-client-hello', 'http-get', 'quic-initial', 'raw']),
     data: base64Data().optional(),
+    alpn: z.array(z.string().min(1).max(255)).min(1).max(16).optional(),
     timeoutMs: z.number().int().min(1).max(30_000).optional(),
   })
   .refine(hostOrIp, 'host or ip is required');

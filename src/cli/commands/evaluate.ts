@@ -50,14 +50,23 @@ export const evaluateCommand: S0CommandDef = {
   short: 'Show what the gateway would decide for a flow, and why',
   long: `Dry-run the gateway's decision for a flow the sandbox might open: the verdict, the reason code,
 the matched rule, the route (direct or through the SOCKS5 proxy, with the CONNECT target) and why.
-A --host without --ip is resolved as the sandbox would resolve it.`,
+A --host without --ip is resolved as the sandbox would resolve it.
+QUIC (HTTP/3) is UDP classified by the SNI of its Initial: --app-protocol quic (SNI = --host) or
+--quic-sni NAME; the explanation says when a rule allows only TCP and that, with a SOCKS5 proxy
+configured, QUIC is never proxied (the emulator rejects it: quic_not_proxied).
+
+Examples:
+  sandbox-egress-emulator evaluate -s sb-1 --host api.internal.example.com --port 443
+  sandbox-egress-emulator evaluate -s sb-1 --host api.internal.example.com --port 443 --app-protocol quic
+  sandbox-egress-emulator evaluate -s sb-1 --ip 198.18.0.10 --port 443 --quic-sni api.internal.example.com`,
   flags: [
     { name: 'sandbox-id', short: 's', kind: 'string', usage: 'sandbox ID (required)' },
     { name: 'host', kind: 'string', usage: 'destination host name (TLS SNI / HTTP Host the client would send)' },
     { name: 'ip', kind: 'string', usage: 'destination IP address (the one the sandbox dials)' },
     { name: 'port', kind: 'int', usage: 'destination port (required)' },
     { name: 'transport', kind: 'string', usage: 'tcp or udp', defaultValue: 'tcp' },
-    { name: 'app-protocol', kind: 'string', usage: `what the gateway would classify: ${appProtocols.join(', ')}` },
+    { name: 'app-protocol', kind: 'string', usage: `what the gateway would classify: ${appProtocols.join(', ')}, or quic (UDP with the --host as SNI)` },
+    { name: 'quic-sni', kind: 'string', usage: 'a QUIC Initial (UDP) whose SNI is this name (default: --host)' },
     { name: 'json', kind: 'bool', usage: 'print the result as JSON (also -o json)' },
   ],
   requiredFlags: ['sandbox-id', 'port'],
@@ -70,15 +79,27 @@ A --host without --ip is resolved as the sandbox would resolve it.`,
       const host = flags.str('host');
       const ip = flags.str('ip');
       if (host === '' && ip === '') throw new Error('--host or --ip is required');
-      const transport = flags.str('transport');
-      if (transport !== 'tcp' && transport !== 'udp') throw new Error(`invalid --transport "${transport}": must be tcp or udp`);
+      const quicSni = flags.str('quic-sni');
       const appProtocol = flags.str('app-protocol');
-      if (appProtocol !== '' && !(appProtocols as readonly string[]).includes(appProtocol)) {
-        throw new Error(`invalid --app-protocol "${appProtocol}": must be one of ${appProtocols.join(', ')}`);
+      // QUIC is UDP classified by its Initial's SNI: not an app protocol of the policy, so it sets the transport.
+      const quic = appProtocol === 'quic' || quicSni !== '';
+      const transport = quic ? 'udp' : flags.str('transport');
+      if (transport !== 'tcp' && transport !== 'udp') throw new Error(`invalid --transport "${transport}": must be tcp or udp`);
+      if (quic && flags.changed('transport') && flags.str('transport') !== 'udp') throw new Error('QUIC is UDP: --transport must be udp (or left out) with --app-protocol quic / --quic-sni');
+      if (!quic && appProtocol !== '' && !(appProtocols as readonly string[]).includes(appProtocol)) {
+        throw new Error(`invalid --app-protocol "${appProtocol}": must be one of ${appProtocols.join(', ')}, quic`);
       }
+      if (quic && host === '' && quicSni === '') throw new Error('--host or --quic-sni is required with --app-protocol quic (the Initial\'s SNI)');
       const port = flags.int('port');
       if (port < 1 || port > 65535) throw new Error(`invalid --port ${port}: must be 1-65535`);
-      return { ...(host ? { host } : {}), ...(ip ? { ip } : {}), port, transport, ...(appProtocol ? { appProtocol } : {}) };
+      return {
+        ...(host ? { host } : {}),
+        ...(ip ? { ip } : {}),
+        port,
+        transport,
+        ...(appProtocol && !quic ? { appProtocol } : {}),
+        ...(quicSni ? { sni: quicSni } : {}),
+      };
     });
     if (!request.ok) return 1;
     const result = await step(io, 'Error evaluating flow', () => emulatorClient(target.value).evaluateFlow(flags.str('sandbox-id'), request.value));

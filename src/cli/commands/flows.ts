@@ -1,5 +1,9 @@
 import { encodeCursor } from '../../api/routes/observability.js';
 import type { NetworkAuditEvent } from '../../gateway/audit.js';
+/** The audit reason of a flow that never started: the sandbox could not resolve its name (sandbox/runtime.ts). */
+const sandboxResolutionFailed = 'sandbox_resolution_failed';
+import { describeReply, Socks5Reply } from '../../socks5/protocol.js';
+import { escapeControl, terminalSafeJson } from '../../text/control-chars.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { step } from '../s0/command-helpers.js';
 import { executeTree, type S0CommandDef } from '../s0/command-tree.js';
@@ -10,7 +14,8 @@ import { emulatorClient, emulatorTarget, ndjsonLines } from '../s0/emulator-targ
  * per finished flow) or as NDJSON (every event), from `/_emulator/flows`.
  */
 
-type Verdict = 'allowed' | 'denied' | 'error';
+/** `unresolved`: the sandbox could not resolve the name, so no connection left it. */
+type Verdict = 'allowed' | 'denied' | 'error' | 'unresolved';
 
 export interface FlowRow {
   time: string;
@@ -23,6 +28,8 @@ export interface FlowRow {
   route: string;
   proxyTarget: string;
   bytes: string;
+  /** Why a flow failed: the proxy's reply code and its name, an auth failure, a timeout. */
+  why: string;
 }
 
 const columns: { key: keyof FlowRow; title: string; width: number }[] = [
@@ -36,29 +43,53 @@ const columns: { key: keyof FlowRow; title: string; width: number }[] = [
   { key: 'route', title: 'ROUTE', width: 6 },
   { key: 'proxyTarget', title: 'PROXY TARGET', width: 24 },
   { key: 'bytes', title: 'BYTES OUT/IN', width: 12 },
+  { key: 'why', title: 'WHY', width: 40 },
 ];
 
-/** A table row from an audit event (pure). The verdict: denied by policy, failed after an allow, or allowed. */
+const timeoutPattern = /timed? ?out|timeout|ETIMEDOUT|deadline/i;
+
+/** Why a flow failed, in a few words (pure): the reply code and its name, an auth failure, a timeout. */
+export function failureDetail(a: NetworkAuditEvent['attributes']): string {
+  if (a.reason === sandboxResolutionFailed) return `${a.host ?? 'the name'} does not resolve in the sandbox`;
+  if (a.outcome !== 'error') return a.reason.endsWith('_not_proxied') ? 'UDP is never proxied (emulator)' : '';
+  const step = a.error_step ?? '';
+  if (a.proxy_reply_code !== undefined && a.proxy_reply_code !== Socks5Reply.Succeeded) return `proxy replied ${describeReply(a.proxy_reply_code)}`;
+  if (step === 'proxy_auth') return 'proxy auth failed (username/password rejected)';
+  if (a.error && timeoutPattern.test(a.error)) return `timeout${step ? ` at ${step}` : ''}`;
+  if (step === 'credentials') return 'no proxy credentials (binding/source)';
+  const error = a.error ? a.error.replace(/\s+/g, ' ') : '';
+  return [step, error].filter(Boolean).join(': ');
+}
+
+/**
+ * A table row from an audit event (pure). The verdict: denied by policy, failed after an allow,
+ * never started (the sandbox could not resolve the name), or allowed. Text the sandbox supplied
+ * (Host, SNI) is shown with its control characters escaped.
+ */
 export function flowRow(e: NetworkAuditEvent): FlowRow {
   const a = e.attributes;
-  const verdict: Verdict = a.action === 'deny' ? 'denied' : a.outcome === 'error' ? 'error' : 'allowed';
+  const verdict: Verdict = a.reason === sandboxResolutionFailed ? 'unresolved' : a.action === 'deny' ? 'denied' : a.outcome === 'error' ? 'error' : 'allowed';
   const destIp = a.dest_ip.includes(':') ? `[${a.dest_ip}]` : a.dest_ip;
   const hasBytes = a.egress_bytes !== undefined || a.ingress_bytes !== undefined;
   return {
     time: (e.occurred_at ?? '').slice(11, 23),
-    sandbox: e.sandbox_id,
-    dest: `${destIp}:${a.dest_port}`,
-    host: a.host ?? '-',
+    sandbox: escapeControl(e.sandbox_id),
+    dest: `${destIp || '-'}:${a.dest_port}`,
+    host: a.host === undefined ? '-' : escapeControl(a.host),
     protocol: `${a.protocol ?? 'unknown'}/${a.transport}`,
     verdict,
     reason: a.error_step ? `${a.reason} (${a.error_step})` : a.reason,
     route: a.route ?? '-',
-    proxyTarget: a.proxy_target ?? '-',
+    proxyTarget: a.proxy_target === undefined ? '-' : escapeControl(a.proxy_target),
     bytes: hasBytes ? `${a.egress_bytes ?? 0}/${a.ingress_bytes ?? 0}` : '-',
+    why: escapeControl(failureDetail(a)),
   };
 }
 
-const ansi = { allowed: '\u001b[32m', denied: '\u001b[31m', error: '\u001b[33m', reset: '\u001b[0m' } as const;
+/** A value cut to its column (live tables have fixed widths), marked with an ellipsis. */
+const fit = (text: string, width: number) => (text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`);
+
+const ansi = { allowed: '\u001b[32m', denied: '\u001b[31m', error: '\u001b[33m', unresolved: '\u001b[33m', reset: '\u001b[0m' } as const;
 
 /**
  * Renders rows with the given column widths; the verdict is colored only when asked (a TTY), and the
@@ -70,7 +101,8 @@ export function renderFlowLines(rows: readonly FlowRow[], { color = false, width
     .map((row) =>
       columns
         .map(({ key, width: base }, i) => {
-          const text = row[key];
+          // Fixed widths (the live table) cut what does not fit, so the columns stay aligned.
+          const text = i === columns.length - 1 || widths?.[key] !== undefined ? row[key] : fit(row[key], base);
           const padded = i === columns.length - 1 ? text : text.padEnd(width(key, base));
           return color && key === 'verdict' ? `${ansi[row.verdict]}${text}${ansi.reset}${padded.slice(text.length)}` : padded;
         })
@@ -104,7 +136,15 @@ export const flowsCommand: S0CommandDef = {
   short: 'Show the gateway’s flows (audit events)',
   long: `Show the flows the gateway has seen: one line per finished flow with its verdict and reason
 (see the README's troubleshooting table), or every audit event as NDJSON with --json.
---follow keeps printing new flows until interrupted (Ctrl-C).`,
+WHY says why a flow failed: the proxy's reply code and its name, an auth failure, a timeout.
+VERDICT "unresolved": the sandbox could not resolve the name, so no connection left it.
+--follow keeps printing new flows until interrupted (Ctrl-C); values too long for its fixed
+columns are cut (…). Host names and SNI come from the sandbox: control characters are escaped.
+
+Examples:
+  sandbox-egress-emulator flows
+  sandbox-egress-emulator flows --follow --sandbox sb-1
+  sandbox-egress-emulator flows --json | jq 'select(.attributes.outcome == "error")'`,
   flags: [
     { name: 'follow', short: 'f', kind: 'bool', usage: 'keep printing flows as they happen' },
     { name: 'sandbox', kind: 'string', usage: 'only this sandbox' },
@@ -134,7 +174,7 @@ export const flowsCommand: S0CommandDef = {
       });
       if (!listed.ok) return 1;
       if (json) {
-        io.stdout.write(listed.value.map((e) => JSON.stringify(e) + '\n').join(''));
+        io.stdout.write(listed.value.map((e) => terminalSafeJson(e) + '\n').join(''));
         return 0;
       }
       const rows = listed.value.filter((e) => e.phase === 'result').map(flowRow);
@@ -158,7 +198,7 @@ export const flowsCommand: S0CommandDef = {
         if (!json) io.stdout.write(flowHeader());
         for await (const line of ndjsonLines(target.value, `/_emulator/flows?${query.toString()}`, abort.signal)) {
           if (!isAuditEvent(line)) continue;
-          if (json) io.stdout.write(JSON.stringify(line) + '\n');
+          if (json) io.stdout.write(terminalSafeJson(line) + '\n');
           else if (line.phase === 'result') io.stdout.write(renderFlowLines([flowRow(line)], { color }));
         }
       });

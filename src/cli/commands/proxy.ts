@@ -50,6 +50,8 @@ const usage = `Usage: sandbox-egress-emulator proxy <command> [options]
 Commands:
   serve                 run the SOCKS5 test proxy alone
   check <proxy-url>     diagnose any SOCKS5 proxy step by step
+  users [set U:P...]    the running emulator's test proxy users
+  faults list|add|rm    the running emulator's test proxy faults (Toxiproxy-like)
 
 Options:
   -h, --help            print this help
@@ -210,9 +212,13 @@ export const run: CliCommand = async (args, io) => {
     }
   }
   if (sub === 'check') return withUsage(checkHelp, io, () => check(rest, io));
+  if (sub === 'users' || sub === 'faults') {
+    const admin = await import('./proxy-admin.js');
+    return sub === 'users' ? withUsage(admin.usersHelp, io, () => admin.usersCommand(rest, io)) : withUsage(admin.faultsHelp, io, () => admin.faultsCommand(rest, io));
+  }
   if (sub === '--help' || sub === '-h' || sub === 'help') {
     io.stdout.write(usage);
     return 0;
   }
-  return usageFailure(io, usage, sub === undefined ? 'a command is required: serve or check' : `unknown command "${sub}" for "sandbox-egress-emulator proxy"`);
+  return usageFailure(io, usage, sub === undefined ? 'a command is required: serve, check, users or faults' : `unknown command "${sub}" for "sandbox-egress-emulator proxy"`);
 };

@@ -555,6 +555,8 @@ describe('API fuzz', () => {
       const where = f.where(`GET ${path.slice(0, 200)}`);
       // The OpenAPI document is served as OpenAPI tools read it, not in the envelope; it reads no query.
       if (route.path === '/_emulator/openapi.json') expect(`${answer.status} ${(JSON.parse(answer.text) as { openapi?: string }).openapi}`, where).toMatch(/^200 3\./);
+      // So is the scenario file's JSON Schema.
+      else if (route.path === '/_emulator/scenario.schema.json') expect(`${answer.status} ${(JSON.parse(answer.text) as { $schema?: string }).$schema}`, where).toMatch(/^200 https:\/\/json-schema\.org\//);
       else expectEnvelope(answer, where);
     });
     await expectHealthy('query strings');

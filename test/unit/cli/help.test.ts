@@ -27,6 +27,14 @@ const commands: [string[], RegExp][] = [
   [['sandbox', 'exec'], /Usage:\n {2}sandbox-egress-emulator sandbox exec <sandbox-id> -- <command>/],
   [['sandbox', 'network', 'update'], /Usage:\n {2}sandbox-egress-emulator sandbox network update \[flags\]/],
   [['credential', 'create'], /Usage:\n {2}sandbox-egress-emulator credential create \[flags\]/],
+  [['scenario'], /^Usage: sandbox-egress-emulator scenario <command>/],
+  [['scenario', 'run'], /^Usage: sandbox-egress-emulator scenario run FILE\.\.\.[^]*\nExamples:\n {2}sandbox-egress-emulator scenario run /],
+  [['scenario', 'record'], /^Usage: sandbox-egress-emulator scenario record[^]*\nExamples:\n {2}sandbox-egress-emulator scenario record -o /],
+  [['proxy', 'users'], /^Usage: sandbox-egress-emulator proxy users[^]*\nExamples:\n {2}sandbox-egress-emulator proxy users\n/],
+  [['proxy', 'faults'], /^Usage: sandbox-egress-emulator proxy faults[^]*\nExamples:\n {2}sandbox-egress-emulator proxy faults add --type reject_domain_atyp\n/],
+  [['dns'], /^Usage: sandbox-egress-emulator dns <platform\|customer>[^]*\nExamples:\n {2}sandbox-egress-emulator dns platform set /],
+  [['evaluate'], /Examples:\n {2}sandbox-egress-emulator evaluate -s sb-1 [^]*--app-protocol quic/],
+  [['flows'], /Examples:\n {2}sandbox-egress-emulator flows\n/],
 ];
 
 describe('--help and -h', () => {
@@ -57,7 +65,7 @@ describe('usage errors', () => {
     [['proxy', 'check', '--bogus'], "Error: Unknown option '--bogus'", /^Usage: sandbox-egress-emulator proxy check/m],
     [['proxy', 'check', '--target', 'a:1'], 'Error: proxy check expects one proxy URL', /^Usage: sandbox-egress-emulator proxy check/m],
     [['proxy', 'serve', '--user', 'nopassword'], 'Error: --user expects USER:PASSWORD', /^Usage: sandbox-egress-emulator proxy serve/m],
-    [['proxy'], 'Error: a command is required: serve or check', /^Usage: sandbox-egress-emulator proxy <command>/m],
+    [['proxy'], 'Error: a command is required: serve, check, users or faults', /^Usage: sandbox-egress-emulator proxy <command>/m],
     [['proxy', 'frob'], 'Error: unknown command "frob" for "sandbox-egress-emulator proxy"', /^Usage: sandbox-egress-emulator proxy <command>/m],
     [['start', '--bogus'], "Error: Unknown option '--bogus'", /^Usage: sandbox-egress-emulator start/m],
     [['run', '--bogus', '--', 'true'], "Error: Unknown option '--bogus'", /^Usage: sandbox-egress-emulator run/m],
