@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
-import { adminClient, adminData } from '../../api/admin/client.js';
-import { localApiUrl, noEmulatorTokenMessage } from '../s0/emulator-target.js';
+import { adminData } from '../../api/admin/client.js';
+import { adminFor, adminTargetHelp, adminTargetOptions } from '../admin-target.js';
+import { noEmulatorTokenMessage } from '../s0/emulator-target.js';
 import { renderJunit, renderScenarioText, type ScenarioResult } from '../../scenario/report.js';
 import { runScenario } from '../../scenario/run.js';
 import { scenarioJsonSchema, ScenarioFileError } from '../../scenario/schema.js';
@@ -52,9 +53,7 @@ Options:
   --name <name>         the scenario's name (default "Recorded scenario")
   --include-secrets     put the test proxy users' passwords (and credential-source secrets equal to
                         them) in clear; credential-source secrets stay placeholders otherwise
-  --api-url <url>       the emulator (default SANDBOX0_BASE_URL, else ${localApiUrl})
-  --token <token>       its token (default SANDBOX0_TOKEN)
-  -h, --help            print this help
+${adminTargetHelp}  -h, --help            print this help
 
 Examples:
   sandbox-egress-emulator scenario record -o repro.yaml --name "ACME: proxy rejects hostnames"
@@ -126,14 +125,11 @@ async function recordCommand(args: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandArgs(io, recordHelp, {
     args,
     allowPositionals: false,
-    options: { output: { type: 'string', short: 'o' }, name: { type: 'string' }, 'include-secrets': { type: 'boolean' }, 'api-url': { type: 'string' }, token: { type: 'string' } },
+    options: { output: { type: 'string', short: 'o' }, name: { type: 'string' }, 'include-secrets': { type: 'boolean' }, ...adminTargetOptions },
   });
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
-  const apiUrl = values['api-url'] || io.env.SANDBOX0_BASE_URL || localApiUrl;
-  const token = values.token || io.env.SANDBOX0_TOKEN || '';
-  if (!token) throw new UsageError(noEmulatorTokenMessage);
-  const admin = adminClient(apiUrl, token);
+  const admin = adminFor(values, io);
   const { scenario } = await adminData(admin.scenario.record.$get({ query: { ...(values.name ? { name: values.name } : {}), ...(values['include-secrets'] ? { include_secrets: '1' } : {}) } }));
   const text = recordedYaml(scenario);
   if (values.output) {
