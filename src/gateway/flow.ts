@@ -189,6 +189,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
     const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
     return fail(ctx, dialError);
   }
+  if (upstream.source) attempt.proxy_source = upstream.source;
   if (socket.destroyed) {
     upstream.socket.destroy();
     return finish(ctx, { step: 'relay', error: 'the client closed before the upstream connection was ready' });
@@ -247,6 +248,7 @@ function fail({ deps, input, attempt, verdict, flowId, started }: FlowContext, e
     error_step: step,
     error: err.message,
     proxy_reply_code: err.replyCode,
+    proxy_source: err.proxySource,
   });
   return { outcome: 'error', flowId, verdict, step, error: err.message, replyCode: err.replyCode };
 }

@@ -10,6 +10,7 @@ import { emulatorRoutes, type ComponentState, type EmulatorInfo } from './emulat
 import { flowsRoutes } from './flows-routes.js';
 import { proxyAdminRoutes } from './proxy-routes.js';
 import { sandboxAdminRoutes } from './sandbox-routes.js';
+import { storyRoutes } from './story-routes.js';
 
 export interface AdminAppDeps {
   info: () => EmulatorInfo;
@@ -40,6 +41,7 @@ export function adminApp(deps: AdminAppDeps) {
     .route('/', emulatorRoutes({ info, health, reset, openApi }))
     .route('/', flowsRoutes({ store, audit }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
+    .route('/', storyRoutes({ audit, sandboxes, runtime, gateway, proxy }))
     .route('/', proxyRoutes);
 }
 
