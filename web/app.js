@@ -77,6 +77,7 @@ function showLogin(message) {
 
 function onUnauthorized(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  forgetFlows();
   token = '';
   showLogin(message);
 }
@@ -183,6 +184,22 @@ function refreshFlow(flow) {
     .toLowerCase();
 }
 
+/** Signed out: the flows seen go with the token. */
+function forgetFlows() {
+  flows.clear();
+  ordered = [];
+  view = [];
+  backlogCursor = undefined;
+  selectedKey = undefined;
+  storyOpenFor = undefined;
+  $('story').hidden = true;
+  $('story').parentElement.classList.remove('with-story');
+  $('flows-body').replaceChildren();
+  seenSandboxes.clear();
+  seenReasons.clear();
+  for (const id of ['f-sandbox', 'f-reason']) $(id).replaceChildren(h('option', { value: '' }, 'all'));
+}
+
 const pending = new Map();
 let frameScheduled = false;
 
@@ -269,7 +286,28 @@ function stopStream() {
   clearTimeout(streamRetry);
 }
 
-/** Reads `GET /_emulator/flows?follow=1` from the first event on; reconnects (deduplicating) when it ends. */
+/** Where the stored events read so far end (a `/_emulator/flows` cursor); the follow stream starts there. */
+let backlogCursor;
+
+/**
+ * The stored events, page by page (each page is signed on the server, so the pages keep the
+ * emulator's event loop free for flows in between), from `backlogCursor` on.
+ */
+async function loadBacklog(signal) {
+  const state = $('stream-state');
+  for (let page = 0; page < 1000; page++) {
+    const data = await api(`/_emulator/flows?limit=2000${backlogCursor ? `&cursor=${backlogCursor}` : ''}`, { signal });
+    for (const e of data.events) onEvent(e);
+    if (data.watermark) backlogCursor = data.watermark;
+    if (!data.next_cursor) return;
+    state.textContent = `loading… ${flows.size} flows`;
+  }
+}
+
+/**
+ * The stored flows, then `GET /_emulator/flows?follow=1` from where they end (the server replays
+ * what was recorded in between, so nothing is missed); reconnects (deduplicating) when it ends.
+ */
 async function startStream() {
   stopStream();
   const controller = new AbortController();
@@ -277,7 +315,9 @@ async function startStream() {
   const state = $('stream-state');
   state.textContent = 'connecting…';
   try {
-    const res = await fetch('/_emulator/flows?follow=1&start_time=1970-01-01T00:00:00Z', { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    await loadBacklog(controller.signal);
+    const from = backlogCursor ? `cursor=${backlogCursor}` : 'start_time=1970-01-01T00:00:00Z';
+    const res = await fetch(`/_emulator/flows?follow=1&${from}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
     if (!res.ok) {
       let message = `${res.status}`;
       try {
@@ -419,16 +459,22 @@ function flowKeys(e) {
 let storyOpenFor;
 let storyOutcome;
 let storyRequest = 0;
+/** The flow whose story the panel holds (an update of the same flow keeps it until the new one arrives). */
+let storyShown;
 
 async function openStory(flow, focus) {
   if (!flow) return;
   selectedKey = flow.key;
   storyOpenFor = flow.key;
   storyOutcome = flow.outcome;
-  renderFlows();
   $('story').hidden = false;
+  $('story').parentElement.classList.add('with-story');
+  const at = indexOfKey(flow.key);
+  if (at >= 0) selectIndex(at, false);
   const request = ++storyRequest;
   $('story-title').textContent = `Flow ${flow.a.flow_id} · ${flow.sandbox}`;
+  if (storyShown !== flow.key) $('story-body').replaceChildren(h('p', { class: 'muted' }, 'loading…'));
+  storyShown = flow.key;
   try {
     const story = await api(`/_emulator/flows/${encodeURIComponent(flow.a.flow_id)}/story?sandbox=${encodeURIComponent(flow.sandbox)}`);
     if (request !== storyRequest) return;
@@ -443,6 +489,7 @@ async function openStory(flow, focus) {
 function closeStory() {
   storyOpenFor = undefined;
   $('story').hidden = true;
+  $('story').parentElement.classList.remove('with-story');
   const i = indexOfKey(selectedKey);
   if (i >= 0) selectIndex(i);
 }
@@ -458,9 +505,9 @@ const stepTitles = {
   close: 'Close',
 };
 
-function factsList(facts) {
+function factsList(facts, kind = 'facts') {
   if (!facts || Object.keys(facts).length === 0) return null;
-  const dl = h('dl', { class: 'facts' });
+  const dl = h('dl', { class: kind });
   for (const [k, v] of Object.entries(facts)) dl.append(h('dt', null, k), h('dd', { class: 'mono' }, Array.isArray(v) ? v.join(', ') : String(v)));
   return dl;
 }
@@ -538,8 +585,7 @@ function renderStory(story) {
     if (step.step === 'rule-evaluation' && story.rules) li.append(rulesTable(story.rules, story.mode));
     ol.append(li);
   }
-  frag.append(h('h3', null, 'Steps'), ol);
-  frag.append(eventsJson(story.events) ?? '');
+  frag.append(h('div', { class: 'story-grid' }, h('div', null, h('h3', null, 'Steps'), ol), eventsJson(story.events) ?? h('div')));
   return frag;
 }
 
@@ -625,13 +671,14 @@ function legacyLists(egress) {
   return h('table', { class: 'plain' }, h('caption', null, 'Legacy lists'), h('tbody', null, rows.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, k), h('td', null, v)))));
 }
 
-function bindingsTable(bindings) {
+function bindingsTable(bindings, sources) {
+  const source = (name) => sources.find((s) => s.name === name);
   if (!bindings?.length) return h('p', { class: 'muted' }, 'No credential bindings.');
   return h(
     'table',
     { class: 'plain' },
     h('caption', null, 'Credential bindings (secrets are write-only and never shown)'),
-    h('thead', null, h('tr', null, ...['Ref', 'Source', 'Projection', 'Pinned version', 'Cache'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', null, h('tr', null, ...['Ref', 'Source', 'Source kind', 'Source version', 'Projection', 'Cache'].map((t) => h('th', { scope: 'col' }, t)))),
     h(
       'tbody',
       null,
@@ -641,8 +688,9 @@ function bindingsTable(bindings) {
           null,
           h('th', { scope: 'row' }, b.ref),
           h('td', null, b.sourceRef),
+          h('td', null, source(b.sourceRef)?.resolverKind ?? source(b.sourceRef)?.resolver_kind ?? '(missing)'),
+          h('td', null, source(b.sourceRef)?.currentVersion ?? source(b.sourceRef)?.current_version ?? ''),
           h('td', null, b.projection?.type ?? ''),
-          h('td', null, b.sourceVersion ?? b.version ?? ''),
           h('td', null, b.cachePolicy?.ttl ?? ''),
         ),
       ),
@@ -695,7 +743,11 @@ async function showSandbox(id) {
   const detail = $('sandbox-detail');
   detail.replaceChildren(h('p', { class: 'muted' }, 'loading…'));
   try {
-    const [emu, policy] = await Promise.all([api(`/_emulator/sandboxes/${encodeURIComponent(id)}`), api(`/api/v1/sandboxes/${encodeURIComponent(id)}/network`)]);
+    const [emu, policy, sources] = await Promise.all([
+      api(`/_emulator/sandboxes/${encodeURIComponent(id)}`),
+      api(`/api/v1/sandboxes/${encodeURIComponent(id)}/network`),
+      api('/api/v1/credential-sources').catch(() => []),
+    ]);
     const egress = policy?.egress;
     const info = {
       interception: emu.interception,
@@ -708,12 +760,12 @@ async function showSandbox(id) {
     const hosts = Object.entries(emu.hosts ?? {});
     detail.replaceChildren(
       h('h2', null, id),
-      factsList(info),
+      factsList(info, 'info'),
       h('h3', null, 'Policy'),
       policyRulesTable(egress),
       legacyLists(egress) ?? '',
       egress?.protocolRules?.length || egress?.credentialRules?.length ? h('p', { class: 'note' }, 'protocolRules / credentialRules are stored but not enforced by the emulator.') : '',
-      bindingsTable(policy?.credentialBindings),
+      bindingsTable(policy?.credentialBindings, Array.isArray(sources) ? sources : (sources?.sources ?? sources?.credential_sources ?? [])),
       hosts.length
         ? h('table', { class: 'plain' }, h('caption', null, 'Sandbox hosts entries'), h('tbody', null, hosts.map(([n, a]) => h('tr', null, h('th', { scope: 'row' }, n), h('td', null, a.join(', '))))))
         : '',
