@@ -13,7 +13,7 @@ import { evaluateBody } from './sandbox-routes.js';
 import { zodJsonBody, zodQuery } from './typed-input.js';
 
 const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-export const storyQuery = z.object({ sandbox: z.string().min(1, 'sandbox is required') });
+export const storyQuery = z.object({ sandbox: z.string({ error: 'sandbox is required' }).min(1, 'sandbox is required') });
 
 /** Events of one flow: a flow id is unique per gateway instance, so the newest instance's events. */
 function flowEvents(audit: AuditLog, sandboxId: string, flowId: string): NetworkAuditEvent[] {
