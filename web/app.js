@@ -870,12 +870,26 @@ async function loadCustomerDns() {
 async function loadConnections() {
   try {
     const { connections } = await api('/_emulator/proxy/connections?limit=500');
+    // A proxied flow's audit names the gateway's end of its proxy connection: the entry's client.
+    const bySource = new Map();
+    for (const f of ordered) if (f.a.proxy_source) bySource.set(f.a.proxy_source, f);
+    const flowOf = (c) => {
+      const f = bySource.get(c.client);
+      return f && Math.abs(Date.parse(f.time) - Date.parse(c.time)) < 60_000 ? f : undefined;
+    };
     $('connections-body').replaceChildren(
       ...connections.reverse().map((c) =>
         h(
           'tr',
           null,
           h('td', null, c.id),
+          h(
+            'td',
+            null,
+            flowOf(c)
+              ? h('button', { type: 'button', onclick: () => (selectTab('flows'), openStory(flowOf(c), true)), 'aria-label': `Open the story of flow ${flowOf(c).a.flow_id}` }, flowOf(c).a.flow_id)
+              : '',
+          ),
           h('td', { title: c.time }, clock(c.time)),
           h('td', { class: 'mono' }, c.client),
           h('td', null, `${(c.methods ?? []).join(', ')} → ${c.method ?? '?'}`),
@@ -892,7 +906,7 @@ async function loadConnections() {
       ),
     );
   } catch (err) {
-    $('connections-body').replaceChildren(h('tr', null, h('td', { colspan: 13, class: 'error' }, err.message)));
+    $('connections-body').replaceChildren(h('tr', null, h('td', { colspan: 14, class: 'error' }, err.message)));
   }
 }
 
@@ -978,6 +992,9 @@ function init() {
   $('sandboxes-refresh').addEventListener('click', loadSandboxes);
   $('connections-refresh').addEventListener('click', loadConnections);
   $('fault-form').addEventListener('submit', addFault);
+  setInterval(() => {
+    if (signedIn && emulatorInfo?.testProxy && !$('view-proxy').hidden) loadConnections();
+  }, 2000);
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) signIn(saved);
   else showLogin('');

@@ -41,7 +41,9 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
   let shots: string;
   let sandboxId: string;
 
-  const shot = (name: string) => page.screenshot({ path: join(shots, `web-view-${name}.png`) });
+  /** A screenshot of the page, or of its top `height` pixels (the flows table with a few rows). */
+  const shot = (name: string, height?: number) =>
+    page.screenshot({ path: join(shots, `web-view-${name}.png`), ...(height ? { clip: { x: 0, y: 0, width: 1280, height } } : {}) });
   const probeAllowed = () => client.post(`/_emulator/sandboxes/${sandboxId}/probe`, { host: 'api.internal.example.com', port: 443, send: 'tls-client-hello' });
   const probeDenied = () => client.post(`/_emulator/sandboxes/${sandboxId}/probe`, { ip: '198.18.0.53', port: 80, send: 'http-get' });
   const signIn = async (token: string) => {
@@ -104,7 +106,7 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
     await expect.poll(() => page.locator('#login-error').textContent()).toBe('invalid api key');
     for (const id of ['#tabs', '#top-actions', '#view-flows', '#view-sandboxes', '#view-proxy']) expect(await page.locator(id).isVisible()).toBe(false);
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
-    await shot('wrong-token');
+    await shot('wrong-token', 260);
   });
 
   it('shows an allowed and a denied flow live, and the denied one opens into its story', async () => {
@@ -123,7 +125,14 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
     await expect.poll(() => allowedRow.textContent()).toMatch(/use-adapter \(allowed\).*allow-private-api.*proxy.*completed/);
     expect(await allowedRow.textContent()).toContain('SNI');
     expect(await deniedRow.textContent()).toMatch(/198\.18\.0\.53:80.*deny \(l4_denied\).*deny-test-net/);
-    await shot('flows');
+    await shot('flows', 220);
+    // Readable in the dark too: the colours follow prefers-color-scheme.
+    const background = () => page.evaluate('getComputedStyle(document.body).backgroundColor');
+    expect(await background()).toBe('rgb(255, 255, 255)');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await background()).toBe('rgb(13, 17, 23)');
+    await shot('flows-dark', 220);
+    await page.emulateMedia({ colorScheme: 'light' });
 
     await deniedRow.click();
     const story = page.locator('#story');
@@ -178,6 +187,13 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
     expect(await story.textContent()).toContain('reply 0x02 (connection not allowed by ruleset)');
     await story.getByText('faults: refuse').scrollIntoViewIfNeeded();
     await shot('fault');
+
+    // The proxy's connection log links the refused connection to its flow.
+    const flowId = (await client.get('/_emulator/flows?outcome=error')).json.data.events.at(-1).attributes.flow_id;
+    await page.getByRole('tab', { name: 'Proxy' }).click();
+    await page.locator('#connections-body tr', { hasText: 'refuse' }).getByRole('button', { name: `Open the story of flow ${flowId}` }).click();
+    await story.getByText('faults: refuse').waitFor();
+    expect(await page.getByRole('tab', { name: 'Flows' }).getAttribute('aria-selected')).toBe('true');
 
     // Removing it from the page ends it.
     await page.getByRole('tab', { name: 'Proxy' }).click();
