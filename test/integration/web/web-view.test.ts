@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../src/paths.js';
 import { api, useEmulator } from '../../helpers/emulator.js';
 
@@ -40,6 +40,9 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
   let userDataDir: string;
   let shots: string;
   let sandboxId: string;
+  /** Script errors and console errors (a content security policy violation is one) other than the API's 401s. */
+  const problems: string[] = [];
+  afterEach(() => expect(problems.splice(0)).toEqual([]));
 
   /** A screenshot of the page, or of its top `height` pixels (the flows table with a few rows). */
   const shot = (name: string, height?: number) =>
@@ -74,6 +77,10 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
     // Under vitest's 30 s per test, so a step that waits in vain names its locator.
     context.setDefaultTimeout(10_000);
     page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => problems.push(`script error: ${err.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
     await client.post('/api/v1/credential-sources', { name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
     sandboxId = (await client.post('/api/v1/sandboxes', { template: 'default' })).json.data.sandbox_id;
     expect((await client.put(`/api/v1/sandboxes/${sandboxId}/network`, policy)).status).toBe(200);
