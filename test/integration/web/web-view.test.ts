@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -225,6 +225,25 @@ describe.skipIf(!haveChromium)('web view in Chromium', () => {
     await detail.getByText('would CONNECT api.internal.example.com:443 (ATYP domain)').waitFor();
     expect(await detail.locator('table.rules').textContent()).toContain('matched → allow');
     await shot('sandbox');
+  });
+
+  it('exports the state and the flows as one JSON file, without the token or a password', async () => {
+    await openSignedIn();
+    await client.post(`/_emulator/sandboxes/${sandboxId}/probe`, { ip: '198.18.0.53', port: 80, send: 'http-get' });
+    const events = (await client.get('/_emulator/flows?limit=10000')).json.data.events;
+    const flowCount = new Set(events.map((e: { operation_id: string }) => e.operation_id)).size;
+    // The export holds the flows the page has received: wait until it has them all.
+    await expect.poll(() => page.locator('#flow-count').textContent()).toBe(`${flowCount} flows`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export state + flows' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^emulator-export-.*\.json$/);
+    const text = await readFile((await download.path())!, 'utf8');
+    const doc = JSON.parse(text);
+    expect(doc).toMatchObject({ kind: 'sandbox-egress-emulator/export', version: 1, proxy: { users: [{ username: 'proxy-user' }] } });
+    expect(doc.sandboxes.map((s: { id: string }) => s.id)).toContain(sandboxId);
+    expect(doc.sandboxes.find((s: { id: string }) => s.id === sandboxId).network.egress.trafficRules).toHaveLength(2);
+    expect(doc.flows.map((e: { event_id: string }) => e.event_id).sort()).toEqual(events.map((e: { event_id: string }) => e.event_id).sort());
+    expect(text).not.toContain(emu.current.token);
+    expect(text).not.toContain('proxy-pass');
   });
 
   it('stays signed in for the session and keeps requiring the header (a stale token sends the user back)', async () => {
