@@ -1,7 +1,7 @@
 // Web view benchmarks (issue 18), in Debian's chromium driven by playwright-core, against the built
 // emulator (dist/) in this process:
-//  1. Page load: navigation to the page's script having run (the sign-in form ready), on the
-//     emulator's own server. Baseline: the same navigation to a minimal static page from a bare Node
+//  1. Page load: the browser's navigation timing, navigation start to the load event's end (the
+//     page's module script has run and the sign-in form is ready), on the emulator's own server. Baseline: the same navigation to a minimal static page from a bare Node
 //     HTTP server in the same browser. Target: median < 300 ms.
 //  2. With 10,000 flows in the table (20,000 audit events, attempt + result, recorded through the
 //     audit log and delivered to the page by the follow stream): a scroll to a random position and a
@@ -46,11 +46,11 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
 
   // 1. Page load, interleaved with the baseline; the first load of each warms the browser.
+  /** The browser's own navigation timing: navigation start → load event end (the page's script has run by then). */
   const loadTime = async (url) => {
-    const t0 = performance.now();
     await page.goto(url, { waitUntil: 'load' });
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
-    return performance.now() - t0;
+    return page.evaluate(() => performance.getEntriesByType('navigation')[0].loadEventEnd);
   };
   await loadTime(bareUrl);
   await loadTime(emu.apiUrl + '/');
@@ -62,7 +62,7 @@ try {
   }
   console.log(`  page load: ${spread(ours, fmt)}; bare static page ${spread(base, fmt)}`);
   verdict('web view page load', median(ours) < 300, `${spread(ours, fmt)} < 300 ms`, {
-    figure: 'page load (navigation → script ready)',
+    figure: 'page load (navigation start → load event end)',
     samples: ours,
     unit: 'ms',
     baseline: { name: 'bare Node static page, same browser', samples: base, unit: 'ms' },
@@ -102,8 +102,8 @@ try {
   /** Signs in and resolves with ms until the table says it holds `n` flows. */
   const signInUntil = async (n) => {
     await page.goto(emu.apiUrl + '/');
-    await page.evaluate(() => sessionStorage.clear());
-    await page.goto(emu.apiUrl + '/');
+    await page.locator('#login:visible, #tabs:visible').first().waitFor({ timeout: 60_000 });
+    if (await page.locator('#tabs').isVisible()) await page.getByRole('button', { name: 'Forget token' }).click();
     await page.locator('#login').waitFor({ state: 'visible', timeout: 30_000 });
     await page.getByLabel('Token', { exact: true }).fill(emu.token);
     const t0 = performance.now();
@@ -126,7 +126,6 @@ try {
         await frame();
         let t0 = performance.now();
         scroller.scrollTop = Math.floor(rand() * Math.max(1, scroller.scrollHeight - scroller.clientHeight));
-        scroller.dispatchEvent(new Event('scroll'));
         await frame();
         await frame();
         if (!document.querySelector('#flows-body tr.flow')) throw new Error('no rows rendered after the scroll');

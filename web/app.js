@@ -971,15 +971,8 @@ function init() {
   for (const id of ['f-sandbox', 'f-outcome', 'f-reason']) $(id).addEventListener('change', () => (refilter(), renderFlows()));
   $('f-text').addEventListener('input', () => (refilter(), renderFlows()));
   $('flow-filters').addEventListener('submit', (e) => e.preventDefault());
-  let scrollFrame = false;
-  $('flows-scroller').addEventListener('scroll', () => {
-    if (scrollFrame) return;
-    scrollFrame = true;
-    requestAnimationFrame(() => {
-      scrollFrame = false;
-      renderFlows(false);
-    });
-  });
+  // Scroll events already come at most once per frame (before its animation callbacks): render at once.
+  $('flows-scroller').addEventListener('scroll', () => renderFlows(false), { passive: true });
   window.addEventListener('resize', () => renderFlows());
   $('flows-body').addEventListener('click', (e) => {
     const row = e.target.closest('tr.flow');
