@@ -290,13 +290,13 @@ function stopStream() {
 let backlogCursor;
 
 /**
- * The stored events, page by page (each page is signed on the server, so the pages keep the
- * emulator's event loop free for flows in between), from `backlogCursor` on.
+ * The stored events, from `backlogCursor` on, in small pages: the server signs every event it reads,
+ * and 500 at a time keep its event loop free for the gateway's flows in between.
  */
 async function loadBacklog(signal) {
   const state = $('stream-state');
   for (let page = 0; page < 1000; page++) {
-    const data = await api(`/_emulator/flows?limit=2000${backlogCursor ? `&cursor=${backlogCursor}` : ''}`, { signal });
+    const data = await api(`/_emulator/flows?limit=500${backlogCursor ? `&cursor=${backlogCursor}` : ''}`, { signal });
     for (const e of data.events) onEvent(e);
     if (data.watermark) backlogCursor = data.watermark;
     if (!data.next_cursor) return;
