@@ -585,7 +585,9 @@ function renderStory(story) {
     if (step.step === 'rule-evaluation' && story.rules) li.append(rulesTable(story.rules, story.mode));
     ol.append(li);
   }
-  frag.append(h('div', { class: 'story-grid' }, h('div', null, h('h3', null, 'Steps'), ol), eventsJson(story.events) ?? h('div')));
+  const steps = h('div', null, h('h3', null, 'Steps'), ol);
+  const events = eventsJson(story.events);
+  frag.append(events ? h('div', { class: 'story-grid' }, steps, events) : steps);
   return frag;
 }
 
@@ -722,7 +724,7 @@ function evaluateForm(id) {
         out.replaceChildren(h('p', { class: 'muted' }, 'evaluating…'));
         try {
           const r = await api(`/_emulator/sandboxes/${encodeURIComponent(id)}/evaluate/story`, { method: 'POST', body: JSON.stringify(body) });
-          out.replaceChildren(h('p', null, r.decision.explanation), renderStory(r.story), h('details', null, h('summary', null, 'Dry-run JSON'), h('pre', null, JSON.stringify(r.decision, null, 2))));
+          out.replaceChildren(renderStory(r.story), h('details', null, h('summary', null, 'Dry-run JSON'), h('pre', null, JSON.stringify(r.decision, null, 2))));
         } catch (err) {
           out.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message));
         }
