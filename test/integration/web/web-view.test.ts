@@ -34,7 +34,7 @@ const policy = {
   credentialBindings: [{ ref: 'corp-proxy', sourceRef: 'src', projection: { type: 'username_password', usernamePassword: {} } }],
 };
 
-describe.skipIf(!haveChromium)('web view in Chromium', () => {
+describe.skipIf(!haveChromium)('web view in Chromium', { timeout: 60_000 }, () => {
   let context: BrowserContext;
   let page: Page;
   let userDataDir: string;
