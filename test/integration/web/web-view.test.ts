@@ -133,6 +133,21 @@ describe.skipIf(!haveChromium)('web view in Chromium', { timeout: 60_000 }, () =
     expect(await allowedRow.textContent()).toContain('SNI');
     expect(await deniedRow.textContent()).toMatch(/198\.18\.0\.53:80.*deny \(l4_denied\).*deny-test-net/);
     await shot('flows', 220);
+    // Filters: outcome, reason, text, sandbox.
+    await page.getByLabel('Outcome', { exact: true }).selectOption('denied');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain('l4_denied');
+    await page.getByLabel('Outcome', { exact: true }).selectOption('');
+    await page.getByLabel('Reason', { exact: true }).selectOption('allowed');
+    await expect.poll(() => rows.count()).toBe(1);
+    await page.getByLabel('Reason', { exact: true }).selectOption('');
+    await page.getByLabel('Text', { exact: true }).fill('api.internal');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await page.locator('#flow-count').textContent()).toBe('1 of 2 flows');
+    await page.getByLabel('Text', { exact: true }).fill('');
+    await page.getByLabel('Sandbox', { exact: true }).selectOption(sandboxId);
+    await expect.poll(() => rows.count()).toBe(2);
+    await page.getByLabel('Sandbox', { exact: true }).selectOption('');
     // Readable in the dark too: the colours follow prefers-color-scheme.
     const background = () => page.evaluate('getComputedStyle(document.body).backgroundColor');
     expect(await background()).toBe('rgb(255, 255, 255)');
