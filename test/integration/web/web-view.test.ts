@@ -242,6 +242,19 @@ describe.skipIf(!haveChromium)('web view in Chromium', { timeout: 60_000 }, () =
     await shot('sandbox');
   });
 
+  it('shows what a sandbox sent as text, never as markup', async () => {
+    await openSignedIn();
+    const hostile = '<img src=x onerror=window.__xss=1>';
+    const p = await client.post(`/_emulator/sandboxes/${sandboxId}/probe`, { ip: '198.18.0.53', port: 80, send: 'http-get', host: hostile });
+    const row = page.locator('#flows-body tr.flow').filter({ hasText: hostile });
+    await row.waitFor();
+    await row.click();
+    await page.locator('#story').getByText(`host ${hostile} from HTTP Host header`).waitFor();
+    expect(p.json.data.flowId).toBeTruthy();
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+  });
+
   it('exports the state and the flows as one JSON file, without the token or a password', async () => {
     await openSignedIn();
     await client.post(`/_emulator/sandboxes/${sandboxId}/probe`, { ip: '198.18.0.53', port: 80, send: 'http-get' });
