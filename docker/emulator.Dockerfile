@@ -8,6 +8,7 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY fixtures ./fixtures
+COPY web ./web
 RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -20,6 +21,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/fixtures ./fixtures
+COPY --from=build /app/web ./web
 EXPOSE 4780
 ENTRYPOINT ["node", "dist/bin/main.js"]
 CMD ["start", "--host", "0.0.0.0", "--port", "4780"]

@@ -13,6 +13,7 @@ import { credentialSourceRoutes } from './routes/credential-sources.js';
 import { healthRoutes } from './routes/health.js';
 import { networkRoutes } from './routes/network.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
+import { isWebUiPath, webUiRoutes } from './web-ui.js';
 
 import { declaredBodyLimit } from './body.js';
 
@@ -55,8 +56,10 @@ export function createApp(deps: ApiDeps) {
 
   app.use('*', declaredBodyLimit);
   app.use('/api/*', auth);
-  app.use('/_emulator/*', async (c, next) => (c.req.path === '/_emulator/health' ? next() : auth(c, next)));
+  // Health and the web view's static files need no token (the page asks for it and sends it to the API).
+  app.use('/_emulator/*', async (c, next) => (c.req.path === '/_emulator/health' || isWebUiPath(c.req.path) ? next() : auth(c, next)));
 
+  app.route('/', webUiRoutes());
   app.route('/', healthRoutes({ databaseHealthy: deps.databaseHealthy }));
   app.route('/', sandboxRoutes({ sandboxes: deps.sandboxes, afterClaim: deps.afterClaim }));
   app.route('/', networkRoutes({ network: deps.network, appliedPolicy: deps.appliedPolicy }));

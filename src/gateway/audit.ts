@@ -40,6 +40,8 @@ export interface NetworkAuditAttributes {
   proxy_target_atyp?: 'domain' | 'ipv4' | 'ipv6';
   proxy_target?: string;
   proxy_reply_code?: number;
+  /** The gateway's `address:port` on its connection to the proxy: the proxy connection log's `client` for this flow. */
+  proxy_source?: string;
   /** Which step failed: `proxy_resolve`, `proxy_connect`, `proxy_auth`, `proxy_connect_reply`, `credentials`, `upstream_connect`, `relay`. */
   error_step?: string;
   /** A secret-free description of the failure (upstream keeps this in the local JSONL only). */

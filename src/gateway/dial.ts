@@ -26,6 +26,8 @@ export type DialStep =
 export class DialError extends EmulatorError {
   readonly step: DialStep;
   readonly replyCode?: number;
+  /** The gateway's own `address:port` on its connection to the proxy (the proxy log's `client`), once connected. */
+  proxySource?: string;
   constructor(step: DialStep, message: string, replyCode?: number) {
     super(`dial_${step}`, message);
     this.name = 'DialError';
@@ -171,6 +173,8 @@ export interface Upstream {
    * event on the next turn of the event loop, so reads must go through `data` events until then.
    */
   afterHandshake?: true;
+  /** Through a proxy: the gateway's `address:port` on that connection, as the proxy's connection log names its client. */
+  source?: string;
 }
 
 /** Opens a TCP connection reading into its own buffer; resolves once connected. */
@@ -218,6 +222,8 @@ export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
     ),
   ]);
   const { socket, reads } = upstream;
+  // Read once while connected: it ties the flow's audit to the proxy's connection-log entry.
+  const source = formatEndpoint({ host: socket.localAddress ?? '?', port: socket.localPort ?? 0 });
   // The client listens for `data` events: bridge the reads to it until the handshake is done.
   reads.attach(emitData(socket));
   try {
@@ -242,10 +248,12 @@ export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
     // timeout), holding the client and through it the socket and its read buffers long after the
     // flow ended. Once the client has handed back its surplus (on the next turn), it lets go of them.
     setImmediate(() => releaseSocksClient(client));
-    return { ...upstream, afterHandshake: true };
+    return { ...upstream, afterHandshake: true, source };
   } catch (err) {
     socket.destroy();
-    throw classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, proxy);
+    const failure = classifySocksError(err instanceof SocksClientError ? new Error(err.message) : err, proxy);
+    failure.proxySource = source;
+    throw failure;
   }
 }
 

@@ -224,6 +224,7 @@ async function admitted(
     const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
     return fail(ctx, dialError);
   }
+  if (upstream.source) attempt.proxy_source = upstream.source;
   onUpstream(upstream.socket);
   if (ctx.retired) {
     // A pending dial of a retired flow is cancelled (upstream: the flow's context is cancelled).
@@ -288,6 +289,7 @@ function fail({ deps, input, attempt, verdict, flowId, started }: FlowContext, e
     error_step: step,
     error: err.message,
     proxy_reply_code: err.replyCode,
+    proxy_source: err.proxySource,
   });
   return { outcome: 'error', flowId, verdict, step, error: err.message, replyCode: err.replyCode };
 }

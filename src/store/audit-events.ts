@@ -11,6 +11,8 @@ export interface AuditEventFilter {
   outcome?: string;
   action?: string;
   phase?: string;
+  /** One flow's events (`operation_id`, the flow id); read on demand (the web view's flow story), not indexed. */
+  operationId?: string;
   limit: number;
 }
 
@@ -66,6 +68,7 @@ export function createAuditEventRepository(db: Database, maxEvents = 100_000): A
       add('outcome = @outcome', 'outcome', f.outcome);
       add('action = @action', 'action', f.action);
       add('phase = @phase', 'phase', f.phase);
+      add("json_extract(event_json, '$.operation_id') = @operationId", 'operationId', f.operationId);
       const sql = `SELECT seq, event_json FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT @limit`;
       return (db.prepare(sql).all(params) as { seq: number; event_json: string }[]).map((r) => ({ seq: r.seq, event: JSON.parse(r.event_json) }));
     },

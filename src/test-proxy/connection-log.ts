@@ -28,6 +28,8 @@ export interface ConnectionLogEntry {
   time: string;
   client: string;
   user?: string;
+  /** The auth methods the client offered, in its order. */
+  methods?: AuthMethod[];
   method?: AuthMethod;
   atyp?: Socks5Atyp;
   host?: string;
@@ -118,6 +120,7 @@ function snapshot(entry: LiveEntry, now: number): ConnectionLogEntry {
   const { startedAt, ...rest } = entry;
   const copy: ConnectionLogEntry = { ...rest };
   if (entry.faults) copy.faults = [...entry.faults];
+  if (entry.methods) copy.methods = [...entry.methods];
   if (entry.state === 'open') copy.durationMs = now - startedAt;
   return copy;
 }

@@ -273,6 +273,7 @@ export async function createTestProxy({
     const selectMethod = async (offered: readonly number[], state: HandshakeState): Promise<MethodDecision> => {
       const decisive = await prepare('greeting', state);
       if (decisive?.kind === 'close') return decisive;
+      entry.methods = offered.map(methodName);
       let method: number = Socks5Method.NoAcceptable;
       if (decisive?.kind !== 'refuse-methods') {
         if (auth === 'none' && offered.includes(Socks5Method.NoAuth)) method = Socks5Method.NoAuth;

@@ -12,6 +12,7 @@ import { proxyAdminRoutes } from './proxy-routes.js';
 import { sandboxAdminRoutes } from './sandbox-routes.js';
 import { scenarioRoutes } from './scenario-routes.js';
 import type { CustomerServices } from '../../test-proxy/customer-services.js';
+import { storyRoutes } from './story-routes.js';
 
 export interface AdminAppDeps {
   info: () => EmulatorInfo;
@@ -46,6 +47,7 @@ export function adminApp(deps: AdminAppDeps) {
     .route('/', emulatorRoutes({ info, health, reset, resetTeam, tenants, openApi }))
     .route('/', flowsRoutes({ store, audit, tenants }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
+    .route('/', storyRoutes({ audit, sandboxes, runtime, gateway, proxy }))
     .route('/', proxyRoutes)
     .route('/', scenarioRoutes({ store, audit, runtime, gateway, proxy, customerServices: deps.customerServices, interception: () => info().interception.mode }));
 }

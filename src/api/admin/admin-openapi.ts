@@ -3,6 +3,7 @@ import { apiStatus } from '../../errors.js';
 import type { NetworkAuditAttributes } from '../../gateway/audit.js';
 import type { ProxyTarget } from '../../gateway/decide.js';
 import type { DryRunResult } from '../../gateway/dry-run.js';
+import type { FlowStory } from '../../gateway/flow-story.js';
 import type { FlowClassification } from '../../policy/evaluate.js';
 import { appProtocols, reasonCodes } from '../../policy/types.js';
 import type { ProbeResult } from '../../sandbox/probe.js';
@@ -93,7 +94,8 @@ type SchemaName =
   | 'FaultDefinitionRequest'
   | 'FaultDefinition'
   | 'ProxyUsersRequest'
-  | 'ProxyUsers';
+  | 'ProxyUsers'
+  | 'FlowStory';
 const ref = (name: SchemaName) => ({ $ref: `#/components/schemas/${name}` });
 const str = (description?: string): JsonSchema => ({ type: 'string', ...(description ? { description } : {}) });
 const int = (description?: string): JsonSchema => ({ type: 'integer', ...(description ? { description } : {}) });
@@ -209,6 +211,28 @@ const dryRunResult: JsonSchema = {
   ],
 };
 
+const flowStory = objectOf<FlowStory>({
+  required: {
+    sandboxId: str(),
+    steps: {
+      type: 'array',
+      description: 'classification, platform-checks, rule-evaluation, domain-and-verification, decision, proxy-handshake, relay, close: each with status (ok, failed, skipped, info), summary, and where recorded at / offsetMs / durationMs and facts',
+      items: { type: 'object', required: ['step', 'status', 'summary'], properties: { step: str(), status: oneOfStrings(['ok', 'failed', 'skipped', 'info']), summary: str(), at: str(), offsetMs: int(), durationMs: int(), facts: { type: 'object' } } },
+    },
+    decision: { type: 'object', required: ['action', 'reason', 'phase', 'explanation'], description: "the decision recomputed through the gateway's decide path" },
+    events: { type: 'array', items: ref('NetworkAuditEvent'), description: "the flow's audit events (none for a dry run)" },
+  },
+  optional: {
+    flowId: str(),
+    host: str(),
+    hostSource: oneOfStrings(['tls-sni', 'http-host', 'quic-sni', 'dns-cache', 'dns-query', 'classifier']),
+    consistent: { type: 'boolean', description: "false when today's policy decides differently from the recorded decision" },
+    rules: { type: 'object', description: 'the destination phase rule by rule: platformChecks, tried (groups matched or not), notTried, firstMatch, probe' },
+    mode: str('the policy mode'),
+    proxy: { type: 'object', required: ['entry', 'correlation'], properties: { entry: ref('ConnectionLogEntry'), correlation: oneOfStrings(['source', 'target-and-time']) } },
+  },
+});
+
 const probeResult = objectOf<ProbeResult>({
   required: {
     decision: ref('DryRunResult'),
@@ -253,6 +277,7 @@ const connectionLogEntry = objectOf<ConnectionLogEntry>({
   },
   optional: {
     user: str('RFC 1929 username'),
+    methods: { type: 'array', items: oneOfStrings(['none', 'username-password', 'no-acceptable', 'other']), description: 'the auth methods the client offered' },
     method: oneOfStrings(['none', 'username-password', 'no-acceptable', 'other'], 'the negotiated auth method'),
     atyp: oneOfStrings(['ipv4', 'domain', 'ipv6']),
     host: str(),
@@ -327,6 +352,7 @@ const auditAttributes = objectOf<NetworkAuditAttributes>({
     proxy_target_atyp: oneOfStrings(['domain', 'ipv4', 'ipv6']),
     proxy_target: str('host:port of the SOCKS5 CONNECT'),
     proxy_reply_code: int(),
+    proxy_source: str("the gateway's address:port on its connection to the proxy (the proxy connection log's client)"),
     error_step: str('proxy_resolve, proxy_connect, proxy_auth, proxy_connect_reply, credentials, upstream_connect or relay'),
     error: str(),
     emulator_note: str(),
@@ -453,6 +479,7 @@ const schemas = (): Record<SchemaName, JsonSchema> => {
     FaultDefinition: faultDefinition(faultMatch),
     ProxyUsersRequest: { ...fromZod(usersBody), description: 'replaces the users (RFC 1929: 1-255 bytes each)' },
     ProxyUsers: usernames,
+    FlowStory: flowStory,
   };
 };
 
@@ -636,6 +663,23 @@ const routes = (): Route[] => [
   },
   {
     method: 'post',
+    path: '/_emulator/sandboxes/{id}/evaluate/story',
+    operation: {
+      operationId: 'evaluateStory',
+      summary: 'A dry run with its story (the web view\'s evaluate form)',
+      tags: [tag.sandboxes],
+      parameters: [idParam],
+      requestBody: body(ref('EvaluateRequest')),
+      responses: {
+        '200': ok('the decision and its story', { type: 'object', required: ['decision', 'story'], properties: { decision: ref('DryRunResult'), story: ref('FlowStory') } }),
+        '400': error('BadRequest'),
+        '401': error('Unauthorized'),
+        '404': error('NotFound'),
+      },
+    },
+  },
+  {
+    method: 'post',
     path: '/_emulator/sandboxes/{id}/probe',
     operation: {
       operationId: 'probe',
@@ -716,6 +760,21 @@ const routes = (): Route[] => [
         '400': error('BadRequest'),
         '401': error('Unauthorized'),
       },
+    },
+  },
+  {
+    method: 'get',
+    path: '/_emulator/flows/{flowId}/story',
+    operation: {
+      operationId: 'flowStory',
+      summary: "A recorded flow's story: classification, platform checks, rules tried, decision, the proxy's view, relay, close",
+      description: 'Computed on request from the audit events, the test proxy connection log and the current policy (`consistent` is false when it has changed since the flow).',
+      tags: [tag.flows],
+      parameters: [
+        { name: 'flowId', in: 'path', required: true, description: 'the flow id (`flow_id` of its audit events)', schema: str() },
+        { name: 'sandbox', in: 'query', required: true, description: 'the sandbox id', schema: str() },
+      ],
+      responses: { '200': ok('the story', ref('FlowStory')), '400': error('BadRequest'), '401': error('Unauthorized'), '404': error('NotFound') },
     },
   },
   {

@@ -20,7 +20,8 @@ const adminPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_]+)/g, '{$1}
 
 /** `METHOD /_emulator/...` of every admin route the app serves. */
 function servedRoutes(emu: Emulator): string[] {
-  const routes = emu.app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/_emulator/'));
+  // The web view's static files (`/_emulator/ui`) are a page, not API routes.
+  const routes = emu.app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/_emulator/') && !r.path.startsWith('/_emulator/ui'));
   return [...new Set(routes.map((r) => `${r.method} ${adminPath(r.path)}`))].sort();
 }
 

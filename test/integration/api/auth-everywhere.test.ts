@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { isWebUiPath } from '../../../src/api/web-ui.js';
 import { useEmulator } from '../../helpers/emulator.js';
 
 /**
  * Every `/api/` and `/_emulator/` route the app serves (enumerated from the app itself, so a new route
  * is covered without editing this test) refuses a missing or a wrong token with 401 — except
- * `/_emulator/health`.
+ * `/_emulator/health` and the web view's static files (`/_emulator/ui`, which hold no data).
  */
 const emu = useEmulator();
 
 describe('authentication on every route', () => {
   it('refuses a missing or wrong token on every /api/ and /_emulator/ route', async () => {
     const routes = [...new Map(emu.current.app.routes.filter((r) => r.method !== 'ALL').map((r) => [`${r.method} ${r.path}`, r])).values()].filter(
-      (r) => (r.path.startsWith('/api/') || r.path.startsWith('/_emulator/')) && r.path !== '/_emulator/health',
+      (r) => (r.path.startsWith('/api/') || r.path.startsWith('/_emulator/')) && r.path !== '/_emulator/health' && !isWebUiPath(r.path),
     );
     expect(routes.length).toBeGreaterThan(25);
     for (const route of routes) {
@@ -27,5 +28,10 @@ describe('authentication on every route', () => {
     }
     const health = await fetch(emu.current.apiUrl + '/_emulator/health');
     expect(health.status).toBe(200);
+    // The web view's routes serve its three static files and nothing else.
+    const web = emu.current.app.routes.filter((r) => r.method !== 'ALL' && isWebUiPath(r.path)).map((r) => `${r.method} ${r.path}`);
+    expect(web.sort()).toEqual(['GET /_emulator/ui', 'GET /_emulator/ui/:file']);
+    for (const file of ['index.html', 'app.js', 'app.css']) expect((await fetch(`${emu.current.apiUrl}/_emulator/ui/${file}`)).status).toBe(200);
+    for (const file of ['x', '..%2f..%2fpackage.json', 'secrets.key', 'index.html.bak']) expect((await fetch(`${emu.current.apiUrl}/_emulator/ui/${file}`)).status, file).toBe(404);
   });
 });
