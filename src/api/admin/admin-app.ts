@@ -47,7 +47,7 @@ export function adminApp(deps: AdminAppDeps) {
     .route('/', emulatorRoutes({ info, health, reset, resetTeam, tenants, openApi }))
     .route('/', flowsRoutes({ store, audit, tenants }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
-    .route('/', storyRoutes({ audit, sandboxes, runtime, gateway, proxy }))
+    .route('/', storyRoutes({ audit, sandboxes, runtime, gateway, proxy, tenants }))
     .route('/', proxyRoutes)
     .route('/', scenarioRoutes({ store, audit, runtime, gateway, proxy, customerServices: deps.customerServices, interception: () => info().interception.mode }));
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
+import { requestTeamId } from '../../control-plane/team-context.js';
 import { ApiError } from '../../errors.js';
 import type { AuditLog, NetworkAuditEvent } from '../../gateway/audit.js';
 import { dryRunResolving, type DryRunResult } from '../../gateway/dry-run.js';
@@ -16,8 +17,8 @@ const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'bo
 export const storyQuery = z.object({ sandbox: z.string({ error: 'sandbox is required' }).min(1, 'sandbox is required') });
 
 /** Events of one flow: a flow id is unique per gateway instance, so the newest instance's events. */
-function flowEvents(audit: AuditLog, sandboxId: string, flowId: string): NetworkAuditEvent[] {
-  const rows = audit.list({ sandboxId, operationId: flowId, limit: 1000 }).map((r) => r.event);
+function flowEvents(audit: AuditLog, sandboxId: string, flowId: string, teamId: string | undefined): NetworkAuditEvent[] {
+  const rows = audit.list({ sandboxId, operationId: flowId, limit: 1000, ...(teamId ? { teamId } : {}) }).map((r) => r.event);
   const newest = rows[rows.length - 1];
   if (!newest) return [];
   const instance = (e: NetworkAuditEvent) => (e.producer as { instance?: string } | undefined)?.instance;
@@ -29,14 +30,23 @@ function flowEvents(audit: AuditLog, sandboxId: string, flowId: string): Network
  * recorded flow and `POST /sandboxes/{id}/evaluate/story` for a dry run. Computed on request from the
  * records and the gateway's decide path; nothing is added to a running flow's work.
  */
-export function storyRoutes(deps: { audit: AuditLog; sandboxes: SandboxService; runtime: SandboxRuntime; gateway: Gateway; proxy?: TestProxy }) {
+export function storyRoutes(deps: {
+  audit: AuditLog;
+  sandboxes: SandboxService;
+  runtime: SandboxRuntime;
+  gateway: Gateway;
+  proxy?: TestProxy;
+  tenants: { tokenOf(teamId: string): string | undefined };
+}) {
   const { audit, sandboxes, runtime, gateway, proxy } = deps;
   const storyDeps: StoryDeps = { gateway, ...(proxy ? { proxyConnections: () => proxy.connections.list() } : {}) };
   return new Hono()
     .get('/flows/:flowId/story', zodQuery(storyQuery, (e) => e.issues.map((i) => i.message).join('; ')), (c) => {
       const flowId = c.req.param('flowId');
       const { sandbox } = c.req.valid('query');
-      const events = flowEvents(audit, sandbox, flowId);
+      // A tenant reads its own flows' stories; the emulator's own token every team's (as GET /flows).
+      const team = requestTeamId();
+      const events = flowEvents(audit, sandbox, flowId, team && deps.tenants.tokenOf(team) ? team : undefined);
       if (events.length === 0) throw new ApiError('not_found', `flow not found: ${flowId} (sandbox ${sandbox})`);
       return okJson<FlowStory>(c, recordedFlowStory(storyDeps, events));
     })
