@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomicPrivateSync } from './store/write-file-atomic-private.js';
 
 /** The CLI's default API port (documented in the README); the library defaults to port 0. */
 export const defaultApiPort = 4780;
@@ -45,6 +46,6 @@ export function resolveToken(opts: { token?: string; env?: NodeJS.ProcessEnv; da
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const token = generateToken();
-  writeFileSync(path, token + '\n', { mode: 0o600 });
+  writeFileAtomicPrivateSync(path, token + '\n');
   return token;
 }

@@ -1,7 +1,7 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Emulator, EmulatorOptions } from '../emulator.js';
 import { createLogger } from '../log.js';
 import { parsePort, UsageError } from './args.js';
+import { writeFileAtomicPrivateSync } from '../store/write-file-atomic-private.js';
 
 /** Flags shared by `start` and `run` that shape the emulated world (not the API or state). */
 export const worldFlagOptions = {
@@ -109,11 +109,12 @@ export function readyFileContents(emulator: Emulator) {
   };
 }
 
-/** Written to a temporary name and renamed, so a reader never sees half a file. */
+/**
+ * Mode 0600 (it holds the token and the proxy password), written to an unguessable temporary name
+ * created exclusively and renamed, so a reader never sees half a file and nobody can plant the name.
+ */
 export function writeReadyFile(path: string, emulator: Emulator): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(readyFileContents(emulator), null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomicPrivateSync(path, JSON.stringify(readyFileContents(emulator), null, 2) + '\n');
 }
 
 /** The flags `start` and `run` share besides the world flags. */
