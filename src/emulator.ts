@@ -240,7 +240,7 @@ export async function startEmulator({
       token: apiToken,
       interception: interceptionInfo,
       platformDns: { passthrough },
-      ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ ...u })) } } : {}),
+      ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ username: u.username })) } } : {}),
       ...(customerServices ? { fixtureCaPath: fixtureCaCertPath } : {}),
       dataDir: ephemeral ? null : dataDir!,
       ephemeral,

@@ -51,7 +51,7 @@ export function emulatorGlobalSetup(options: EmulatorOptions = {}) {
     const { startEmulator } = await import('./emulator.js');
     const emulator = await startEmulator({ interception: 'explicit', ...options, ephemeral: true, port: 0, token: options.token ?? generateToken() });
     const info = emulator.info();
-    const user = info.testProxy?.users[0];
+    const user = emulator.proxy?.users[0];
     const provided: ProvidedEmulator = {
       apiUrl: emulator.apiUrl,
       token: emulator.token,

@@ -95,7 +95,8 @@ export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {
 /** The ready file (PRODUCT.md): everything a test needs to talk to this emulator. */
 export function readyFileContents(emulator: Emulator) {
   const info = emulator.info();
-  const user = info.testProxy?.users[0];
+  // The password is only here (mode 0600), never in /_emulator/info.
+  const user = emulator.proxy?.users[0];
   return {
     apiUrl: emulator.apiUrl,
     token: emulator.token,

@@ -52,7 +52,7 @@ export function commandEnv(emulator: Emulator, base: NodeJS.ProcessEnv): NodeJS.
   const proxy = emulator.info().testProxy;
   if (proxy) {
     env.SEE_PROXY_ADDRESS = proxy.address;
-    const user = proxy.users[0];
+    const user = emulator.proxy?.users[0];
     if (user) {
       env.SEE_PROXY_USERNAME = user.username;
       env.SEE_PROXY_PASSWORD = user.password;

@@ -92,7 +92,7 @@ function printBanner(io: CliIo, emulator: Emulator) {
     `  platform DNS ${info.platformDns.passthrough ? "view records, then the host's resolver (--platform-dns-passthrough)" : 'view records only'}`,
   ];
   if (info.testProxy) {
-    const u = info.testProxy.users[0];
+    const u = emulator.proxy?.users[0];
     lines.push(`  test proxy   socks5://${info.testProxy.address}${u ? ` user ${u.username} / ${u.password}` : ''}`);
   }
   lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, `  export SANDBOX0_TOKEN=${emulator.token}`, '');
