@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from './migrations/index.js';
 import { createSecretBox, loadOrCreateKey, type SecretBox } from './secret-box.js';
+import { asStoreUnavailable, type StoreUnavailableError } from './store-error.js';
 import { createSandboxRepository, type SandboxRepository } from './sandboxes.js';
 import { createCredentialSourceRepository, type CredentialSourceRepository } from './credential-sources.js';
 import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
@@ -25,7 +26,11 @@ export interface Store {
    * fails at once (SQLITE_BUSY_SNAPSHOT) when another connection committed before its first write.
    */
   transaction<T>(fn: () => T): T;
-  /** True while the database answers a trivial query. */
+  /**
+   * True while the database answers a trivial query and can be written: after a write failed for the
+   * storage's condition (disk full, read-only, I/O error) it is false until a write succeeds again; a
+   * small write probe (net no change, only while failing) finds out when nothing else writes.
+   */
   healthy(): boolean;
   /** Deletes every sandbox, binding, credential source and audit event (`POST /_emulator/reset`). */
   clear(): void;
@@ -75,6 +80,30 @@ export function openStore(
   const bindings = createCredentialBindingRepository(db);
   const auditEvents = createAuditEventRepository(db, maxAuditEvents);
   const ping = db.prepare('SELECT 1');
+  const totalChanges = db.prepare('SELECT total_changes()').pluck();
+  // A row nobody can see (inserted and deleted in one transaction): its commit needs the disk as any write does.
+  const probeInsert = db.prepare("INSERT INTO credential_bindings (sandbox_id, team_id, ref, source_ref, source_version, binding_json) VALUES (?, '', '', '', 0, '')");
+  const probeDelete = db.prepare('DELETE FROM credential_bindings WHERE sandbox_id = ?');
+  const probeId = '\u0000store-health-probe';
+  const writeProbe = db.transaction(() => {
+    probeInsert.run(probeId);
+    probeDelete.run(probeId);
+  });
+  /** The storage failure of the last write that failed, until a write commits again. */
+  let writeFailure: StoreUnavailableError | undefined;
+  /** Runs a write, remembering whether the storage took it (a busy lock says nothing about the storage). */
+  const tracked = <T>(write: () => T): T => {
+    const before = writeFailure ? (totalChanges.get() as number) : 0;
+    try {
+      const result = write();
+      if (writeFailure && (totalChanges.get() as number) !== before) writeFailure = undefined;
+      return result;
+    } catch (err) {
+      const unavailable = asStoreUnavailable(err);
+      if (unavailable && unavailable.reason !== 'busy') writeFailure = unavailable;
+      throw err;
+    }
+  };
 
   return {
     location,
@@ -83,18 +112,28 @@ export function openStore(
     credentialSources,
     bindings,
     auditEvents,
-    transaction: (fn) => db.transaction(fn).immediate(),
+    transaction: (fn) => tracked(() => db.transaction(fn).immediate()),
     healthy() {
       try {
-        return db.open && ping.get() !== undefined;
+        if (!db.open || ping.get() === undefined) return false;
       } catch {
         return false;
       }
+      if (writeFailure) {
+        try {
+          tracked(() => writeProbe.immediate());
+        } catch {
+          // still failing: writeFailure holds why
+        }
+      }
+      return writeFailure === undefined;
     },
     clear() {
-      db.transaction(() => {
-        db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
-      })();
+      tracked(() =>
+        db.transaction(() => {
+          db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
+        })(),
+      );
     },
     checkpointer,
     close() {
