@@ -27,6 +27,7 @@ import { silentLogger, type Logger } from './log.js';
 import { fixturesDir, packageVersion } from './paths.js';
 import { createSandboxRuntime, type ConnectTarget, type DatagramResult, type DatagramTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
+import { lockDataDir } from './store/data-dir-lock.js';
 import type { NamespaceBackend } from './interception/namespace-backend.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
 import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
@@ -144,6 +145,9 @@ export async function startEmulator({
   };
 
   try {
+    // One emulator per data dir (released last: stops run in reverse).
+    const dataDirLock = ephemeral ? undefined : lockDataDir(dataDir!);
+    if (dataDirLock) stops.push(() => dataDirLock.release());
     const store = openStore(ephemeral ? { kind: 'memory' } : { kind: 'dir', dataDir: dataDir! });
     stops.push(() => store.close());
     const apiToken = resolveToken({ token, env, dataDir: ephemeral ? undefined : dataDir });
@@ -307,6 +311,7 @@ export async function startEmulator({
     gateway.host.emulatorPorts.add(boundPort);
     if (proxy) gateway.host.emulatorPorts.add(proxy.port);
     apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    dataDirLock?.setApiUrl(apiUrl);
     logger.info({ apiUrl, testProxy: proxy?.address }, 'emulator listening');
     if (!isLoopbackHost(host)) {
       logger.warn({ host, apiUrl }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');
