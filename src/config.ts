@@ -21,6 +21,29 @@ export function isLoopbackHost(host: string): boolean {
   return ipaddr.process(bare).range() === 'loopback';
 }
 
+/**
+ * Tokens published with the project (the docker-compose file's old default): anyone can read them,
+ * so they never guard an API reachable from other machines.
+ */
+export const wellKnownTokens: ReadonlySet<string> = new Set(['s0_local_compose_dev_token']);
+
+/**
+ * Why this token must not guard an API listening on `host`, or undefined. Beyond loopback the token
+ * must be one the user chose (`--token`, a token file, `SANDBOX0_TOKEN`), never a generated one they
+ * may not know is there nor a published one.
+ */
+export function exposedTokenProblem(opts: { host: string; token?: string; env?: NodeJS.ProcessEnv }): string | undefined {
+  if (isLoopbackHost(opts.host)) return undefined;
+  const given = opts.token || (opts.env ?? process.env).SANDBOX0_TOKEN;
+  if (!given) {
+    return `--host ${opts.host} makes the API reachable beyond this machine: give it a token of your own (SANDBOX0_TOKEN, --token-file or --token), e.g. s0_local_$(openssl rand -hex 24)`;
+  }
+  if (wellKnownTokens.has(given)) {
+    return `--host ${opts.host} makes the API reachable beyond this machine, and its token is a published one (docker-compose.yml's old default): give it a token of your own (SANDBOX0_TOKEN, --token-file or --token), e.g. s0_local_$(openssl rand -hex 24)`;
+  }
+  return undefined;
+}
+
 /** `$SEE_DATA_DIR`, else `$XDG_DATA_HOME/sandbox-egress-emulator`, else `~/.local/share/sandbox-egress-emulator`. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.SEE_DATA_DIR) return env.SEE_DATA_DIR;

@@ -11,7 +11,9 @@ import { warmDecoders } from './api/decoders.js';
 import { observabilityRoutes } from './api/routes/observability.js';
 import { contextRoutes } from './api/routes/contexts.js';
 import { createContextService, type ContextService } from './sandbox/contexts.js';
-import { defaultHost, isLoopbackHost, resolveToken } from './config.js';
+import { EmulatorError } from './errors.js';
+import { defaultHost, exposedTokenProblem, isLoopbackHost, resolveToken } from './config.js';
+import { allowedHostNames } from './api/host-header.js';
 import { createCredentialSourceService, type CredentialSourceService } from './control-plane/credential-sources.js';
 import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
@@ -34,8 +36,13 @@ import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyU
 import { defaultPlatformRecords, loadWorldFixture } from './world/default-world.js';
 
 export interface EmulatorOptions {
-  /** API listen address; loopback unless told otherwise. */
+  /**
+   * API listen address; loopback unless told otherwise. Beyond loopback the token must be given
+   * (option or `SANDBOX0_TOKEN`) and must not be a published one (`exposedTokenProblem`).
+   */
   host?: string;
+  /** Host header names the API accepts besides localhost, loopback and the listen address (DNS rebinding protection). */
+  allowedHosts?: readonly string[];
   /** API port; 0 picks a free one. */
   port?: number;
   /** Keep state in memory only (the library default). */
@@ -117,6 +124,7 @@ export interface Emulator {
 /** The composition root: starts every piece, and `stop()` stops every piece it started. */
 export async function startEmulator({
   host = defaultHost,
+  allowedHosts = [],
   port = 0,
   ephemeral = true,
   dataDir,
@@ -133,6 +141,8 @@ export async function startEmulator({
   now = () => new Date(),
 }: EmulatorOptions = {}): Promise<Emulator> {
   if (!ephemeral && !dataDir) throw new Error('startEmulator: dataDir is required unless ephemeral');
+  const exposed = exposedTokenProblem({ host, token, env });
+  if (exposed) throw new EmulatorError('exposed_token', exposed);
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) {
@@ -277,11 +287,13 @@ export async function startEmulator({
       events.emit('reset');
     };
 
+    const allowedHostNameSet = allowedHostNames(host, allowedHosts);
     const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes }), contextRoutes({ sandboxes, contexts })];
     const app = createApp({
       token: () => apiToken,
       logger,
       databaseHealthy: () => store.healthy(),
+      allowedHosts: () => allowedHostNameSet,
       sandboxes,
       network,
       credentialSources,

@@ -14,11 +14,14 @@ import { networkRoutes } from './routes/network.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 
 import { declaredBodyLimit } from './body.js';
+import { hostHeaderGuard } from './host-header.js';
 
 export interface ApiDeps {
   token: () => string;
   logger: Logger;
   databaseHealthy: () => boolean;
+  /** Host header names the API answers (DNS rebinding protection); every name when absent. */
+  allowedHosts?: () => ReadonlySet<string>;
   sandboxes: SandboxService;
   network: NetworkPolicyService;
   credentialSources: CredentialSourceService;
@@ -48,6 +51,7 @@ export function createApp(deps: ApiDeps) {
   });
   app.notFound((c) => fail(c, new ApiError('not_found', `route not found: ${c.req.method} ${c.req.path}`)));
 
+  if (deps.allowedHosts) app.use('*', hostHeaderGuard(deps.allowedHosts));
   app.use('*', declaredBodyLimit);
   app.use('/api/*', auth);
   app.use('/_emulator/*', async (c, next) => (c.req.path === '/_emulator/health' ? next() : auth(c, next)));

@@ -19,6 +19,7 @@ export const worldFlagOptions = {
 export const startFlagOptions = {
   port: { type: 'string' },
   host: { type: 'string' },
+  'allowed-host': { type: 'string', multiple: true },
   'data-dir': { type: 'string' },
   ephemeral: { type: 'boolean' },
   token: { type: 'string' },
@@ -122,6 +123,7 @@ export function writeReadyFile(path: string, emulator: Emulator): void {
 interface StartFlagValues extends WorldFlagValues {
   port?: string;
   host?: string;
+  'allowed-host'?: string[];
   'data-dir'?: string;
   ephemeral?: boolean;
   token?: string;
@@ -143,6 +145,7 @@ export function emulatorOptionsFromFlags(
   return {
     ...worldOptions(values, env),
     host: values.host,
+    allowedHosts: [...(values['allowed-host'] ?? []), ...(env.SEE_ALLOWED_HOSTS ?? '').split(',').filter((n) => n.trim() !== '')],
     port,
     ephemeral,
     dataDir: ephemeral ? undefined : (values['data-dir'] ?? defaults.dataDir),

@@ -16,7 +16,9 @@ stops the emulator and exits with the command's exit code:
 
 Options:
   --port <n>          API port (default 0: a free one)
-  --host <addr>       API listen address (default 127.0.0.1)
+  --host <addr>       API listen address (default 127.0.0.1); beyond loopback it needs a token of your own
+  --allowed-host <name>  a Host header name the API also answers (repeatable; env SEE_ALLOWED_HOSTS,
+                      comma-separated); localhost, 127.0.0.1, [::1] and the listen address always are
   --data-dir <dir>    keep state in this directory instead of in memory
   --ephemeral         keep all state in memory (the default)
   --token <token>     API token (else SANDBOX0_TOKEN, else generated)

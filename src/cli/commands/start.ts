@@ -8,7 +8,10 @@ const help = `Usage: sandbox-egress-emulator start [options]
 
 Options:
   --port <n>          API port (default ${defaultApiPort}; 0 picks a free one; env SEE_PORT)
-  --host <addr>       API listen address (default ${defaultHost})
+  --host <addr>       API listen address (default ${defaultHost}); beyond loopback it needs a token of
+                      your own (not generated, not a published one)
+  --allowed-host <name>  a Host header name the API also answers (repeatable; env SEE_ALLOWED_HOSTS,
+                      comma-separated); localhost, 127.0.0.1, [::1] and the listen address always are
   --data-dir <dir>    where state lives (default ${'$SEE_DATA_DIR'} or ~/.local/share/sandbox-egress-emulator)
   --ephemeral         keep all state in memory
   --token <token>     API token (else SANDBOX0_TOKEN, else generated and kept in the data dir)
