@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { parseCommandArgs, usageFailure } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { argvSecretWarnings, emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
 
@@ -21,7 +21,8 @@ Options:
                       comma-separated); localhost, 127.0.0.1, [::1] and the listen address always are
   --data-dir <dir>    keep state in this directory instead of in memory
   --ephemeral         keep all state in memory (the default)
-  --token <token>     API token (else SANDBOX0_TOKEN, else generated)
+  --token-file <f>    API token from the first line of this file (or env SANDBOX0_TOKEN; else generated)
+  --token <token>     API token; visible to every user in ps: prefer --token-file or SANDBOX0_TOKEN
   --ready-file <f>    also write the ready file (JSON: URLs, ports, credentials)
   --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}  -h, --help          print this help
@@ -111,6 +112,7 @@ export const run: CliCommand = async (args, io) => {
   let emulatorOptions;
   try {
     emulatorOptions = emulatorOptionsFromFlags(values, io.env, { port: 0, ephemeral: true, logLevel: 'warn' });
+    for (const warning of argvSecretWarnings(values)) io.stderr.write(warning);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;

@@ -2,7 +2,7 @@ import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { argvSecretWarnings, emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator start [options]
 
@@ -14,7 +14,9 @@ Options:
                       comma-separated); localhost, 127.0.0.1, [::1] and the listen address always are
   --data-dir <dir>    where state lives (default ${'$SEE_DATA_DIR'} or ~/.local/share/sandbox-egress-emulator)
   --ephemeral         keep all state in memory
-  --token <token>     API token (else SANDBOX0_TOKEN, else generated and kept in the data dir)
+  --token-file <f>    API token from the first line of this file (or env SANDBOX0_TOKEN; else generated
+                      and kept in the data dir)
+  --token <token>     API token; visible to every user in ps: prefer --token-file or SANDBOX0_TOKEN
   --ready-file <f>    write a JSON file with URLs, ports and credentials once everything listens
   --log-level <lvl>   trace|debug|info|warn|error|silent (default info; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}  -h, --help          print this help
@@ -27,6 +29,7 @@ export const run: CliCommand = async (args, io) => {
   let options;
   try {
     options = emulatorOptionsFromFlags(values, io.env, { port: defaultApiPort, ephemeral: false, dataDir: defaultDataDir(io.env), logLevel: 'info' });
+    for (const warning of argvSecretWarnings(values)) io.stderr.write(warning);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
