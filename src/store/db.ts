@@ -1,6 +1,6 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from './migrations/index.js';
 import { createSecretBox, loadOrCreateKey, type SecretBox } from './secret-box.js';
@@ -42,6 +42,9 @@ export interface Store {
 
 export const databaseFile = 'emulator.db';
 export const keyFile = 'secrets.key';
+
+/** Free space the data dir's file system needs before a disk-full failure counts as over. */
+const minFreeBytesAfterFull = 1024 * 1024;
 
 /** SQLite's own default, restored if the checkpoint thread dies. */
 const defaultAutoCheckpointPages = 1000;
@@ -91,12 +94,25 @@ export function openStore(
   });
   /** The storage failure of the last write that failed, until a write commits again. */
   let writeFailure: StoreUnavailableError | undefined;
+  /**
+   * After a disk-full failure a small write can still commit into WAL space already allocated, so
+   * "full" ends only when the file system has room again as well.
+   */
+  const hasRoom = (): boolean => {
+    if (location.kind !== 'dir') return true;
+    try {
+      const fs = statfsSync(location.dataDir);
+      return fs.bavail * fs.bsize >= minFreeBytesAfterFull;
+    } catch {
+      return true;
+    }
+  };
   /** Runs a write, remembering whether the storage took it (a busy lock says nothing about the storage). */
   const tracked = <T>(write: () => T): T => {
     const before = writeFailure ? (totalChanges.get() as number) : 0;
     try {
       const result = write();
-      if (writeFailure && (totalChanges.get() as number) !== before) writeFailure = undefined;
+      if (writeFailure && (totalChanges.get() as number) !== before && (writeFailure.reason !== 'full' || hasRoom())) writeFailure = undefined;
       return result;
     } catch (err) {
       const unavailable = asStoreUnavailable(err);
