@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -35,8 +35,9 @@ export function writeFileAtomicPrivateSync(path: string, data: string | Uint8Arr
   try {
     try {
       fchmodSync(fd, mode);
+      // No fsync: these files need atomicity and privacy, not durability across a power loss (an
+      // fsync costs tens of milliseconds on a busy disk, on every start).
       for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
