@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { isIP } from 'node:net';
+import { dnsNamePattern, isDnsName, maxDnsNameLength } from '../../dns/dns-name.js';
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { validatePlatformRecords, type PlatformDnsView, type PlatformRecords } from '../../dns/views.js';
@@ -45,9 +46,9 @@ export const probeBody = z
 const dnsName = () =>
   z
     .string()
-    .max(254)
-    .regex(/^(?=[^.]{1,63}(?:\.|$))(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)*(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.?$/, 'must be a DNS name (letters, digits, "-", "_"; labels of 1–63)')
-    .refine((name) => name.replace(/\.$/, '').length <= 253, 'must be a DNS name of at most 253 characters');
+    .max(maxDnsNameLength + 1)
+    .regex(dnsNamePattern, 'must be a DNS name (letters, digits, "-", "_"; labels of 1–63)')
+    .refine(isDnsName, `must be a DNS name of at most ${maxDnsNameLength} characters`);
 /** An address of a hosts entry: the pattern (for the OpenAPI document), then a real parser. */
 const hostsAddress = () => ipAddress().refine((address) => isIP(address) !== 0, 'must be an IP address');
 export const hostsBody = z.object({ hosts: z.record(dnsName(), z.array(hostsAddress()).min(1)) });

@@ -44,4 +44,13 @@ describe('PUT /_emulator/sandboxes/{id}/hosts validates names as DNS names and a
     expect(res.status).toBe(200);
     expect(res.json.data.hosts).toEqual(hosts);
   });
+
+  it('the library\'s sandbox(id).setHosts refuses the same, and keeps the entries it had', async () => {
+    const id = await claim();
+    const sandbox = emulator.current.sandbox(id);
+    sandbox.setHosts({ 'db.corp.example.com': ['198.18.0.20'] });
+    expect(() => sandbox.setHosts({ 'db.corp.example.com\n127.0.0.1 api.internal.example.com': ['198.18.0.20'] })).toThrow(/must be a DNS name/);
+    expect(() => sandbox.setHosts({ 'db.corp.example.com': ['1.2.3.4.5'] })).toThrow(/must be an IP address/);
+    expect(sandbox.view()!.hosts).toEqual({ 'db.corp.example.com': ['198.18.0.20'] });
+  });
 });
