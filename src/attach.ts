@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { EmulatorInfo } from './api/admin/emulator-routes.js';
 import { adminClient, adminData, type AdminClient } from './api/admin/client.js';
 import type { Tenant } from './control-plane/team-context.js';
@@ -14,10 +15,27 @@ export interface EmulatorHandle {
   readonly readyFile?: string;
   readonly admin: AdminClient;
   info(): Promise<EmulatorInfo>;
+  /**
+   * The test proxy's first user with its password: `/_emulator/info` names users without passwords,
+   * so an attached emulator's comes from its ready file (mode 0600, written by `run`), a started one's
+   * from the process itself. Undefined without a test proxy or a readable ready file.
+   */
+  proxyUser(): { username: string; password: string } | undefined;
   /** A tenant: a team and token of its own (`POST /_emulator/tenants`). */
   tenant(): Promise<Tenant & { apiUrl: string }>;
   /** Stops the emulator if this process started it. */
   stop(): Promise<void>;
+}
+
+/** The proxy user a ready file holds (`{ proxy: { username, password } }`), if it can be read. */
+function readyFileProxyUser(path: string | undefined): { username: string; password: string } | undefined {
+  if (!path) return undefined;
+  try {
+    const proxy = (JSON.parse(readFileSync(path, 'utf8')) as { proxy?: { username?: unknown; password?: unknown } | null }).proxy;
+    return typeof proxy?.username === 'string' && typeof proxy.password === 'string' ? { username: proxy.username, password: proxy.password } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function handleFor(target: DiscoveredEmulator, attached: boolean, stop: () => Promise<void>): EmulatorHandle {
@@ -29,6 +47,7 @@ function handleFor(target: DiscoveredEmulator, attached: boolean, stop: () => Pr
     ...(target.readyFile ? { readyFile: target.readyFile } : {}),
     admin,
     info: () => adminData(admin.info.$get()),
+    proxyUser: () => readyFileProxyUser(target.readyFile),
     tenant: async () => ({ ...(await adminData(admin.tenants.$post())), apiUrl: target.apiUrl }),
     stop,
   };
@@ -56,5 +75,5 @@ export async function attachOrStartEmulator(options: EmulatorOptions = {}, env: 
   const interception = options.interception ?? (env.SEE_INTERCEPTION as EmulatorOptions['interception']) ?? 'auto';
   const emulator = await startEmulator({ ...options, interception, ephemeral: true, port: options.port ?? 0, token: options.token ?? generateToken() });
   const handle = handleFor({ apiUrl: emulator.apiUrl, token: emulator.token }, false, () => emulator.stop());
-  return { ...handle, tenant: async () => emulator.tenant() };
+  return { ...handle, proxyUser: () => emulator.proxy?.users[0], tenant: async () => emulator.tenant() };
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomicPrivateSync } from './store/write-file-atomic-private.js';
 
 /** The CLI's default API port (documented in the README); the library defaults to port 0. */
 export const defaultApiPort = 4780;
@@ -18,6 +19,29 @@ export function isLoopbackHost(host: string): boolean {
   if (bare.toLowerCase() === 'localhost') return true;
   if (!ipaddr.isValid(bare)) return false;
   return ipaddr.process(bare).range() === 'loopback';
+}
+
+/**
+ * Tokens published with the project (the docker-compose file's old default): anyone can read them,
+ * so they never guard an API reachable from other machines.
+ */
+export const wellKnownTokens: ReadonlySet<string> = new Set(['s0_local_compose_dev_token']);
+
+/**
+ * Why this token must not guard an API listening on `host`, or undefined. Beyond loopback the token
+ * must be one the user chose (`--token`, a token file, `SEE_TOKEN`), never a generated one they
+ * may not know is there nor a published one.
+ */
+export function exposedTokenProblem(opts: { host: string; token?: string; env?: NodeJS.ProcessEnv }): string | undefined {
+  if (isLoopbackHost(opts.host)) return undefined;
+  const given = opts.token || (opts.env ?? process.env).SEE_TOKEN;
+  if (!given) {
+    return `--host ${opts.host} makes the API reachable beyond this machine: give it a token of your own (SEE_TOKEN, --token-file or --token), e.g. s0_local_$(openssl rand -hex 24)`;
+  }
+  if (wellKnownTokens.has(given)) {
+    return `--host ${opts.host} makes the API reachable beyond this machine, and its token is a published one (docker-compose.yml's old default): give it a token of your own (SEE_TOKEN, --token-file or --token), e.g. s0_local_$(openssl rand -hex 24)`;
+  }
+  return undefined;
 }
 
 /** `$SEE_DATA_DIR`, else `$XDG_DATA_HOME/sandbox-egress-emulator`, else `~/.local/share/sandbox-egress-emulator`. */
@@ -49,6 +73,6 @@ export function resolveToken(opts: { token?: string; env?: NodeJS.ProcessEnv; da
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const token = generateToken();
-  writeFileSync(path, token + '\n', { mode: 0o600 });
+  writeFileAtomicPrivateSync(path, token + '\n');
   return token;
 }

@@ -11,7 +11,9 @@ import { warmDecoders } from './api/decoders.js';
 import { observabilityRoutes } from './api/routes/observability.js';
 import { contextRoutes } from './api/routes/contexts.js';
 import { createContextService, type ContextService } from './sandbox/contexts.js';
-import { defaultHost, isLoopbackHost, resolveToken } from './config.js';
+import { EmulatorError } from './errors.js';
+import { defaultHost, exposedTokenProblem, isLoopbackHost, resolveToken } from './config.js';
+import { allowedHostNames } from './api/host-header.js';
 import { createCredentialSourceService, type CredentialSourceService } from './control-plane/credential-sources.js';
 import { ControlPlaneEvents } from './control-plane/events.js';
 import { createNetworkPolicyService, type NetworkPolicyService } from './control-plane/network-policies.js';
@@ -29,14 +31,20 @@ import { fixturesDir, packageVersion } from './paths.js';
 import { createSandboxRuntime, type ConnectTarget, type DatagramResult, type DatagramTarget, type SandboxRuntime, type SandboxView } from './sandbox/runtime.js';
 import { openStore, type Store } from './store/db.js';
 import { asPortInUse, assertPortFree } from './net/port-check.js';
+import { lockDataDir } from './store/data-dir-lock.js';
 import type { NamespaceBackend } from './interception/namespace-backend.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
 import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
 import { defaultPlatformRecords, loadWorldFixture } from './world/default-world.js';
 
 export interface EmulatorOptions {
-  /** API listen address; loopback unless told otherwise. */
+  /**
+   * API listen address; loopback unless told otherwise. Beyond loopback the token must be given
+   * (option or `SEE_TOKEN`) and must not be a published one (`exposedTokenProblem`).
+   */
   host?: string;
+  /** Host header names the API accepts besides localhost, loopback and the listen address (DNS rebinding protection). */
+  allowedHosts?: readonly string[];
   /** API port; 0 picks a free one. */
   port?: number;
   /** Keep state in memory only (the library default). */
@@ -125,6 +133,7 @@ export interface Emulator {
 /** The composition root: starts every piece, and `stop()` stops every piece it started. */
 export async function startEmulator({
   host = defaultHost,
+  allowedHosts = [],
   port = 0,
   ephemeral = true,
   dataDir,
@@ -143,6 +152,8 @@ export async function startEmulator({
   if (!ephemeral && !dataDir) throw new Error('startEmulator: dataDir is required unless ephemeral');
   // A taken port fails here, before a namespace, a data dir or a test proxy exists.
   await assertPortFree(host, port);
+  const exposed = exposedTokenProblem({ host, token, env });
+  if (exposed) throw new EmulatorError('exposed_token', exposed);
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) {
@@ -155,6 +166,9 @@ export async function startEmulator({
   };
 
   try {
+    // One emulator per data dir (released last: stops run in reverse).
+    const dataDirLock = ephemeral ? undefined : lockDataDir(dataDir!);
+    if (dataDirLock) stops.push(() => dataDirLock.release());
     const store = openStore(ephemeral ? { kind: 'memory' } : { kind: 'dir', dataDir: dataDir! });
     stops.push(() => store.close());
     const apiToken = resolveToken({ token, env, dataDir: ephemeral ? undefined : dataDir });
@@ -251,7 +265,7 @@ export async function startEmulator({
       token: apiToken,
       interception: interceptionInfo,
       platformDns: { passthrough },
-      ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ ...u })) } } : {}),
+      ...(proxy ? { testProxy: { address: proxy.address, users: proxy.users.map((u) => ({ username: u.username })) } } : {}),
       ...(customerServices ? { fixtureCaPath: fixtureCaCertPath } : {}),
       dataDir: ephemeral ? null : dataDir!,
       ephemeral,
@@ -293,12 +307,15 @@ export async function startEmulator({
       store.clearTeam(teamId);
     };
 
+
+    const allowedHostNameSet = allowedHostNames(host, allowedHosts);
     const apiRoutes: Hono[] = [observabilityRoutes({ store, audit, sandboxes }), contextRoutes({ sandboxes, contexts })];
     const app = createApp({
       token: () => apiToken,
       tenantTeam: (t) => tenants.teamOf(t),
       logger,
       databaseHealthy: () => store.healthy(),
+      allowedHosts: () => allowedHostNameSet,
       sandboxes,
       network,
       appliedPolicy: (id) => gateway.policies.get(id),
@@ -330,6 +347,7 @@ export async function startEmulator({
     gateway.host.emulatorPorts.add(boundPort);
     if (proxy) gateway.host.emulatorPorts.add(proxy.port);
     apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+    dataDirLock?.setApiUrl(apiUrl);
     logger.info({ apiUrl, testProxy: proxy?.address }, 'emulator listening');
     if (!isLoopbackHost(host)) {
       logger.warn({ host, apiUrl }, 'the API listens beyond loopback: anyone who can reach it and knows the token controls the emulator');

@@ -78,7 +78,7 @@ export function emulatorGlobalSetup({ tenantPerFile = true, ...options }: Emulat
   return async function setup(project: GlobalSetupProject): Promise<() => Promise<void>> {
     const emulator = await attachOrStartEmulator(options);
     const info = await emulator.info();
-    const user = info.testProxy?.users[0];
+    const user = emulator.proxyUser();
     const proxyAddress = info.testProxy?.address;
     const provided: ProvidedEmulator = {
       apiUrl: emulator.apiUrl,

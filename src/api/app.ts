@@ -16,6 +16,7 @@ import { sandboxRoutes } from './routes/sandboxes.js';
 import { isWebUiPath, webUiRoutes } from './web-ui.js';
 
 import { declaredBodyLimit } from './body.js';
+import { hostHeaderGuard } from './host-header.js';
 
 export interface ApiDeps {
   token: () => string;
@@ -23,6 +24,8 @@ export interface ApiDeps {
   tenantTeam?: (token: string) => string | undefined;
   logger: Logger;
   databaseHealthy: () => boolean;
+  /** Host header names the API answers (DNS rebinding protection); every name when absent. */
+  allowedHosts?: () => ReadonlySet<string>;
   sandboxes: SandboxService;
   network: NetworkPolicyService;
   /** The data plane's applied policy per sandbox (gateway/policy-cache.ts), for the PUT's compile warning. */
@@ -54,6 +57,7 @@ export function createApp(deps: ApiDeps) {
   });
   app.notFound((c) => fail(c, new ApiError('not_found', `route not found: ${c.req.method} ${c.req.path}`)));
 
+  if (deps.allowedHosts) app.use('*', hostHeaderGuard(deps.allowedHosts));
   app.use('*', declaredBodyLimit);
   app.use('/api/*', auth);
   // Health and the web view's static files need no token (the page asks for it and sends it to the API).

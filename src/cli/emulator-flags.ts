@@ -1,11 +1,13 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Emulator, EmulatorOptions } from '../emulator.js';
 import { createLogger } from '../log.js';
 import { parsePort, UsageError } from './args.js';
+import { writeFileAtomicPrivateSync } from '../store/write-file-atomic-private.js';
+import { argvSecretWarning, readSecretFile, readSecretLine, userLines } from './secret-input.js';
 
 /** Flags shared by `start` and `run` that shape the emulated world (not the API or state). */
 export const worldFlagOptions = {
   'proxy-user': { type: 'string', multiple: true },
+  'proxy-user-file': { type: 'string' },
   'no-test-proxy': { type: 'boolean' },
   'test-proxy-port': { type: 'string' },
   'proxy-endpoints': { type: 'string' },
@@ -19,9 +21,11 @@ export const worldFlagOptions = {
 export const startFlagOptions = {
   port: { type: 'string' },
   host: { type: 'string' },
+  'allowed-host': { type: 'string', multiple: true },
   'data-dir': { type: 'string' },
   ephemeral: { type: 'boolean' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   'ready-file': { type: 'string' },
   'log-level': { type: 'string' },
   ...worldFlagOptions,
@@ -31,7 +35,9 @@ export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
                       how sandbox traffic reaches the gateway (default auto: transparent network
                       namespaces when root or CAP_NET_ADMIN allows, else explicit ingress ports;
                       env SEE_INTERCEPTION)
-  --proxy-user <u:p>  a user of the embedded SOCKS5 test proxy (repeatable; default proxy-user:proxy-pass)
+  --proxy-user-file <f>  users of the embedded SOCKS5 test proxy, one USER:PASSWORD a line (also env
+                      SEE_PROXY_USERS, one a line; default proxy-user:proxy-pass)
+  --proxy-user <u:p>  a user of the test proxy (repeatable); visible to every user in ps: prefer the file
   --test-proxy-port <n>  the test proxy's port (default 0: a free one)
   --no-test-proxy     run neither the test proxy nor the customer services behind it
   --proxy-endpoints <allow-loopback|platform>
@@ -50,6 +56,7 @@ export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
 
 type WorldFlagValues = {
   'proxy-user'?: string[];
+  'proxy-user-file'?: string;
   'no-test-proxy'?: boolean;
   'test-proxy-port'?: string;
   'proxy-endpoints'?: string;
@@ -78,7 +85,12 @@ export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {
     out.testProxy = false;
     return out;
   }
-  const users = (values['proxy-user'] ?? []).map((spec) => {
+  const specs = [
+    ...(values['proxy-user-file'] ? userLines(readSecretFile('--proxy-user-file', values['proxy-user-file'])) : []),
+    ...(env.SEE_PROXY_USERS ? userLines(env.SEE_PROXY_USERS) : []),
+    ...(values['proxy-user'] ?? []),
+  ];
+  const users = specs.map((spec) => {
     const at = spec.indexOf(':');
     if (at <= 0 || at === spec.length - 1) throw new UsageError(`invalid --proxy-user "${spec.slice(0, Math.max(at, 0))}:…": must be USER:PASSWORD`);
     return { username: spec.slice(0, at), password: spec.slice(at + 1) };
@@ -95,7 +107,8 @@ export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {
 /** The ready file (PRODUCT.md): everything a test needs to talk to this emulator. */
 export function readyFileContents(emulator: Emulator) {
   const info = emulator.info();
-  const user = info.testProxy?.users[0];
+  // The password is only here (mode 0600), never in /_emulator/info.
+  const user = emulator.proxy?.users[0];
   return {
     apiUrl: emulator.apiUrl,
     token: emulator.token,
@@ -109,21 +122,32 @@ export function readyFileContents(emulator: Emulator) {
   };
 }
 
-/** Written to a temporary name and renamed, so a reader never sees half a file. */
+/**
+ * Mode 0600 (it holds the token and the proxy password), written to an unguessable temporary name
+ * created exclusively and renamed, so a reader never sees half a file and nobody can plant the name.
+ */
 export function writeReadyFile(path: string, emulator: Emulator): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(readyFileContents(emulator), null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomicPrivateSync(path, JSON.stringify(readyFileContents(emulator), null, 2) + '\n');
 }
 
 /** The flags `start` and `run` share besides the world flags. */
 interface StartFlagValues extends WorldFlagValues {
   port?: string;
   host?: string;
+  'allowed-host'?: string[];
   'data-dir'?: string;
   ephemeral?: boolean;
   token?: string;
+  'token-file'?: string;
   'log-level'?: string;
+}
+
+/** Warnings for secrets given in argv (`--token`, `--proxy-user`): every user of the machine sees them in ps. */
+export function argvSecretWarnings(values: { token?: string; 'proxy-user'?: string[] }): string[] {
+  const out: string[] = [];
+  if (values.token) out.push(argvSecretWarning('the API token (--token)', '--token-file or SEE_TOKEN'));
+  if (values['proxy-user']?.length) out.push(argvSecretWarning('a test proxy password (--proxy-user)', '--proxy-user-file or SEE_PROXY_USERS'));
+  return out;
 }
 
 /**
@@ -141,10 +165,11 @@ export function emulatorOptionsFromFlags(
   return {
     ...worldOptions(values, env),
     host: values.host,
+    allowedHosts: [...(values['allowed-host'] ?? []), ...(env.SEE_ALLOWED_HOSTS ?? '').split(',').filter((n) => n.trim() !== '')],
     port,
     ephemeral,
     dataDir: ephemeral ? undefined : (values['data-dir'] ?? defaults.dataDir),
-    token: values.token,
+    token: values['token-file'] ? readSecretLine('--token-file', values['token-file']) : values.token,
     env,
     logger: createLogger({ level: values['log-level'] ?? env.SEE_LOG_LEVEL ?? defaults.logLevel }),
   };

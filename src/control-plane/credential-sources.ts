@@ -118,6 +118,8 @@ export function createCredentialSourceService(deps: { store: Store; events: Cont
       const meta = store.transaction(() => {
         const updated = store.credentialSources.addVersion(team, name, specForKind(existing.resolverKind, write.spec!), now().toISOString());
         store.bindings.repin(team, name, updated.currentVersion);
+        // Every binding now pins the new version: older sealed secrets are kept only while pinned.
+        store.credentialSources.pruneVersions(team, name);
         return updated;
       });
       events.emit('source-rotated', name, meta.currentVersion);

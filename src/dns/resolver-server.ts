@@ -134,18 +134,26 @@ export interface SandboxResolverOptions {
    * dripping bytes slower than a message but faster than the idle timeout cannot hold a connection.
    */
   tcpMessageTimeoutMs?: number;
+  /** TCP connections open at once, all sandboxes together (default 256). */
   maxTcpConnections?: number;
+  /**
+   * TCP connections one sandbox (or one unknown source address) may hold at once (default 16), so no
+   * sandbox can take the shared ones from the others; a connection over it is closed at once.
+   */
+  maxTcpConnectionsPerSandbox?: number;
 }
 
 /** Serves `answerDnsQuery` on a UDP socket and a TCP server bound elsewhere. */
 export class SandboxResolver {
   private readonly connections = new Set<Socket>();
+  /** Open TCP connections per sandbox id (or `address:<ip>` for a source that is no sandbox's). */
+  private readonly connectionsBySource = new Map<string, number>();
   private udp: dgram.Socket | undefined;
   private tcp: Server | undefined;
   private readonly opts: Required<Omit<SandboxResolverOptions, 'onAnswer'>> & Pick<SandboxResolverOptions, 'onAnswer'>;
 
-  constructor({ lookup, onAnswer, sandboxForAddress, logger, ttlSeconds = 30, tcpIdleTimeoutMs = 10_000, tcpMessageTimeoutMs = tcpIdleTimeoutMs, maxTcpConnections = 256 }: SandboxResolverOptions) {
-    this.opts = { lookup, onAnswer, sandboxForAddress, logger, ttlSeconds, tcpIdleTimeoutMs, tcpMessageTimeoutMs, maxTcpConnections };
+  constructor({ lookup, onAnswer, sandboxForAddress, logger, ttlSeconds = 30, tcpIdleTimeoutMs = 10_000, tcpMessageTimeoutMs = tcpIdleTimeoutMs, maxTcpConnections = 256, maxTcpConnectionsPerSandbox = 16 }: SandboxResolverOptions) {
+    this.opts = { lookup, onAnswer, sandboxForAddress, logger, ttlSeconds, tcpIdleTimeoutMs, tcpMessageTimeoutMs, maxTcpConnections, maxTcpConnectionsPerSandbox };
   }
 
   attachUdp(socket: dgram.Socket): void {
@@ -182,6 +190,7 @@ export class SandboxResolver {
   async close(): Promise<void> {
     for (const c of this.connections) c.destroy();
     this.connections.clear();
+    this.connectionsBySource.clear();
     const udp = this.udp;
     const tcp = this.tcp;
     this.udp = undefined;
@@ -212,11 +221,16 @@ export class SandboxResolver {
   }
 
   private serveTcp(socket: Socket): void {
-    if (this.connections.size >= this.opts.maxTcpConnections) {
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    const source = this.opts.sandboxForAddress(address) ?? `address:${address}`;
+    const held = this.connectionsBySource.get(source) ?? 0;
+    if (this.connections.size >= this.opts.maxTcpConnections || held >= this.opts.maxTcpConnectionsPerSandbox) {
+      if (held >= this.opts.maxTcpConnectionsPerSandbox) this.opts.logger.debug({ source }, 'sandbox resolver: per-sandbox TCP connection cap reached');
       socket.destroy();
       return;
     }
     this.connections.add(socket);
+    this.connectionsBySource.set(source, held + 1);
     socket.setTimeout(this.opts.tcpIdleTimeoutMs, () => socket.destroy());
     // Started when a message begins, restarted when one completes, cleared when nothing is pending.
     let messageTimer: NodeJS.Timeout | undefined;
@@ -227,7 +241,10 @@ export class SandboxResolver {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       stopMessageTimer();
-      this.connections.delete(socket);
+      if (!this.connections.delete(socket)) return; // closed by close(), which forgot every count
+      const left = (this.connectionsBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.connectionsBySource.set(source, left);
+      else this.connectionsBySource.delete(source);
     });
     let buffered: Buffer = Buffer.alloc(0);
     const respond = (response: Buffer) => {

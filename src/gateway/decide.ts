@@ -4,9 +4,13 @@ import type { CompiledPolicy, CompiledProxy } from '../policy/compiled-policy.js
 import { describeDecision, evaluate, type Decision, type FlowClassification } from '../policy/evaluate.js';
 import type { CompiledPlatform } from '../policy/platform.js';
 import { describeHostLocal, guardHostLocal, hostLocalPrefix, hostLocalTarget, type HostFacts, type HostLocalReason } from '../policy/host-local.js';
-import { parseIp } from '../policy/ip.js';
+import { parseIp, type ParsedIp } from '../policy/ip.js';
+import type { PassthroughAnswer } from '../dns/passthrough.js';
 import { compileErrorNote, type PolicyCache, type SandboxPolicyState } from './policy-cache.js';
 import { joinNotes } from './emulator-note.js';
+
+/** 127.0.0.1 as a uint32. */
+const LOOPBACK_V4 = 0x7f000001;
 
 export type ProxyTargetAtyp = 'domain' | 'ipv4' | 'ipv6';
 
@@ -53,6 +57,12 @@ export interface DeciderDeps {
   udpEgress: 'reject' | 'direct';
   /** This host's addresses and the emulator's own ports, for the host-local guard. */
   host: () => HostFacts;
+  /**
+   * The host's resolver (its /etc/hosts included), as a SOCKS5 server on this machine that resolves
+   * names itself would ask it: a proxied name it answers with a local address is host-local too.
+   * `cached` answers without waiting (the decision is synchronous); `resolvedDecide` fills it first.
+   */
+  hostResolver?: { cached(name: string): PassthroughAnswer | undefined; resolve(name: string): Promise<PassthroughAnswer> };
 }
 
 export function proxyTargetFor(classification: FlowClassification, destIp: string, destPort: number): ProxyTarget {
@@ -86,20 +96,45 @@ export function createDecider(deps: DeciderDeps) {
    * endpoint is (the embedded test proxy, a local third-party proxy). The target is the classified
    * host when there is one, so a spoofed `Host: 127.0.0.1` or `localhost` is caught here.
    */
-  const guardProxied = (compiled: CompiledPolicy, flow: FlowInput, proxy: CompiledProxy, target: ProxyTarget, decision: Decision): HostLocalReason | undefined => {
-    const ip = hostLocalTarget(target.host);
-    if (!ip || hostLocalPrefix(ip, deps.host()) === undefined) return undefined;
-    const proxyHere = deps
+  const proxyIsHere = (proxy: CompiledProxy): boolean =>
+    deps
       .platformDns()
       .resolveEndpoint(proxy.host, proxy.port)
       ?.some((e) => {
         const at = hostLocalTarget(e.host);
         return at !== undefined && hostLocalPrefix(at, deps.host()) !== undefined;
-      });
-    if (!proxyHere) return undefined;
+      }) === true;
+  /** The local addresses the host's resolver answered for a name (cached answers only), else undefined. */
+  const resolvedLocal = (name: string): ParsedIp[] | undefined => {
+    const answer = deps.hostResolver?.cached(name);
+    if (!answer?.ok) return undefined;
+    const local = answer.addresses.map((a) => parseIp(a)).filter((ip): ip is ParsedIp => ip !== undefined && hostLocalPrefix(ip, deps.host()) !== undefined);
+    return local.length ? local : undefined;
+  };
+  const guardProxied = (compiled: CompiledPolicy, flow: FlowInput, proxy: CompiledProxy, target: ProxyTarget, decision: Decision): HostLocalReason | undefined => {
+    const literal = hostLocalTarget(target.host);
+    const addresses = literal ? (hostLocalPrefix(literal, deps.host()) === undefined ? undefined : [literal]) : resolvedLocal(target.host);
+    if (!addresses || !proxyIsHere(proxy)) return undefined;
     // The target is the classified host whenever there is one (proxyTargetFor).
     const byHost = flow.classification.kind === 'known' && !!flow.classification.host;
-    return guardHostLocal(compiled, decision.matchedRuleIndex, ip, target.port, deps.host(), byHost);
+    for (const ip of addresses) {
+      const reason = guardHostLocal(compiled, decision.matchedRuleIndex, ip, target.port, deps.host(), byHost);
+      if (reason) return reason;
+    }
+    return undefined;
+  };
+  /**
+   * Would a name, sent as the target to a proxy on this host, need the host's resolver's answer to
+   * decide? Only when its answer could change the verdict: the guard would deny a loopback answer.
+   */
+  const needsHostAnswer = (flow: FlowInput, verdict: FlowVerdict): string | undefined => {
+    if (!deps.hostResolver || verdict.verdict !== 'allow' || verdict.route !== 'proxy' || verdict.target.atyp !== 'domain') return undefined;
+    const name = verdict.target.host;
+    if (hostLocalTarget(name) || deps.hostResolver.cached(name)) return undefined;
+    const compiled = deps.policies.get(flow.sandboxId)?.compiled;
+    const loopback: ParsedIp = { family: 4, v4: LOOPBACK_V4 };
+    if (!guardHostLocal(compiled, verdict.decision.matchedRuleIndex, loopback, verdict.target.port, deps.host(), true)) return undefined;
+    return proxyIsHere(verdict.proxy) ? name : undefined;
   };
 
   const decide = (flow: FlowInput): FlowVerdict => {
@@ -124,7 +159,19 @@ export function createDecider(deps: DeciderDeps) {
     const platform = deps.platform();
     return compiled.hasRuleDomains || platform.allowedDomains.size > 0 || platform.deniedDomains.size > 0;
   };
-  return Object.assign(decide, { policyNote, domainRulesExist });
+  /**
+   * The decision for a flow about to be dialled: when a proxy on this host would resolve the target
+   * name itself, the host's resolver is asked first (bounded, cached) and the flow decided again
+   * with its answer, so a name that resolves to this host is denied before the proxy sees it.
+   */
+  const resolvedDecide = async (flow: FlowInput): Promise<FlowVerdict> => {
+    const first = decide(flow);
+    const name = needsHostAnswer(flow, first);
+    if (!name) return first;
+    await deps.hostResolver!.resolve(name);
+    return decide(flow);
+  };
+  return Object.assign(decide, { policyNote, domainRulesExist, resolved: resolvedDecide });
 
   function decideWith(compiled: CompiledPolicy | undefined, flow: FlowInput): FlowVerdict {
     const decision = evaluate(

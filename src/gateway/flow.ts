@@ -136,7 +136,7 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
       ? await probeServerFirst(serverFirstProbeDeps(deps, dst), { sandboxId, sourceIp: input.sourceIp, dst, flowId })
       : undefined;
   if (probe) classification = probe.classification;
-  const verdict = deps.decide({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
+  const verdict = await deps.decide.resolved({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
   // The probed connection is the flow's upstream when the flow takes the route it was dialled by.
   const probed = probe && sameRoute(probe.verdict, verdict) ? probe : undefined;
   if (probe && !probed) probe.upstream.socket.destroy();

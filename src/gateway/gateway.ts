@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { ControlPlaneEvents } from '../control-plane/events.js';
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
-import { HostResolverPassthrough, type HostPassthroughOptions } from '../dns/passthrough.js';
+import { HostResolverPassthrough, type HostLookup, type HostPassthroughOptions } from '../dns/passthrough.js';
 import { DnsSnoopCache } from '../dns/snoop-cache.js';
 import { PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
@@ -34,6 +34,8 @@ export interface GatewayOptions {
   timeouts?: Partial<GatewayTimeouts>;
   /** This host's own addresses (default: every interface address); loopback is always this host. */
   hostAddresses?: Iterable<string>;
+  /** The host's resolver for the host-local guard's name check (default `node:dns` lookup); injected by tests. */
+  hostLookup?: HostLookup;
 }
 
 /**
@@ -108,12 +110,17 @@ export function createGateway(o: GatewayOptions): Gateway {
     udpEgress: o.udpEgress ?? 'reject',
     timeouts: { ...defaultGatewayTimeouts, ...o.timeouts },
   } as const;
-  const decide = createDecider({ policies, platform: () => platform, platformDns: () => platformDns, sandboxIps: () => sandboxIps, udpEgress: settings.udpEgress, host: () => host });
+  // What the host's resolver answers for names a local proxy would resolve itself (the host-local guard).
+  const hostResolver = new HostResolverPassthrough(o.hostLookup ? { lookup: o.hostLookup } : {});
+  const decide = createDecider({ policies, platform: () => platform, platformDns: () => platformDns, sandboxIps: () => sandboxIps, udpEgress: settings.udpEgress, host: () => host, hostResolver });
   const counters = { tcp: 0, udp: 0 };
   let active = 0;
   const dnsSnoop = new DnsSnoopCache();
   const forgetSandbox = (id: string) => dnsSnoop.clear(id);
-  const forgetAll = () => dnsSnoop.clear();
+  const forgetAll = () => {
+    dnsSnoop.clear();
+    hostResolver.clear();
+  };
   o.events.on('sandbox-deleted', forgetSandbox);
   o.events.on('reset', forgetAll);
 

@@ -68,7 +68,7 @@ export interface ProbedSsh {
 export async function probeServerFirst(deps: ServerFirstProbeDeps, input: ServerFirstProbeInput): Promise<ProbedSsh | undefined> {
   const { sandboxId, dst } = input;
   const classification = sshClassification(deps.snoopedHost(sandboxId, dst.ip));
-  const verdict = deps.decide({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
+  const verdict = await deps.decide.resolved({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
   if (verdict.verdict === 'deny') {
     deps.logger.debug({ sandboxId, flowId: input.flowId, reason: verdict.reason }, 'server-first probe not allowed to dial');
     return undefined;

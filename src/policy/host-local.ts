@@ -50,10 +50,55 @@ export function hostLocalPrefix(ip: ParsedIp, host: HostFacts): number | undefin
   return host.addresses.has(formatIp(ip)) ? IPV6_BITS : undefined;
 }
 
-/** The address a host-local name stands for (`localhost`), else the IP literal parsed; undefined for other names. */
+const INET_ATON_MAX_PARTS = 4;
+const BITS_PER_PART = 8;
+const MAX_PART = 0xff;
+const hexPart = /^0x[0-9a-f]+$/i;
+const octalPart = /^0[0-7]*$/;
+const decimalPart = /^[1-9][0-9]*$/;
+
+/**
+ * An IPv4 address in any form the C library's inet_aton (and so getaddrinfo, which every resolving
+ * SOCKS5 server calls) accepts, as a uint32, or -1: one to four parts, each decimal, octal (leading
+ * 0) or hex (0x); the last part fills the remaining bytes (`127.1`, `2130706433`, `0x7f000001`, `0`,
+ * `127.0.0.01`, `0177.0.0.1`). Pure; no allocation beyond the split.
+ */
+export function parseInetAton(text: string): number {
+  if (text.length === 0 || text.length > 64) return -1;
+  const parts = text.split('.');
+  if (parts.length > INET_ATON_MAX_PARTS) return -1;
+  const values: number[] = [];
+  for (const part of parts) {
+    let value: number;
+    if (hexPart.test(part)) value = part.length > 10 ? Infinity : parseInt(part.slice(2), 16);
+    else if (octalPart.test(part)) value = part.length > 12 ? Infinity : parseInt(part, 8);
+    else if (decimalPart.test(part)) value = part.length > 10 ? Infinity : parseInt(part, 10);
+    else return -1;
+    values.push(value);
+  }
+  const last = values.length - 1;
+  let address = 0;
+  for (let i = 0; i < last; i++) {
+    if (values[i]! > MAX_PART) return -1;
+    address = address * 256 + values[i]!;
+  }
+  const restBits = (INET_ATON_MAX_PARTS - last) * BITS_PER_PART;
+  if (values[last]! >= 2 ** restBits) return -1;
+  return address * 2 ** restBits + values[last]!;
+}
+
+/**
+ * The address a host stands for when it needs no resolver: `localhost` names, an IP literal (also in
+ * brackets), or an IPv4 address in an inet_aton form that a proxy's resolver would turn into one;
+ * undefined for other names (the host's resolver decides those: see `decide.ts`).
+ */
 export function hostLocalTarget(host: string): ParsedIp | undefined {
   if (localhostName.test(host)) return { family: 4, v4: IPV4_LOOPBACK };
-  return parseIp(host);
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const literal = parseIp(bare);
+  if (literal) return literal;
+  const v4 = parseInetAton(bare);
+  return v4 >= 0 ? { family: 4, v4 } : undefined;
 }
 
 function prefixBits(c: CompiledCidr): number {

@@ -1,3 +1,4 @@
+import { invalidHostsEntry } from '../dns/dns-name.js';
 import net from 'node:net';
 import { normalizeName, type NameLookup, type PlatformDnsView } from '../dns/views.js';
 import { EmulatorError } from '../errors.js';
@@ -448,6 +449,9 @@ export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
       return { gateway: ingressesUp && rendezvousUp && (transparent?.listeners ?? true), dns: transparent?.resolver ?? true };
     },
     setHosts(sandboxId, hosts) {
+      // The admin route validates too; this also guards the library's `sandbox(id).setHosts`.
+      const invalid = invalidHostsEntry(hosts);
+      if (invalid) throw new EmulatorError('invalid_hosts', invalid);
       store.sandboxes.setHosts(sandboxId, hosts, now().toISOString());
       hostsCache.delete(sandboxId);
       if (backend && networks.has(sandboxId)) void backend.setHosts(sandboxId, hosts);

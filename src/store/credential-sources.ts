@@ -33,6 +33,11 @@ export interface CredentialSourceRepository {
   create(teamId: string, name: string, kind: string, spec: CredentialSourceSpec, now: string): CredentialSourceMetadata;
   /** Writes a new version and makes it current; returns the new metadata. */
   addVersion(teamId: string, name: string, spec: CredentialSourceSpec, now: string): CredentialSourceMetadata;
+  /**
+   * Drops the sealed versions nothing needs: every one but the current version and those a binding
+   * is pinned to. Returns how many went.
+   */
+  pruneVersions(teamId: string, name: string): number;
   /** The decrypted spec of one version (for the gateway's credential resolution). */
   spec(teamId: string, name: string, version: number): CredentialSourceSpec | undefined;
   delete(teamId: string, name: string): void;
@@ -75,6 +80,12 @@ export function createCredentialSourceRepository(db: Database, box: SecretBox): 
   const getVersion = db.prepare<[string, string, number], { sealed_spec: Buffer }>(
     'SELECT sealed_spec FROM credential_source_versions WHERE team_id = ? AND name = ? AND version = ?',
   );
+  const prune = db.prepare(
+    `DELETE FROM credential_source_versions
+     WHERE team_id = @teamId AND name = @name
+       AND version <> (SELECT current_version FROM credential_sources WHERE team_id = @teamId AND name = @name)
+       AND version NOT IN (SELECT source_version FROM credential_bindings WHERE team_id = @teamId AND source_ref = @name)`,
+  );
   const delSource = db.prepare('DELETE FROM credential_sources WHERE team_id = ? AND name = ?');
   const delVersions = db.prepare('DELETE FROM credential_source_versions WHERE team_id = ? AND name = ?');
 
@@ -103,6 +114,9 @@ export function createCredentialSourceRepository(db: Database, box: SecretBox): 
         insertVersion.run(teamId, name, row.current_version, seal(teamId, name, row.current_version, spec), now);
         return fromRow(row);
       })();
+    },
+    pruneVersions(teamId, name) {
+      return prune.run({ teamId, name }).changes;
     },
     spec(teamId, name, version) {
       const row = getVersion.get(teamId, name, version);

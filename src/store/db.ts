@@ -1,9 +1,10 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from './migrations/index.js';
 import { createSecretBox, loadOrCreateKey, type SecretBox } from './secret-box.js';
+import { asStoreUnavailable, type StoreUnavailableError } from './store-error.js';
 import { createSandboxRepository, type SandboxRepository } from './sandboxes.js';
 import { createCredentialSourceRepository, type CredentialSourceRepository } from './credential-sources.js';
 import { createCredentialBindingRepository, type CredentialBindingRepository } from './credential-bindings.js';
@@ -26,7 +27,11 @@ export interface Store {
    * fails at once (SQLITE_BUSY_SNAPSHOT) when another connection committed before its first write.
    */
   transaction<T>(fn: () => T): T;
-  /** True while the database answers a trivial query. */
+  /**
+   * True while the database answers a trivial query and can be written: after a write failed for the
+   * storage's condition (disk full, read-only, I/O error) it is false until a write succeeds again; a
+   * small write probe (net no change, only while failing) finds out when nothing else writes.
+   */
   healthy(): boolean;
   /** Deletes every sandbox, binding, credential source and audit event (`POST /_emulator/reset`). */
   clear(): void;
@@ -40,6 +45,9 @@ export interface Store {
 
 export const databaseFile = 'emulator.db';
 export const keyFile = 'secrets.key';
+
+/** Free space the data dir's file system needs before a disk-full failure counts as over. */
+const minFreeBytesAfterFull = 1024 * 1024;
 
 /** SQLite's own default, restored if the checkpoint thread dies. */
 const defaultAutoCheckpointPages = 1000;
@@ -87,6 +95,43 @@ export function openStore(
   const bindings = createCredentialBindingRepository(db);
   const auditEvents = createAuditEventRepository(db, maxAuditEvents);
   const ping = db.prepare('SELECT 1');
+  const totalChanges = db.prepare('SELECT total_changes()').pluck();
+  // A row nobody can see (inserted and deleted in one transaction): its commit needs the disk as any write does.
+  const probeInsert = db.prepare("INSERT INTO credential_bindings (sandbox_id, team_id, ref, source_ref, source_version, binding_json) VALUES (?, '', '', '', 0, '')");
+  const probeDelete = db.prepare('DELETE FROM credential_bindings WHERE sandbox_id = ?');
+  const probeId = '\u0000store-health-probe';
+  const writeProbe = db.transaction(() => {
+    probeInsert.run(probeId);
+    probeDelete.run(probeId);
+  });
+  /** The storage failure of the last write that failed, until a write commits again. */
+  let writeFailure: StoreUnavailableError | undefined;
+  /**
+   * After a disk-full failure a small write can still commit into WAL space already allocated, so
+   * "full" ends only when the file system has room again as well.
+   */
+  const hasRoom = (): boolean => {
+    if (location.kind !== 'dir') return true;
+    try {
+      const fs = statfsSync(location.dataDir);
+      return fs.bavail * fs.bsize >= minFreeBytesAfterFull;
+    } catch {
+      return true;
+    }
+  };
+  /** Runs a write, remembering whether the storage took it (a busy lock says nothing about the storage). */
+  const tracked = <T>(write: () => T): T => {
+    const before = writeFailure ? (totalChanges.get() as number) : 0;
+    try {
+      const result = write();
+      if (writeFailure && (totalChanges.get() as number) !== before && (writeFailure.reason !== 'full' || hasRoom())) writeFailure = undefined;
+      return result;
+    } catch (err) {
+      const unavailable = asStoreUnavailable(err);
+      if (unavailable && unavailable.reason !== 'busy') writeFailure = unavailable;
+      throw err;
+    }
+  };
 
   return {
     location,
@@ -95,18 +140,28 @@ export function openStore(
     credentialSources,
     bindings,
     auditEvents,
-    transaction: (fn) => db.transaction(fn).immediate(),
+    transaction: (fn) => tracked(() => db.transaction(fn).immediate()),
     healthy() {
       try {
-        return db.open && ping.get() !== undefined;
+        if (!db.open || ping.get() === undefined) return false;
       } catch {
         return false;
       }
+      if (writeFailure) {
+        try {
+          tracked(() => writeProbe.immediate());
+        } catch {
+          // still failing: writeFailure holds why
+        }
+      }
+      return writeFailure === undefined;
     },
     clear() {
-      db.transaction(() => {
-        db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
-      })();
+      tracked(() =>
+        db.transaction(() => {
+          db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
+        })(),
+      );
     },
     clearTeam(teamId) {
       db.transaction(() => {

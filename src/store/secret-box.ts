@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomicPrivateSync } from './write-file-atomic-private.js';
 import { EmulatorError } from '../errors.js';
 
 /** AES-256-GCM sealing of credential secrets at rest. Layout: version(1) | iv(12) | tag(16) | ciphertext. */
@@ -49,7 +50,7 @@ export function loadOrCreateKey(path: string): Buffer {
     return key;
   }
   const key = randomBytes(KeyBytes);
-  writeFileSync(path, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
+  // Never replaces a key another start wrote first: that one seals what is stored.
+  writeFileAtomicPrivateSync(path, key.toString('base64') + '\n', { replace: false });
   return key;
 }

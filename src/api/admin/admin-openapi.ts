@@ -396,7 +396,7 @@ const emulatorInfo = objectOf<EmulatorInfo>({
     testProxy: objectOf<NonNullable<EmulatorInfo['testProxy']>>({
       required: {
         address: str('host:port'),
-        users: { type: 'array', items: { type: 'object', required: ['username', 'password'], properties: { username: str(), password: str() } }, description: 'RFC 1929 users' },
+        users: { type: 'array', items: { type: 'object', required: ['username'], properties: { username: str() } }, description: "RFC 1929 users' names (passwords: the ready file, GET /_emulator/proxy/users never)" },
       },
       optional: {},
     }),

@@ -17,7 +17,8 @@ export interface EmulatorInfo {
   interception: { mode: 'transparent' | 'explicit' | 'in-process'; reason: string };
   /** `passthrough`: names without a platform DNS record go to the host's resolver (`--platform-dns-passthrough`). */
   platformDns: { passthrough: boolean };
-  testProxy?: { address: string; users: { username: string; password: string }[] };
+  /** User names only: a password is in the ready file (mode 0600) and on the library's `emulator.proxy.users`. */
+  testProxy?: { address: string; users: { username: string }[] };
   fixtureCaPath?: string;
   dataDir: string | null;
   ephemeral: boolean;

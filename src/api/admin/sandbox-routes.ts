@@ -1,4 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
+import { isIP } from 'node:net';
+import { dnsNamePattern, isDnsName, maxDnsNameLength } from '../../dns/dns-name.js';
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { validatePlatformRecords, type PlatformDnsView, type PlatformRecords } from '../../dns/views.js';
@@ -41,7 +43,28 @@ export const probeBody = z
   })
   .refine(hostOrIp, 'host or ip is required');
 
-export const hostsBody = z.object({ hosts: z.record(z.string().min(1).max(253), z.array(ipAddress()).min(1)) });
+/**
+ * A hosts entry's name is a DNS name (labels of letters, digits, `-`, `_`; 1–63 each, 253 in all, an
+ * optional final dot): nothing that could end its line in the sandbox's hosts file or start a comment.
+ */
+const dnsName = () =>
+  z
+    .string()
+    .max(maxDnsNameLength + 1)
+    .regex(dnsNamePattern, 'must be a DNS name (letters, digits, "-", "_"; labels of 1–63)')
+    .refine(isDnsName, `must be a DNS name of at most ${maxDnsNameLength} characters`);
+/** An address of a hosts entry: the pattern (for the OpenAPI document), then a real parser. */
+const hostsAddress = () => ipAddress().refine((address) => isIP(address) !== 0, 'must be an IP address');
+export const hostsBody = z.object({ hosts: z.record(dnsName(), z.array(hostsAddress()).min(1)) });
+/** A bad name is quoted (it may hold a newline) and its own issue's words are given. */
+const hostsIssues = (e: z.ZodError) =>
+  e.issues
+    .map((i) => {
+      const nested = i.code === 'invalid_key' ? i.issues[0]?.message : undefined;
+      const [, name, ...rest] = i.path;
+      return `hosts ${JSON.stringify(name ?? '')}${rest.length ? `.${rest.join('.')}` : ''}: ${nested ?? i.message}`;
+    })
+    .join('; ');
 
 function platformDnsBody(body: unknown): { records: PlatformRecords } {
   const records = (body as { records?: unknown } | null)?.records;
@@ -65,7 +88,7 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
       sandboxes.get(c.req.param('id'));
       return okJson(c, runtime.view(c.req.param('id')));
     })
-    .put('/sandboxes/:id/hosts', knownSandbox, zodJsonBody(hostsBody, issues), (c) => {
+    .put('/sandboxes/:id/hosts', knownSandbox, zodJsonBody(hostsBody, (e) => (e.issues.every((i) => i.path[0] === 'hosts' && i.path.length > 1) ? hostsIssues(e) : issues(e))), (c) => {
       const { hosts } = c.req.valid('json');
       runtime.setHosts(c.req.param('id'), hosts);
       return okJson(c, { hosts });

@@ -6,6 +6,7 @@ import { faultTypes } from '../../test-proxy/faults/registry.js';
 import { createTestProxy, type TestProxyUser } from '../../test-proxy/proxy.js';
 import { parseCommandArgs, usageFailure, UsageError } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
+import { argvSecretWarning, proxyUrlHasPassword, readFirstLine, readSecretFile, readSecretLine, userLines } from '../secret-input.js';
 
 /**
  * `proxy serve` (the test proxy alone) and `proxy check` (diagnose any SOCKS5 proxy).
@@ -18,7 +19,8 @@ Runs the SOCKS5 test proxy alone, until interrupted (Ctrl-C).
 Options:
   --host <addr>       listen address (default 127.0.0.1)
   --port <n>          listen port (default 1080; 0 picks a free one)
-  --user <u:p>        a user (repeatable; default proxy-user:proxy-pass)
+  --user-file <f>     users, one USER:PASSWORD a line (also env SEE_PROXY_USERS, one a line)
+  --user <u:p>        a user (repeatable; default proxy-user:proxy-pass); visible to every user in ps
   --no-auth           also accept clients that offer no authentication
   --map <NAME[:PORT]=HOST:PORT>
                       customer-side DNS: where a CONNECT to NAME goes (repeatable)
@@ -28,12 +30,20 @@ Options:
   -h, --help          print this help
 `;
 
-const checkHelp = `Usage: sandbox-egress-emulator proxy check socks5://[user:pass@]host:port --target host:port [options]
+const checkHelp = `Usage: sandbox-egress-emulator proxy check - --target host:port [options] < proxy-url
+       sandbox-egress-emulator proxy check --proxy-url-file <f> --target host:port [options]
+       SEE_PROXY_URL=… sandbox-egress-emulator proxy check --target host:port [options]
+       sandbox-egress-emulator proxy check socks5://host:port --target host:port [options]
 
 Diagnoses any SOCKS5 proxy step by step: methods, auth, CONNECT by hostname and by IP, reply codes
 explained. Exits 0 when a CONNECT by hostname works, else 1.
 
+The proxy URL is socks5://[user:pass@]host:port. With a password, give it on stdin (-), in a file
+(--proxy-url-file) or in SEE_PROXY_URL: on the command line every user of this machine can read it
+(ps), and the command warns.
+
 Options:
+  --proxy-url-file <f>      read the proxy URL from the first line of this file
   --target <host:port>      the destination, normally a hostname (required)
   --target-ip <ip[:port]>   IPv4 destination for the CONNECT-by-IP step (default: the target resolved here)
   --target-ip6 <ip[:port]>  IPv6 destination for the CONNECT-by-IPv6 step (default: the target resolved here)
@@ -91,6 +101,7 @@ export async function serve(args: string[], io: CliIo, signal: AbortSignal): Pro
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '1080' },
       user: { type: 'string', multiple: true },
+      'user-file': { type: 'string' },
       'no-auth': { type: 'boolean', default: false },
       map: { type: 'string', multiple: true },
       fault: { type: 'string', multiple: true },
@@ -100,7 +111,13 @@ export async function serve(args: string[], io: CliIo, signal: AbortSignal): Pro
   });
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
-  const users = values.user?.map(parseUser);
+  const userSpecs = [
+    ...(values['user-file'] ? userLines(readSecretFile('--user-file', values['user-file'])) : []),
+    ...(io.env.SEE_PROXY_USERS ? userLines(io.env.SEE_PROXY_USERS) : []),
+    ...(values.user ?? []),
+  ];
+  const users = userSpecs.length ? userSpecs.map(parseUser) : undefined;
+  if (values.user?.length) io.stderr.write(argvSecretWarning('a password (--user)', '--user-file or SEE_PROXY_USERS'));
   const records: CustomerDnsRecords = {};
   let services: CustomerServices | undefined;
   const logger = createLogger({ destination: io.stderr });
@@ -150,6 +167,7 @@ export async function check(args: string[], io: CliIo): Promise<number> {
     args,
     options: {
       target: { type: 'string' },
+      'proxy-url-file': { type: 'string' },
       'target-ip': { type: 'string' },
       'target-ip6': { type: 'string' },
       timeout: { type: 'string' },
@@ -161,11 +179,20 @@ export async function check(args: string[], io: CliIo): Promise<number> {
   });
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError('proxy check expects one proxy URL: socks5://[user:pass@]host:port');
+  if (positionals.length > 1) throw new UsageError('proxy check expects one proxy URL: socks5://[user:pass@]host:port');
   if (!values.target) throw new UsageError('--target host:port is required');
+  const given = positionals[0];
+  let url: string;
+  if (given === '-') url = await readFirstLine(io.stdin ?? process.stdin, 'proxy check -');
+  else if (given !== undefined) {
+    if (proxyUrlHasPassword(given)) io.stderr.write(argvSecretWarning('the proxy password', "stdin ('-'), --proxy-url-file or SEE_PROXY_URL"));
+    url = given;
+  } else if (values['proxy-url-file']) url = readSecretLine('--proxy-url-file', values['proxy-url-file']);
+  else if (io.env.SEE_PROXY_URL) url = io.env.SEE_PROXY_URL.trim();
+  else throw new UsageError("proxy check expects a proxy URL: '-' (stdin), --proxy-url-file, SEE_PROXY_URL or socks5://host:port");
   let proxy;
   try {
-    proxy = parseProxyUrl(positionals[0]!);
+    proxy = parseProxyUrl(url);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

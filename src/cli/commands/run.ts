@@ -6,7 +6,7 @@ import { discoveryValue, discoveryVariable } from '../../discovery.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { parseCommandArgs, usageFailure } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { argvSecretWarnings, emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 import { noteIgnoredPlatformToken } from './start.js';
 
 const help = `Usage: sandbox-egress-emulator run [options] -- <command> [args...]
@@ -23,10 +23,14 @@ stops the emulator and exits with the command's exit code:
 
 Options:
   --port <n>          API port (default 0: a free one)
-  --host <addr>       API listen address (default 127.0.0.1)
+  --host <addr>       API listen address (default 127.0.0.1); beyond loopback it needs a token of your own
+  --allowed-host <name>  a Host header name the API also answers (repeatable; env SEE_ALLOWED_HOSTS,
+                      comma-separated); localhost, 127.0.0.1, [::1] and the listen address always are
   --data-dir <dir>    keep state in this directory instead of in memory
   --ephemeral         keep all state in memory (the default)
-  --token <token>     API token (else SEE_TOKEN, else generated; never SANDBOX0_TOKEN)
+  --token-file <f>    API token from the first line of this file (else SEE_TOKEN, else generated;
+                      never SANDBOX0_TOKEN, which may be a real platform key)
+  --token <token>     API token; visible to every user in ps: prefer --token-file or SEE_TOKEN
   --ready-file <f>    also write the ready file (JSON: URLs, ports, credentials)
   --log-level <lvl>   trace|debug|info|warn|error|silent (default warn; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}  -h, --help          print this help
@@ -60,7 +64,7 @@ export function commandEnv(emulator: Emulator, base: NodeJS.ProcessEnv, readyFil
   const proxy = emulator.info().testProxy;
   if (proxy) {
     env.SEE_PROXY_ADDRESS = proxy.address;
-    const user = proxy.users[0];
+    const user = emulator.proxy?.users[0];
     if (user) {
       env.SEE_PROXY_USERNAME = user.username;
       env.SEE_PROXY_PASSWORD = user.password;
@@ -117,6 +121,7 @@ export const run: CliCommand = async (args, io) => {
   let emulatorOptions;
   try {
     emulatorOptions = emulatorOptionsFromFlags(values, io.env, { port: 0, ephemeral: true, logLevel: 'warn' });
+    for (const warning of argvSecretWarnings(values)) io.stderr.write(warning);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;

@@ -5,17 +5,22 @@ import { discoveryValue, discoveryVariable } from '../../discovery.js';
 import { displayToken } from '../api-target.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
-import { emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
+import { argvSecretWarnings, emulatorOptionsFromFlags, startFlagOptions, worldFlagsHelp, writeReadyFile } from '../emulator-flags.js';
 
 const help = `Usage: sandbox-egress-emulator start [options]
 
 Options:
   --port <n>          API port (default ${defaultApiPort}; 0 picks a free one; env SEE_PORT)
-  --host <addr>       API listen address (default ${defaultHost})
+  --host <addr>       API listen address (default ${defaultHost}); beyond loopback it needs a token of
+                      your own (not generated, not a published one)
+  --allowed-host <name>  a Host header name the API also answers (repeatable; env SEE_ALLOWED_HOSTS,
+                      comma-separated); localhost, 127.0.0.1, [::1] and the listen address always are
   --data-dir <dir>    where state lives (default ${'$SEE_DATA_DIR'} or ~/.local/share/sandbox-egress-emulator)
   --ephemeral         keep all state in memory
-  --token <token>     API token (else SEE_TOKEN, else generated and kept in the data dir; never
-                      SANDBOX0_TOKEN, which may be a real platform key; a token you give is shown masked)
+  --token-file <f>    API token from the first line of this file (else SEE_TOKEN, else generated and
+                      kept in the data dir; never SANDBOX0_TOKEN, which may be a real platform key;
+                      a token you give is shown masked)
+  --token <token>     API token; visible to every user in ps: prefer --token-file or SEE_TOKEN
   --ready-file <f>    write a JSON file with URLs, ports and credentials once everything listens
   --log-level <lvl>   trace|debug|info|warn|error|silent (default info; env SEE_LOG_LEVEL)
 ${worldFlagsHelp}  -h, --help          print this help
@@ -28,6 +33,7 @@ export const run: CliCommand = async (args, io) => {
   let options;
   try {
     options = emulatorOptionsFromFlags(values, io.env, { port: defaultApiPort, ephemeral: false, dataDir: defaultDataDir(io.env), logLevel: 'info' });
+    for (const warning of argvSecretWarnings(values)) io.stderr.write(warning);
   } catch (err) {
     io.stderr.write(`Error: ${(err as Error).message}\n`);
     return 2;
@@ -107,7 +113,7 @@ function printBanner(io: CliIo, emulator: Emulator, tokenGiven: boolean, readyFi
     `  platform DNS ${info.platformDns.passthrough ? "view records, then the host's resolver (--platform-dns-passthrough)" : 'view records only'}`,
   ];
   if (info.testProxy) {
-    const u = info.testProxy.users[0];
+    const u = emulator.proxy?.users[0];
     lines.push(`  test proxy   socks5://${info.testProxy.address}${u ? ` user ${u.username} / ${u.password}` : ''}`);
   }
   lines.push('', `  export SANDBOX0_BASE_URL=${emulator.apiUrl}`, tokenGiven ? '  export SANDBOX0_TOKEN=<the token you gave>' : `  export SANDBOX0_TOKEN=${emulator.token}`);

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { writeFileAtomicPrivateSync } from '../../store/write-file-atomic-private.js';
 import { join } from 'node:path';
 
 /**
@@ -37,7 +38,7 @@ const stateFile = (dir: string, instanceId: string): string => join(dir, `${inst
 
 export function writeInstanceState(dir: string, state: InstanceState): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  writeFileSync(stateFile(dir, state.instanceId), JSON.stringify(state));
+  writeFileAtomicPrivateSync(stateFile(dir, state.instanceId), JSON.stringify(state));
 }
 
 export function readInstanceState(dir: string, instanceId: string): InstanceState | undefined {

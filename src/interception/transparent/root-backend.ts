@@ -1,6 +1,7 @@
 import type dgram from 'node:dgram';
 import { rmSync, rmdirSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { writeFileAtomicPrivateSync } from '../../store/write-file-atomic-private.js';
 import type net from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -368,14 +369,15 @@ export class RootNamespaceBackend implements NamespaceBackend {
   async setHosts(id: string, entries: HostsEntries): Promise<void> {
     const record = this.sandboxes.get(id);
     if (!record) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no namespace`);
-    await writeFile(join(netnsEtcDir, record.namespace, 'hosts'), hostsFileText(entries));
+    writeEtcFile(join(netnsEtcDir, record.namespace, 'hosts'), hostsFileText(entries));
   }
 
   private async writeEtc(namespace: string, gateway: string, hosts: HostsEntries): Promise<void> {
     const dir = join(netnsEtcDir, namespace);
     const write = async (): Promise<void> => {
       await mkdir(dir, { recursive: true });
-      await Promise.all([writeFile(join(dir, 'resolv.conf'), `nameserver ${gateway}\noptions timeout:2 attempts:2\n`), writeFile(join(dir, 'hosts'), hostsFileText(hosts))]);
+      writeEtcFile(join(dir, 'resolv.conf'), `nameserver ${gateway}\noptions timeout:2 attempts:2\n`);
+      writeEtcFile(join(dir, 'hosts'), hostsFileText(hosts));
     };
     try {
       await write();
@@ -476,4 +478,9 @@ function closeSocket(socket: dgram.Socket | undefined): Promise<void> {
       resolve();
     }
   });
+}
+
+/** A sandbox's /etc/netns file: readable by its processes, written without following a planted name. */
+function writeEtcFile(path: string, text: string): void {
+  writeFileAtomicPrivateSync(path, text, { mode: 0o644 });
 }

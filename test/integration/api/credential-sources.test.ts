@@ -150,11 +150,11 @@ describe('credential sources', () => {
     expect((await client.delete('/api/v1/credential-sources/never-existed')).json).toEqual({ success: true, data: { deleted: true } });
   });
 
-  it('keeps each version decryptable and pinned separately', async () => {
+  it('keeps the current version decryptable and drops one nothing pins (issue 16, finding 10)', async () => {
     await client.post('/api/v1/credential-sources', up('corp', 'u', 'v1-pass'));
     await client.put('/api/v1/credential-sources/corp', up('corp', 'u', 'v2-pass'));
     const store = emu.current.store;
-    expect(store.credentialSources.spec('team-local', 'corp', 1)?.staticUsernamePassword?.password).toBe('v1-pass');
+    expect(store.credentialSources.spec('team-local', 'corp', 1)).toBeUndefined();
     expect(store.credentialSources.spec('team-local', 'corp', 2)?.staticUsernamePassword?.password).toBe('v2-pass');
   });
 });

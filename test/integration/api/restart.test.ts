@@ -64,6 +64,7 @@ describe('durable state', () => {
     const e = await startEmulator({ ephemeral: false, dataDir, port: 0, env: { SEE_TOKEN: 'from-env', SANDBOX0_TOKEN: 'platform-key' } });
     running.push(e);
     expect(e.token).toBe('from-env');
+    await e.stop(); // one emulator per data dir
     const f = await startEmulator({ ephemeral: false, dataDir, port: 0, token: 'from-flag', env: { SEE_TOKEN: 'from-env' } });
     running.push(f);
     expect(f.token).toBe('from-flag');

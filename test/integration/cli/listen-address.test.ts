@@ -87,7 +87,8 @@ describe('the API listen address', () => {
   });
 
   it('warns when --host is beyond loopback (0.0.0.0)', async () => {
-    const s = await start(['--host', '0.0.0.0']);
+    // Beyond loopback the token must be one of the user's own (issue 16, finding 9).
+    const s = await start(['--host', '0.0.0.0', '--token', `s0_local_${'7c'.repeat(24)}`]);
     const { exitCode, logs } = await stop(s);
     expect(s.ready.apiUrl).toBe(`http://0.0.0.0:${s.ready.ports.api}`);
     expect(exitCode).toBe(0);

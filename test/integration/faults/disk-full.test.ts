@@ -106,10 +106,17 @@ describe.skipIf(skipReason !== undefined)('disk full on the data dir', () => {
     expect((await c.post('/api/v1/credential-sources', { name: 'big', resolverKind: 'static_headers', spec: { staticHeaders: { values: { a: 'x'.repeat(200_000) } } } })).json).toEqual(full);
     expect((await c.put(`/api/v1/sandboxes/${id}/network`, { ...policy, mode: 'allow-all' })).json).toEqual(full);
 
-    // Reads, health and flows go on; the flow's audit events cannot be stored and are dropped.
+    // Reads and flows go on; the flow's audit events cannot be stored and are dropped. Health says
+    // what is true (issue 16, finding 7): storage is down, so /readyz answers as upstream's does when
+    // its database is, and /_emulator/health reports the store component down.
     expect((await c.get('/api/v1/sandboxes')).json.data.count).toBe(1);
     expect((await c.get(`/api/v1/sandboxes/${id}/network`)).json.data).toEqual(policy);
-    expect((await c.get('/readyz')).status).toBe(200);
+    const readyz = await c.get('/readyz');
+    expect(readyz.status).toBe(503);
+    expect(readyz.json).toEqual({ success: false, error: { code: 'unavailable', message: 'database unavailable', details: { status: 'not ready' } } });
+    const health = await c.get('/_emulator/health');
+    expect(health.status).toBe(503);
+    expect(health.json.data).toMatchObject({ status: 'degraded', components: { store: 'down' } });
     expect((await c.get('/_emulator/flows')).status).toBe(200);
     expect((await httpsGet(await viaIngress(ingress, 'api.internal.example.com', 443), 'api.internal.example.com', '/while-full')).status).toBe(200);
 
@@ -122,6 +129,9 @@ describe.skipIf(skipReason !== undefined)('disk full on the data dir', () => {
     expect((await httpsGet(await viaIngress(ingressAfterReset!, 'api.internal.example.com', 443), 'api.internal.example.com', '/after-failed-reset')).status).toBe(200);
 
     unlinkSync(filler());
+    // Space is back: health says so before any write (its probe writes), and writes succeed.
+    expect((await c.get('/readyz')).status).toBe(200);
+    expect((await c.get('/_emulator/health')).json.data.components.store).toBe('up');
     expect((await c.post('/api/v1/sandboxes', { template: 'default' })).status).toBe(201);
     expect((await c.post('/api/v1/credential-sources', { name: 'big', resolverKind: 'static_headers', spec: { staticHeaders: { values: { a: 'b' } } } })).status).toBe(201);
     expect((await c.put(`/api/v1/sandboxes/${id}/network`, { ...policy, mode: 'allow-all' })).json.data.mode).toBe('allow-all');

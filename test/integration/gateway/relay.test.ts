@@ -85,7 +85,7 @@ async function sandbox(proxied: boolean): Promise<string> {
   // Unclassified flows (these services speak no known protocol) reach the proxy by IP, classified ones by name.
   emu.proxy!.customerDns = Object.fromEntries(Object.values(ports).flatMap((p) => [`${serviceHost}:${p}`, `${serviceIp}:${p}`].map((k) => [k, `127.0.0.1:${p}`])));
   emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), ...Object.fromEntries(Object.values(ports).map((p) => [`${serviceIp}:${p}`, [`127.0.0.1:${p}`]])) });
-  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...emu.info().testProxy!.users[0]! } } });
+  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...emu.proxy!.users[0]! } } });
   const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
   await emu.runtime.attach(id);
   emu.services.network.put(

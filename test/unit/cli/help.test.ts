@@ -22,7 +22,7 @@ const commands: [string[], RegExp][] = [
   [['evaluate'], /Usage:\n {2}sandbox-egress-emulator evaluate \[flags\]/],
   [['proxy'], /^Usage: sandbox-egress-emulator proxy <command>/],
   [['proxy', 'serve'], /^Usage: sandbox-egress-emulator proxy serve \[options\][^]*--fault <json>/],
-  [['proxy', 'check'], /^Usage: sandbox-egress-emulator proxy check socks5:\/\/[^]*--target <host:port>/],
+  [['proxy', 'check'], /^Usage: sandbox-egress-emulator proxy check - --target host:port[^]*--target <host:port>/],
   [['sandbox'], /Available Commands:/],
   [['sandbox', 'exec'], /Usage:\n {2}sandbox-egress-emulator sandbox exec <sandbox-id> -- <command>/],
   [['sandbox', 'network', 'update'], /Usage:\n {2}sandbox-egress-emulator sandbox network update \[flags\]/],
@@ -63,7 +63,7 @@ describe('usage errors', () => {
   it.each([
     [['proxy', 'serve', '--bogus'], "Error: Unknown option '--bogus'", /^Usage: sandbox-egress-emulator proxy serve/m],
     [['proxy', 'check', '--bogus'], "Error: Unknown option '--bogus'", /^Usage: sandbox-egress-emulator proxy check/m],
-    [['proxy', 'check', '--target', 'a:1'], 'Error: proxy check expects one proxy URL', /^Usage: sandbox-egress-emulator proxy check/m],
+    [['proxy', 'check', '--target', 'a:1'], 'Error: proxy check expects a proxy URL', /^Usage: sandbox-egress-emulator proxy check/m],
     [['proxy', 'serve', '--user', 'nopassword'], 'Error: --user expects USER:PASSWORD', /^Usage: sandbox-egress-emulator proxy serve/m],
     [['proxy'], 'Error: a command is required: serve, check, users or faults', /^Usage: sandbox-egress-emulator proxy <command>/m],
     [['proxy', 'frob'], 'Error: unknown command "frob" for "sandbox-egress-emulator proxy"', /^Usage: sandbox-egress-emulator proxy <command>/m],
