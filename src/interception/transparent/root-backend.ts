@@ -21,7 +21,7 @@ import type {
 import { ConntrackStream, ProcConntrackTable } from './conntrack-stream.js';
 import type { ConntrackProtocol } from './conntrack-line.js';
 import { GatewayHelper } from './helper.js';
-import { ip, ipBatch, namespacePids, nftIn, runSync } from './ip-command.js';
+import { ip, ipBatch, namespacePids, nftIn, runSync, type CommandPrefix } from './ip-command.js';
 import { defaultStateDir, processStartTime, removeInstanceState, writeInstanceState } from './instance-state.js';
 import {
   gatewayNamespace,
@@ -36,6 +36,8 @@ import {
 import { gatewayRuleset, gatewayTable } from './nft-ruleset.js';
 import { OriginalDestinationIndex } from './original-destination-index.js';
 import { netnsEtcDir, reapDeadInstances } from './reap.js';
+import { defaultSandboxUser, sandboxExecArgs, sandboxHome, type SandboxConfinement } from './sandbox-confinement.js';
+import { SandboxInit, sandboxPath } from './sandbox-init.js';
 
 /**
  * The root implementation of NamespaceBackend (TRANSPARENT.md): one gateway namespace per instance,
@@ -56,6 +58,14 @@ export interface RootNamespaceBackendOptions {
   dnsTtlSeconds?: number;
   /** false: no conntrack event stream, the /proc table only (the fallback method; for tests). */
   conntrackEvents?: boolean;
+  /** Who sandbox commands run as and what they must not see (default: uid 65534, the state dir masked). */
+  confinement?: Partial<SandboxConfinement>;
+  /**
+   * The rootless backend (rootless-backend.ts) runs every command through this prefix (into its user
+   * namespace), keeps the sandboxes' resolv.conf/hosts under its state dir instead of /etc/netns,
+   * and reports itself as `rootless-userns`.
+   */
+  rootless?: { prefix: CommandPrefix; onStop(): Promise<void>; onStopSync(): void };
 }
 
 /** Port of the sandbox resolver inside the gateway namespace. */
@@ -69,6 +79,7 @@ const vethMtu = 65_535;
 interface SandboxRecord extends SandboxNetwork {
   id: string;
   index: number;
+  init?: SandboxInit;
 }
 
 const defaultHosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
@@ -80,7 +91,12 @@ export function hostsFileText(entries: HostsEntries = {}): string {
 }
 
 export class RootNamespaceBackend implements NamespaceBackend {
-  readonly kind = 'root-netns' as const;
+  readonly kind: 'root-netns' | 'rootless-userns';
+  /** Who sandbox commands run as and what is masked in their mount namespace. */
+  readonly confinement: SandboxConfinement;
+  private readonly prefix: CommandPrefix;
+  private readonly rootless: RootNamespaceBackendOptions['rootless'];
+  private readonly sandboxPath: string;
   readonly instanceId: string;
   readonly gatewayNamespace: string;
   private readonly logger: Logger;
@@ -117,7 +133,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
 
-  constructor({ dns, logger = silentLogger(), instanceId = newInstanceId(), stateDir = defaultStateDir, originalDestinationTimeoutMs = 200, cleanupOnExit = true, dnsTtlSeconds = 30, conntrackEvents = true }: RootNamespaceBackendOptions) {
+  constructor({ dns, logger = silentLogger(), instanceId = newInstanceId(), stateDir = defaultStateDir, originalDestinationTimeoutMs = 200, cleanupOnExit = true, dnsTtlSeconds = 30, conntrackEvents = true, confinement = {}, rootless }: RootNamespaceBackendOptions) {
     // Reaping recognises instances by this shape in namespace names (see names.ts).
     if (!/^[a-z0-9]{5}$/.test(instanceId)) throw new EmulatorError('invalid_instance_id', 'instance id must be 5 characters [a-z0-9]');
     this.instanceId = instanceId;
@@ -129,6 +145,19 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.cleanupOnExit = cleanupOnExit;
     this.dnsTtlSeconds = dnsTtlSeconds;
     this.conntrackEvents = conntrackEvents;
+    this.rootless = rootless;
+    this.prefix = rootless?.prefix ?? [];
+    this.kind = rootless ? 'rootless-userns' : 'root-netns';
+    // The state dir is always masked (first: the fixture CA is copied into its tmpfs), and so are the
+    // named network namespaces (nsenter needs privileges anyway, but nothing needs to see them).
+    const mask = [stateDir, ...(rootless ? [] : ['/run/netns']), ...(confinement.maskPaths ?? [])];
+    this.confinement = { user: confinement.user ?? defaultSandboxUser, maskPaths: [...new Set(mask)], caCertPath: confinement.caCertPath };
+    this.sandboxPath = sandboxPath(process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', this.confinement.user);
+  }
+
+  /** Where a sandbox's resolv.conf and hosts live on the host. */
+  private etcDir(namespace: string): string {
+    return this.rootless ? join(this.stateDir, this.instanceId, namespace) : join(netnsEtcDir, namespace);
   }
 
   get tcpServer(): net.Server {
@@ -170,11 +199,11 @@ export class RootNamespaceBackend implements NamespaceBackend {
       process.on('SIGINT', this.signalHandler);
     }
     try {
-      await reapDeadInstances({ stateDir: this.stateDir, logger: this.logger, keep: this.instanceId });
+      await reapDeadInstances({ stateDir: this.stateDir, logger: this.logger, keep: this.instanceId, prefix: this.prefix });
       const gw = this.gatewayNamespace;
-      await ip(['netns', 'add', gw]);
-      await ipBatch(gw, ['link set lo up']);
-      this.helper = await GatewayHelper.start({ namespace: gw, logger: this.logger });
+      await ip(['netns', 'add', gw], this.prefix);
+      await ipBatch(gw, ['link set lo up'], this.prefix);
+      this.helper = await GatewayHelper.start({ namespace: gw, logger: this.logger, prefix: this.prefix });
       const [tcp, udp, dnsUdp, dnsTcp] = await Promise.all([
         this.helper.listenTcp('0.0.0.0', 0),
         this.helper.listenUdp('0.0.0.0', 0),
@@ -194,7 +223,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
       });
       this.resolver.attachUdp(dnsUdp.socket);
       this.resolver.attachTcp(dnsTcp.server);
-      await nftIn(gw, ['-f', '-'], gatewayRuleset({ table: gatewayTable, sandboxInterfaces: gatewayVethPattern(this.instanceId), tcpPort: tcp.port, udpPort: udp.port, dnsPort: sandboxResolverPort }));
+      await nftIn(gw, ['-f', '-'], gatewayRuleset({ table: gatewayTable, sandboxInterfaces: gatewayVethPattern(this.instanceId), tcpPort: tcp.port, udpPort: udp.port, dnsPort: sandboxResolverPort }), this.prefix);
       await this.startConntrack();
       this.sweepTimer = setInterval(() => this.index.sweep(), sweepIntervalMs);
       this.sweepTimer.unref();
@@ -213,6 +242,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     const stream = new ConntrackStream({
       namespace: this.gatewayNamespace,
       logger: this.logger,
+      prefix: this.prefix,
       onEntry: (e) => {
         this.counters.events++;
         this.index.add(e);
@@ -284,20 +314,29 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.sandboxes.set(id, record);
     const gw = this.gatewayNamespace;
     try {
-      await Promise.all([ip(['netns', 'add', namespace]), this.writeEtc(namespace, addressing.gateway, hosts)]);
+      await Promise.all([ip(['netns', 'add', namespace], this.prefix), this.writeEtc(namespace, addressing.gateway, hosts)]);
       // Created directly inside the two namespaces: the pair never exists in the host namespace. The
       // largest MTU makes sandbox ↔ gateway traffic move in loopback-sized segments (1500 would cost
       // ~40× the packets per byte, and the throughput with it).
       const mtu = String(vethMtu);
-      await ip(['link', 'add', veth.gateway, 'mtu', mtu, 'netns', gw, 'type', 'veth', 'peer', 'name', veth.sandbox, 'mtu', mtu, 'netns', namespace]);
+      await ip(['link', 'add', veth.gateway, 'mtu', mtu, 'netns', gw, 'type', 'veth', 'peer', 'name', veth.sandbox, 'mtu', mtu, 'netns', namespace], this.prefix);
       await Promise.all([
-        ipBatch(gw, [`addr add ${addressing.gateway}/${addressing.prefixLength} dev ${veth.gateway}`, `link set ${veth.gateway} up`]),
-        ipBatch(namespace, [
-          'link set lo up',
-          `addr add ${addressing.sandbox}/${addressing.prefixLength} dev ${veth.sandbox}`,
-          `link set ${veth.sandbox} up`,
-          `route add default via ${addressing.gateway} dev ${veth.sandbox}`,
-        ]),
+        ipBatch(gw, [`addr add ${addressing.gateway}/${addressing.prefixLength} dev ${veth.gateway}`, `link set ${veth.gateway} up`], this.prefix),
+        ipBatch(
+          namespace,
+          [
+            'link set lo up',
+            `addr add ${addressing.sandbox}/${addressing.prefixLength} dev ${veth.sandbox}`,
+            `link set ${veth.sandbox} up`,
+            `route add default via ${addressing.gateway} dev ${veth.sandbox}`,
+          ],
+          this.prefix,
+        ),
+        // The sandbox's own PID and mount namespaces (sandbox-confinement.ts), in parallel with the links.
+        SandboxInit.start({ namespace, etcDir: this.etcDir(namespace), confinement: this.confinement, logger: this.logger, prefix: this.prefix }).then((init) => {
+          record.init = init;
+          if (this.state !== 'started' || !this.sandboxes.has(id)) init.kill();
+        }),
       ]);
     } catch (err) {
       await this.removeSandbox(record);
@@ -317,20 +356,23 @@ export class RootNamespaceBackend implements NamespaceBackend {
   private async removeSandbox(record: SandboxRecord): Promise<void> {
     this.sandboxes.delete(record.id);
     this.byAddress.delete(record.address);
+    // The init's end kills its PID namespace: every process a command left running.
+    record.init?.kill();
     // Commands still running inside (started by exec) would keep the namespace and its link alive.
-    for (const pid of await namespacePids(record.namespace)) {
+    for (const pid of await namespacePids(record.namespace, this.prefix)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
+    await record.init?.closed();
     try {
-      await ip(['netns', 'delete', record.namespace]);
+      await ip(['netns', 'delete', record.namespace], this.prefix);
     } catch (err) {
       this.logger.debug({ namespace: record.namespace, err: (err as Error).message }, 'sandbox namespace already gone');
     }
-    await rm(join(netnsEtcDir, record.namespace), { recursive: true, force: true });
+    await rm(this.etcDir(record.namespace), { recursive: true, force: true });
     this.freeIndexes.push(record.index);
   }
 
@@ -347,11 +389,15 @@ export class RootNamespaceBackend implements NamespaceBackend {
     const record = this.sandboxes.get(id);
     if (!record) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no namespace`);
     if (command.length === 0) throw new EmulatorError('invalid_command', 'command is empty');
-    const subprocess = execa('ip', ['netns', 'exec', record.namespace, ...command], {
+    if (!record.init?.running) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no running init`);
+    const user = this.confinement.user;
+    // nsenter joins the sandbox's namespaces; the rootless backend's user namespace is joined by the
+    // same nsenter (--user), not through the prefix.
+    const [file, ...args] = sandboxExecArgs(record.init.anchorPid, command, { user, cwd: cwd ?? '/', joinUserNamespace: this.rootless !== undefined });
+    const subprocess = execa(file!, args, {
       // The emulator's own environment (proxy variables included) must not leak into the sandbox.
-      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env.HOME ?? '/root', ...env },
+      env: { PATH: this.sandboxPath, HOME: sandboxHome(user), ...env },
       extendEnv: false,
-      cwd,
       timeout: timeoutMs,
       input,
       stdin: input === undefined ? 'ignore' : 'pipe',
@@ -368,13 +414,14 @@ export class RootNamespaceBackend implements NamespaceBackend {
   async setHosts(id: string, entries: HostsEntries): Promise<void> {
     const record = this.sandboxes.get(id);
     if (!record) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no namespace`);
-    await writeFile(join(netnsEtcDir, record.namespace, 'hosts'), hostsFileText(entries));
+    await writeFile(join(this.etcDir(record.namespace), 'hosts'), hostsFileText(entries));
   }
 
   private async writeEtc(namespace: string, gateway: string, hosts: HostsEntries): Promise<void> {
-    const dir = join(netnsEtcDir, namespace);
+    const dir = this.etcDir(namespace);
     const write = async (): Promise<void> => {
-      await mkdir(dir, { recursive: true });
+      // Readable by every user: the sandbox init binds them over /etc.
+      await mkdir(dir, { recursive: true, mode: 0o755 });
       await Promise.all([writeFile(join(dir, 'resolv.conf'), `nameserver ${gateway}\noptions timeout:2 attempts:2\n`), writeFile(join(dir, 'hosts'), hostsFileText(hosts))]);
     };
     try {
@@ -399,12 +446,13 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.helper?.kill();
     await this.helper?.closed();
     try {
-      await ip(['netns', 'delete', this.gatewayNamespace]);
+      await ip(['netns', 'delete', this.gatewayNamespace], this.prefix);
     } catch {
       // never created, or already gone
     }
     this.removeEtcNetnsIfEmpty();
     removeInstanceState(this.stateDir, this.instanceId);
+    await this.rootless?.onStop();
     this.removeProcessHandlers();
     this.state = 'stopped';
   }
@@ -428,18 +476,24 @@ export class RootNamespaceBackend implements NamespaceBackend {
       }
     }
     for (const r of this.sandboxes.values()) {
-      runSync('ip', ['netns', 'delete', r.namespace]);
-      rmSync(join(netnsEtcDir, r.namespace), { recursive: true, force: true });
+      r.init?.kill();
+      runSync('ip', ['netns', 'delete', r.namespace], this.prefix);
+      rmSync(this.etcDir(r.namespace), { recursive: true, force: true });
     }
     this.sandboxes.clear();
-    runSync('ip', ['netns', 'delete', this.gatewayNamespace]);
+    runSync('ip', ['netns', 'delete', this.gatewayNamespace], this.prefix);
     this.removeEtcNetnsIfEmpty();
     removeInstanceState(this.stateDir, this.instanceId);
+    this.rootless?.onStopSync();
     this.state = 'stopped';
   }
 
   /** /etc/netns goes when empty (our sandboxes were its only users unless someone else had files there). */
   private removeEtcNetnsIfEmpty(): void {
+    if (this.rootless) {
+      rmSync(join(this.stateDir, this.instanceId), { recursive: true, force: true });
+      return;
+    }
     try {
       rmdirSync(netnsEtcDir);
     } catch {
