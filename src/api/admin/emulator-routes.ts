@@ -10,7 +10,14 @@ export interface EmulatorInfo {
   apiUrl: string;
   ports: Record<string, number>;
   token: string;
-  interception: { mode: 'transparent' | 'explicit' | 'in-process'; reason: string };
+  interception: {
+    mode: 'transparent' | 'explicit' | 'in-process';
+    reason: string;
+    /** Transparent only: which backend, who sandbox commands run as, and what this backend cannot do (with the reason). */
+    backend?: 'root-netns' | 'rootless-userns';
+    sandboxUser?: string;
+    limitations?: string[];
+  };
   /** `passthrough`: names without a platform DNS record go to the host's resolver (`--platform-dns-passthrough`). */
   platformDns: { passthrough: boolean };
   testProxy?: { address: string; users: { username: string; password: string }[] };

@@ -71,7 +71,11 @@ export async function reapDeadInstances({ stateDir, logger, keep, prefix = [] }:
       dead.add(inst);
     }
   }
-  for (const inst of dead) removeInstanceState(stateDir, inst);
+  for (const inst of dead) {
+    removeInstanceState(stateDir, inst);
+    // The rootless backend keeps its sandboxes' resolv.conf and hosts under <stateDir>/<instance>.
+    rmSync(join(stateDir, inst), { recursive: true, force: true });
+  }
   result.instances = [...dead];
   if (result.instances.length > 0) logger.info(result, 'reaped leftovers of dead emulator instances');
   return result;

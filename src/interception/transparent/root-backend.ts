@@ -38,6 +38,7 @@ import { OriginalDestinationIndex } from './original-destination-index.js';
 import { netnsEtcDir, reapDeadInstances } from './reap.js';
 import { defaultSandboxUser, sandboxExecArgs, sandboxHome, type SandboxConfinement } from './sandbox-confinement.js';
 import { SandboxInit, sandboxPath } from './sandbox-init.js';
+import type { UserNamespaceAnchor } from './user-namespace-anchor.js';
 
 /**
  * The root implementation of NamespaceBackend (TRANSPARENT.md): one gateway namespace per instance,
@@ -65,7 +66,7 @@ export interface RootNamespaceBackendOptions {
    * namespace), keeps the sandboxes' resolv.conf/hosts under its state dir instead of /etc/netns,
    * and reports itself as `rootless-userns`.
    */
-  rootless?: { prefix: CommandPrefix; onStop(): Promise<void>; onStopSync(): void };
+  rootless?: { anchor: UserNamespaceAnchor };
 }
 
 /** Port of the sandbox resolver inside the gateway namespace. */
@@ -94,7 +95,6 @@ export class RootNamespaceBackend implements NamespaceBackend {
   readonly kind: 'root-netns' | 'rootless-userns';
   /** Who sandbox commands run as and what is masked in their mount namespace. */
   readonly confinement: SandboxConfinement;
-  private readonly prefix: CommandPrefix;
   private readonly rootless: RootNamespaceBackendOptions['rootless'];
   private readonly sandboxPath: string;
   readonly instanceId: string;
@@ -146,13 +146,17 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.dnsTtlSeconds = dnsTtlSeconds;
     this.conntrackEvents = conntrackEvents;
     this.rootless = rootless;
-    this.prefix = rootless?.prefix ?? [];
     this.kind = rootless ? 'rootless-userns' : 'root-netns';
     // The state dir is always masked (first: the fixture CA is copied into its tmpfs), and so are the
     // named network namespaces (nsenter needs privileges anyway, but nothing needs to see them).
-    const mask = [stateDir, ...(rootless ? [] : ['/run/netns']), ...(confinement.maskPaths ?? [])];
+    const mask = [stateDir, '/run/netns', ...(confinement.maskPaths ?? [])];
     this.confinement = { user: confinement.user ?? defaultSandboxUser, maskPaths: [...new Set(mask)], caCertPath: confinement.caCertPath };
     this.sandboxPath = sandboxPath(process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', this.confinement.user);
+  }
+
+  /** Empty for root; into the user namespace for rootless (see ip-command.ts). */
+  private get prefix(): CommandPrefix {
+    return this.rootless ? this.rootless.anchor.prefix : [];
   }
 
   /** Where a sandbox's resolv.conf and hosts live on the host. */
@@ -199,6 +203,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
       process.on('SIGINT', this.signalHandler);
     }
     try {
+      await this.rootless?.anchor.start();
       await reapDeadInstances({ stateDir: this.stateDir, logger: this.logger, keep: this.instanceId, prefix: this.prefix });
       const gw = this.gatewayNamespace;
       await ip(['netns', 'add', gw], this.prefix);
@@ -452,7 +457,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     }
     this.removeEtcNetnsIfEmpty();
     removeInstanceState(this.stateDir, this.instanceId);
-    await this.rootless?.onStop();
+    await this.rootless?.anchor.stop();
     this.removeProcessHandlers();
     this.state = 'stopped';
   }
@@ -484,7 +489,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     runSync('ip', ['netns', 'delete', this.gatewayNamespace], this.prefix);
     this.removeEtcNetnsIfEmpty();
     removeInstanceState(this.stateDir, this.instanceId);
-    this.rootless?.onStopSync();
+    this.rootless?.anchor.kill();
     this.state = 'stopped';
   }
 

@@ -95,18 +95,20 @@ export function sandboxInitArgs(etcDir: string, confinement: SandboxConfinement)
  */
 export function sandboxExecArgs(anchorPid: number, command: readonly string[], { user, cwd = '/', joinUserNamespace = false }: { user: SandboxUser; cwd?: string; joinUserNamespace?: boolean }): string[] {
   if (command.length === 0) throw new EmulatorError('invalid_command', 'command is empty');
-  const enter = ['nsenter', `--target=${anchorPid}`, ...(joinUserNamespace ? ['--user'] : []), '--net', '--mount', `--pid=/proc/${anchorPid}/ns/pid_for_children`, `--wdns=${cwd}`, '--'];
-  return [...enter, ...dropPrivilegesArgs(user), ...command];
+  const enter = ['nsenter', `--target=${anchorPid}`, ...(joinUserNamespace ? ['--user', '--preserve-credentials'] : []), '--net', '--mount', `--pid=/proc/${anchorPid}/ns/pid_for_children`, `--wdns=${cwd}`, '--'];
+  // A user namespace made without privileges refuses setgroups(): the groups stay this user's own.
+  return [...enter, ...dropPrivilegesArgs(user, { clearGroups: !joinUserNamespace }), ...command];
 }
 
 /** setpriv: the sandbox user, no_new_privs, no capabilities, killed when its nsenter parent dies. */
-export function dropPrivilegesArgs(user: SandboxUser): string[] {
+export function dropPrivilegesArgs(user: SandboxUser, { clearGroups = true } = {}): string[] {
   const dropCaps = ['--no-new-privs', '--bounding-set=-all', '--inh-caps=-all'];
+  const groups = clearGroups ? ['--clear-groups'] : [];
   switch (user.kind) {
     case 'uid':
-      return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', ...dropCaps, '--pdeathsig=SIGKILL', '--'];
+      return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, ...groups, ...dropCaps, '--pdeathsig=SIGKILL', '--'];
     case 'root':
-      return user.privileged ? ['setpriv', '--pdeathsig=SIGKILL', '--'] : ['setpriv', '--clear-groups', ...dropCaps, '--pdeathsig=SIGKILL', '--'];
+      return user.privileged ? ['setpriv', '--pdeathsig=SIGKILL', '--'] : ['setpriv', ...groups, ...dropCaps, '--pdeathsig=SIGKILL', '--'];
   }
 }
 
