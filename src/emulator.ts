@@ -238,7 +238,7 @@ export async function startEmulator({
         await started.start();
         backend = started;
         sandboxCa = t.sandboxCaPath(started.confinement);
-        const limitations = chosen === 'rootless' ? t.rootlessLimitations(sandboxUser) : [];
+        const limitations = chosen === 'rootless' ? t.rootlessLimitations(started.confinement.user) : [];
         interceptionInfo = {
           mode: 'transparent',
           reason:

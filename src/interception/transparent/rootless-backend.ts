@@ -13,19 +13,13 @@ import { UserNamespaceAnchor } from './user-namespace-anchor.js';
  * listed by `rootlessLimitations`, for /_emulator/info and the banner.
  */
 
-/**
- * A user namespace made without privileges maps exactly one uid (this user, as root inside): the
- * sandbox user can only be that one, without capabilities. (newuidmap with /etc/subuid ranges would
- * lift this; the emulator does not require them.)
- */
-const rootlessSandboxUser: SandboxUser = { kind: 'root', privileged: false };
-
-export function rootlessLimitations(requested: SandboxUser | undefined): string[] {
+export function rootlessLimitations(user: SandboxUser): string[] {
   const out = [
-    'sandbox commands run as your own user (uid 0 inside the user namespace, no capabilities, no_new_privs): a user namespace created without root maps a single uid, so they can read what your user can read outside the masked emulator paths',
+    user.kind === 'uid'
+      ? `sandbox commands appear as uid ${user.uid} (a nested user namespace) but are your own user to the kernel: a user namespace created without root maps a single uid, so they can read what your user can read outside the masked emulator paths`
+      : 'sandbox commands run as your own user (uid 0 inside the user namespace): a user namespace created without root maps a single uid, so they can read what your user can read outside the masked emulator paths',
   ];
-  if (requested?.kind === 'uid') out.push(`--sandbox-user ${requested.uid}:${requested.gid} is ignored: that uid is not mapped in a user namespace created without root`);
-  if (requested?.kind === 'root' && requested.privileged) out.push('--sandbox-privileged gives capabilities only inside the user namespace, never on the host');
+  if (user.kind === 'root' && user.privileged) out.push('--sandbox-privileged gives capabilities only inside the user namespace, never on the host');
   return out;
 }
 
@@ -48,11 +42,9 @@ export type RootlessNamespaceBackendOptions = Omit<RootNamespaceBackendOptions, 
 export function createRootlessNamespaceBackend(options: RootlessNamespaceBackendOptions): RootNamespaceBackend {
   const stateDir = options.stateDir ?? defaultRootlessStateDir();
   ensurePrivateDir(stateDir);
-  const sandboxUser = options.confinement?.user?.kind === 'root' ? options.confinement.user : rootlessSandboxUser;
   return new RootNamespaceBackend({
     ...options,
     stateDir,
-    confinement: { ...options.confinement, user: sandboxUser },
     rootless: { anchor: new UserNamespaceAnchor() },
   });
 }

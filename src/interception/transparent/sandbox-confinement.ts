@@ -96,14 +96,25 @@ export function sandboxInitArgs(etcDir: string, confinement: SandboxConfinement)
 export function sandboxExecArgs(anchorPid: number, command: readonly string[], { user, cwd = '/', joinUserNamespace = false }: { user: SandboxUser; cwd?: string; joinUserNamespace?: boolean }): string[] {
   if (command.length === 0) throw new EmulatorError('invalid_command', 'command is empty');
   const enter = ['nsenter', `--target=${anchorPid}`, ...(joinUserNamespace ? ['--user', '--preserve-credentials'] : []), '--net', '--mount', `--pid=/proc/${anchorPid}/ns/pid_for_children`, `--wdns=${cwd}`, '--'];
-  // A user namespace made without privileges refuses setgroups(): the groups stay this user's own.
-  return [...enter, ...dropPrivilegesArgs(user, { clearGroups: !joinUserNamespace }), ...command];
+  return [...enter, ...(joinUserNamespace ? rootlessDropPrivilegesArgs(user) : dropPrivilegesArgs(user)), ...command];
+}
+
+const dropCaps = ['--no-new-privs', '--bounding-set=-all', '--inh-caps=-all'];
+
+/**
+ * The rootless backend's user namespace maps one uid (this user, as 0) and refuses setgroups(): a
+ * non-root sandbox user is a nested user namespace mapping that uid to the sandbox uid (`id -u` says
+ * 65534; to the kernel it is still this user). `--keep-caps` lets setpriv empty the bounding set
+ * before the command runs without any capability.
+ */
+export function rootlessDropPrivilegesArgs(user: SandboxUser): string[] {
+  if (user.kind === 'root') return user.privileged ? ['setpriv', '--pdeathsig=SIGKILL', '--'] : ['setpriv', ...dropCaps, '--pdeathsig=SIGKILL', '--'];
+  return ['unshare', '--user', `--map-user=${user.uid}`, `--map-group=${user.gid}`, '--keep-caps', '--', 'setpriv', ...dropCaps, '--pdeathsig=SIGKILL', '--'];
 }
 
 /** setpriv: the sandbox user, no_new_privs, no capabilities, killed when its nsenter parent dies. */
-export function dropPrivilegesArgs(user: SandboxUser, { clearGroups = true } = {}): string[] {
-  const dropCaps = ['--no-new-privs', '--bounding-set=-all', '--inh-caps=-all'];
-  const groups = clearGroups ? ['--clear-groups'] : [];
+export function dropPrivilegesArgs(user: SandboxUser): string[] {
+  const groups = ['--clear-groups'];
   switch (user.kind) {
     case 'uid':
       return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, ...groups, ...dropCaps, '--pdeathsig=SIGKILL', '--'];
