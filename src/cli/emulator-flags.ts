@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Emulator, EmulatorOptions } from '../emulator.js';
 import { createLogger } from '../log.js';
+import { parseSandboxUser } from '../interception/transparent/sandbox-confinement.js';
 import { parsePort, UsageError } from './args.js';
 
 /** Flags shared by `start` and `run` that shape the emulated world (not the API or state). */
@@ -13,6 +14,9 @@ export const worldFlagOptions = {
   'udp-egress': { type: 'string' },
   'platform-dns-passthrough': { type: 'boolean' },
   interception: { type: 'string' },
+  'transparent-backend': { type: 'string' },
+  'sandbox-user': { type: 'string' },
+  'sandbox-privileged': { type: 'boolean' },
 } as const;
 
 /** Every flag `start` and `run` share: the API, state, logging and the world. */
@@ -30,7 +34,16 @@ export const startFlagOptions = {
 export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
                       how sandbox traffic reaches the gateway (default auto: transparent network
                       namespaces when root or CAP_NET_ADMIN allows, else explicit ingress ports;
-                      env SEE_INTERCEPTION)
+                      env SEE_INTERCEPTION; \`sandbox-egress-emulator detect\` says which modes work here and why)
+  --transparent-backend <auto|root|rootless>
+                      root: network namespaces (root or CAP_NET_ADMIN); rootless: the same inside a user
+                      namespace of your own; auto (default): root when possible, else rootless
+  --sandbox-user <65534|UID[:GID]|root>
+                      who transparent sandbox commands run as (default 65534, no capabilities,
+                      no_new_privs); root is uid 0 still without capabilities
+  --sandbox-privileged
+                      with --sandbox-user root: keep root's capabilities (the sandbox can then leave
+                      its namespaces)
   --proxy-user <u:p>  a user of the embedded SOCKS5 test proxy (repeatable; default proxy-user:proxy-pass)
   --test-proxy-port <n>  the test proxy's port (default 0: a free one)
   --no-test-proxy     run neither the test proxy nor the customer services behind it
@@ -57,12 +70,24 @@ type WorldFlagValues = {
   'udp-egress'?: string;
   'platform-dns-passthrough'?: boolean;
   interception?: string;
+  'transparent-backend'?: string;
+  'sandbox-user'?: string;
+  'sandbox-privileged'?: boolean;
 };
 
 function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) throw new UsageError(`invalid ${flag} "${value}": must be one of ${allowed.join(', ')}`);
   return value as T;
+}
+
+function sandboxUserOption(value: string | undefined, privileged: boolean): Pick<EmulatorOptions, 'sandboxUser'> {
+  if (value === undefined && !privileged) return {};
+  try {
+    return { sandboxUser: parseSandboxUser(value ?? (privileged ? 'root' : '65534'), privileged) };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** Turns the world flags into emulator options; throws UsageError with the flag's name on bad values. */
@@ -72,6 +97,8 @@ export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {
     directEgress: oneOf(values['direct-egress'], '--direct-egress', ['loopback-only', 'real'] as const),
     udpEgress: oneOf(values['udp-egress'], '--udp-egress', ['reject', 'direct'] as const),
     interception: oneOf(values.interception ?? env.SEE_INTERCEPTION, '--interception', ['auto', 'transparent', 'explicit'] as const) ?? 'auto',
+    transparentBackend: oneOf(values['transparent-backend'], '--transparent-backend', ['auto', 'root', 'rootless'] as const) ?? 'auto',
+    ...sandboxUserOption(values['sandbox-user'], values['sandbox-privileged'] === true),
     ...(values['platform-dns-passthrough'] ? { platformDns: { passthrough: true } } : {}),
   };
   if (values['no-test-proxy']) {

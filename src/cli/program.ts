@@ -13,6 +13,7 @@ Commands:
   credential            s0-compatible: credential list|get|create|update|delete
   flows                 the gateway's flows as a table (--follow, --sandbox ID, --json)
   evaluate              what the gateway would decide for a flow, and why (-s ID --host H --port P)
+  detect                which interception modes work here, why not, and the command that fixes it
 
 Options:
   -v, --version         print the version
@@ -30,6 +31,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   credential: async () => (await import('./commands/credential.js')).run,
   flows: async () => (await import('./commands/flows.js')).run,
   evaluate: async () => (await import('./commands/evaluate.js')).run,
+  detect: async () => (await import('./commands/detect.js')).run,
 };
 
 /**

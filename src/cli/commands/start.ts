@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
 import { parseCommandArgs } from '../args.js';
@@ -29,6 +30,8 @@ export const run: CliCommand = async (args, io) => {
     return 2;
   }
   const logger = options.logger!;
+  // The ready file carries the token: hidden from transparent sandboxes like the data dir.
+  if (values['ready-file']) options.sandboxMaskPaths = [resolve(values['ready-file'])];
 
   // A last line of defence: a promise rejected by a bug somewhere in a data path is logged, not fatal.
   process.on('unhandledRejection', (reason) => logger.error({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection'));
@@ -89,6 +92,8 @@ function printBanner(io: CliIo, emulator: Emulator) {
     `  token        ${emulator.token}`,
     `  state        ${info.ephemeral ? 'in memory (--ephemeral)' : info.dataDir}`,
     `  interception ${info.interception.mode} (${info.interception.reason})`,
+    ...(info.interception.sandboxUser ? [`  sandbox user ${info.interception.sandboxUser}`] : []),
+    ...(info.interception.limitations ?? []).map((l) => `  limitation   ${l}`),
     `  platform DNS ${info.platformDns.passthrough ? "view records, then the host's resolver (--platform-dns-passthrough)" : 'view records only'}`,
   ];
   if (info.testProxy) {
