@@ -1,5 +1,5 @@
 import type dgram from 'node:dgram';
-import { rmSync, rmdirSync } from 'node:fs';
+import { readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type net from 'node:net';
 import { join } from 'node:path';
@@ -147,10 +147,11 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.conntrackEvents = conntrackEvents;
     this.rootless = rootless;
     this.kind = rootless ? 'rootless-userns' : 'root-netns';
-    // The state dir is always masked (first: the fixture CA is copied into its tmpfs), and so are the
-    // named network namespaces (nsenter needs privileges anyway, but nothing needs to see them).
-    const mask = [stateDir, '/run/netns', ...(confinement.maskPaths ?? [])];
-    this.confinement = { user: confinement.user ?? defaultSandboxUser, maskPaths: [...new Set(mask)], caCertPath: confinement.caCertPath };
+    // The state dir is always masked (first: the fixture CA is copied into its tmpfs). /run/netns is
+    // not: entering a namespace needs CAP_SYS_ADMIN, which only --sandbox-privileged keeps, and that
+    // one could unmount a mask anyway.
+    const mask = [stateDir, ...(confinement.maskPaths ?? [])];
+    this.confinement = { user: confinement.user ?? defaultSandboxUser, maskPaths: [...new Set(mask)], caCertPath: confinement.caCertPath, caCertText: readCaText(confinement.caCertPath) };
     this.sandboxPath = sandboxPath(process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', this.confinement.user);
   }
 
@@ -516,6 +517,16 @@ export class RootNamespaceBackend implements NamespaceBackend {
 /** Creates the root backend; `start()` it before use. */
 export function createRootNamespaceBackend(options: RootNamespaceBackendOptions): RootNamespaceBackend {
   return new RootNamespaceBackend(options);
+}
+
+/** The CA's PEM text, or undefined when there is none or it cannot be read (the sandbox then has no copy). */
+function readCaText(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 const stripMapped = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);

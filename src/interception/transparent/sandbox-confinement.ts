@@ -27,6 +27,8 @@ export interface SandboxConfinement {
   maskPaths: readonly string[];
   /** The fixture CA on the host; copied into the sandbox where every user can read it. */
   caCertPath?: string;
+  /** Its PEM text (read once by the backend; passed to the init as an argument). */
+  caCertText?: string;
 }
 
 /** The process title of a sandbox's init (what `cat /proc/1/cmdline` shows inside). */
@@ -43,19 +45,19 @@ export const sandboxInitReadyLine = 'see-sandbox-init-ready';
 const perlInit = `$0 = "${sandboxInitTitle}"; $| = 1; my $rin = ""; vec($rin, 0, 1) = 1; while (1) { 1 while waitpid(-1, 1) > 0; my $r = $rin; if (select($r, undef, undef, 1) > 0) { my $n = sysread(STDIN, my $b, 64); exit 0 if !$n; } }`;
 
 /**
- * The shell script the init starts with: `sh -c <script> see-sandbox-init <etcDir> <caSrc> <mask>...`.
- * Paths arrive as positional parameters, never interpolated into the script.
+ * The shell script the init starts with: `sh -c <script> see-sandbox-init <etcDir> <caPem> <mask>...`.
+ * Paths (and the CA's text) arrive as positional parameters, never interpolated into the script. Few
+ * processes: each one costs a sandbox creation several milliseconds on a busy machine.
  */
 export const sandboxInitScript = String.raw`set -e
-etc="$1"; ca="$2"; shift 2
+umask 022
+etc="$1"; ca_text="$2"; shift 2
 bind_file() {
   dst="$2"
   # A symlinked /etc/resolv.conf (systemd-resolved) may point into a /run we cannot see: bind over its target.
   if [ -L "$dst" ]; then dst="$(readlink -m "$dst")"; mkdir -p "$(dirname "$dst")"; [ -e "$dst" ] || : > "$dst"; fi
   mount --bind "$1" "$dst"
 }
-# Read before masking: the CA may live under a masked path.
-ca_text=""; if [ -n "$ca" ] && [ -r "$ca" ]; then ca_text="$(cat "$ca")"; fi
 bind_file "$etc/resolv.conf" /etc/resolv.conf
 bind_file "$etc/hosts" /etc/hosts
 first=""
@@ -67,7 +69,7 @@ for p in "$@"; do
     mount --bind /dev/null "$p"
   fi
 done
-if [ -n "$ca_text" ] && [ -n "$first" ]; then printf '%s\n' "$ca_text" > "$first/ca.crt"; chmod 0644 "$first/ca.crt"; fi
+if [ -n "$ca_text" ] && [ -n "$first" ]; then printf '%s' "$ca_text" > "$first/ca.crt"; fi
 echo ${sandboxInitReadyLine}
 if command -v perl >/dev/null 2>&1; then exec perl -e '${perlInit}'; fi
 exec sh -c 'while read -r _; do :; done'
@@ -76,7 +78,7 @@ exec sh -c 'while read -r _; do :; done'
 /** Where the CA is inside the sandbox (see sandboxInitScript), or undefined when none is copied. */
 export function sandboxCaPath(confinement: SandboxConfinement): string | undefined {
   const dir = confinement.maskPaths[0];
-  return confinement.caCertPath && dir ? `${dir.replace(/\/+$/, '')}/ca.crt` : undefined;
+  return confinement.caCertText && dir ? `${dir.replace(/\/+$/, '')}/ca.crt` : undefined;
 }
 
 /**
@@ -84,7 +86,7 @@ export function sandboxCaPath(confinement: SandboxConfinement): string | undefin
  * namespaces, a fresh /proc, and the init killed with its `unshare` parent.
  */
 export function sandboxInitArgs(etcDir: string, confinement: SandboxConfinement): string[] {
-  return ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '--', 'sh', '-c', sandboxInitScript, sandboxInitTitle, etcDir, confinement.caCertPath ?? '', ...confinement.maskPaths];
+  return ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '--', 'sh', '-c', sandboxInitScript, sandboxInitTitle, etcDir, confinement.caCertText ?? '', ...confinement.maskPaths];
 }
 
 /**

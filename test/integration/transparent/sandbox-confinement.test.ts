@@ -88,8 +88,9 @@ describe.skipIf(skip).each(transparentBackends)('sandbox confinement (%s backend
   });
 
   it("cannot enter the emulator's network namespace", async () => {
-    const r = await run(emu, id, `nsenter --net=/proc/${process.pid}/ns/net true; echo "exit $?"; ls /run/netns 2>&1 | wc -l`);
-    expect(r.stdout).toMatch(/^exit [1-9]\d*\n0\n$/);
+    const gateway = `/run/netns/see-${emu.sandbox(id).view()!.namespace!.split('-')[1]}-gw`;
+    const r = await run(emu, id, `nsenter --net=/proc/${process.pid}/ns/net true; echo "exit $?"; nsenter --net=${gateway} true; echo "exit $?"`);
+    expect(r.stdout).toMatch(/^exit [1-9]\d*\nexit [1-9]\d*\n$/);
   });
 
   it("cannot read the emulator's data dir, token or secrets key", async () => {

@@ -45,9 +45,10 @@ describe('sandbox confinement argument vectors', () => {
   });
 
   it('the init gets its paths as arguments, never inside the script', () => {
-    const args = sandboxInitArgs('/etc/netns/see-x', { user: defaultSandboxUser, maskPaths: ['/run/see', "/data/it's here"], caCertPath: '/pkg/ca.crt' });
+    const pem = '-----BEGIN CERTIFICATE-----\n$(reboot)\n-----END CERTIFICATE-----\n';
+    const args = sandboxInitArgs('/etc/netns/see-x', { user: defaultSandboxUser, maskPaths: ['/run/see', "/data/it's here"], caCertPath: '/pkg/ca.crt', caCertText: pem });
     expect(args.slice(0, 5)).toEqual(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']);
-    expect(args.slice(-5)).toEqual(['see-sandbox-init', '/etc/netns/see-x', '/pkg/ca.crt', '/run/see', "/data/it's here"]);
+    expect(args.slice(-5)).toEqual(['see-sandbox-init', '/etc/netns/see-x', pem, '/run/see', "/data/it's here"]);
     expect(sandboxInitScript).not.toContain('/run/see');
   });
 
@@ -56,7 +57,7 @@ describe('sandbox confinement argument vectors', () => {
   });
 
   it('the CA copy lives in the first masked directory', () => {
-    expect(sandboxCaPath({ user: defaultSandboxUser, maskPaths: ['/run/sandbox-egress-emulator/'], caCertPath: '/x/ca.crt' })).toBe('/run/sandbox-egress-emulator/ca.crt');
+    expect(sandboxCaPath({ user: defaultSandboxUser, maskPaths: ['/run/sandbox-egress-emulator/'], caCertPath: '/x/ca.crt', caCertText: 'PEM' })).toBe('/run/sandbox-egress-emulator/ca.crt');
     expect(sandboxCaPath({ user: defaultSandboxUser, maskPaths: ['/run/x'] })).toBeUndefined();
   });
 
