@@ -1,5 +1,5 @@
 import type dgram from 'node:dgram';
-import { readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type net from 'node:net';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ import {
 import { gatewayRuleset, gatewayTable } from './nft-ruleset.js';
 import { OriginalDestinationIndex } from './original-destination-index.js';
 import { netnsEtcDir, reapDeadInstances } from './reap.js';
-import { defaultSandboxUser, sandboxExecArgs, sandboxHome, type SandboxConfinement } from './sandbox-confinement.js';
+import { defaultSandboxUser, sandboxExecArgs, sandboxFstab, sandboxHome, type SandboxConfinement } from './sandbox-confinement.js';
 import { SandboxInit, sandboxPath } from './sandbox-init.js';
 import type { UserNamespaceAnchor } from './user-namespace-anchor.js';
 
@@ -339,7 +339,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
           this.prefix,
         ),
         // The sandbox's own PID and mount namespaces (sandbox-confinement.ts), in parallel with the links.
-        SandboxInit.start({ namespace, etcDir: this.etcDir(namespace), confinement: this.confinement, logger: this.logger, prefix: this.prefix }).then((init) => {
+        SandboxInit.start({ namespace, fstabPath: join(this.etcDir(namespace), 'fstab'), confinement: this.confinement, logger: this.logger, prefix: this.prefix }).then((init) => {
           record.init = init;
           if (this.state !== 'started' || !this.sandboxes.has(id)) init.kill();
         }),
@@ -428,7 +428,11 @@ export class RootNamespaceBackend implements NamespaceBackend {
     const write = async (): Promise<void> => {
       // Readable by every user: the sandbox init binds them over /etc.
       await mkdir(dir, { recursive: true, mode: 0o755 });
-      await Promise.all([writeFile(join(dir, 'resolv.conf'), `nameserver ${gateway}\noptions timeout:2 attempts:2\n`), writeFile(join(dir, 'hosts'), hostsFileText(hosts))]);
+      await Promise.all([
+        writeFile(join(dir, 'resolv.conf'), `nameserver ${gateway}\noptions timeout:2 attempts:2\n`),
+        writeFile(join(dir, 'hosts'), hostsFileText(hosts)),
+        writeFile(join(dir, 'fstab'), sandboxFstab({ etcDir: dir, masks: this.maskKinds() })),
+      ]);
     };
     try {
       await write();
@@ -437,6 +441,19 @@ export class RootNamespaceBackend implements NamespaceBackend {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await write();
     }
+  }
+
+  /** The masked paths that exist now, each as a directory or a file (missing ones are skipped). */
+  private maskKinds(): { path: string; kind: 'dir' | 'file' }[] {
+    const out: { path: string; kind: 'dir' | 'file' }[] = [];
+    for (const path of this.confinement.maskPaths) {
+      try {
+        out.push({ path, kind: statSync(path).isDirectory() ? 'dir' : 'file' });
+      } catch {
+        // not there (yet): nothing to hide
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {

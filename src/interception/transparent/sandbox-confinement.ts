@@ -37,41 +37,46 @@ export const sandboxInitTitle = 'see-sandbox-init';
 export const sandboxInitReadyLine = 'see-sandbox-init-ready';
 
 /**
- * The init: reaps orphans (it is PID 1 of the sandbox's PID namespace) and exits when its stdin
- * closes, i.e. when the emulator goes away, crash included; the kernel then kills every process left
- * in the namespace. perl is part of every Debian-like base system; without it, a shell loop does the
- * exit-on-close part (orphans are then reaped only when the sandbox ends).
+ * The sandbox's mounts as an fstab, so that one `mount --fstab <file> -a` makes them all (in order):
+ * its resolv.conf and hosts over /etc, a sysfs of its own network namespace, and every masked path —
+ * directories under an empty tmpfs, files under /dev/null (`nofail`: a path gone meanwhile is skipped).
  */
-const perlInit = `$0 = "${sandboxInitTitle}"; $| = 1; my $rin = ""; vec($rin, 0, 1) = 1; while (1) { 1 while waitpid(-1, 1) > 0; my $r = $rin; if (select($r, undef, undef, 1) > 0) { my $n = sysread(STDIN, my $b, 64); exit 0 if !$n; } }`;
+export interface SandboxMounts {
+  etcDir: string;
+  masks: readonly { path: string; kind: 'dir' | 'file' }[];
+}
+
+/** fstab fields escape blanks, newlines and backslashes as octal (fstab(5)). */
+export const fstabEscape = (field: string): string => field.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+
+export function sandboxFstab({ etcDir, masks }: SandboxMounts): string {
+  const line = (...fields: string[]): string => `${fields.map(fstabEscape).join(' ')} 0 0\n`;
+  let text = line(`${etcDir}/resolv.conf`, '/etc/resolv.conf', 'none', 'bind') + line(`${etcDir}/hosts`, '/etc/hosts', 'none', 'bind') + line('see-sysfs', '/sys', 'sysfs', 'nofail');
+  for (const m of masks) text += m.kind === 'dir' ? line('see-masked', m.path, 'tmpfs', 'mode=0755,size=1m,nofail') : line('/dev/null', m.path, 'none', 'bind,nofail');
+  return text;
+}
 
 /**
- * The shell script the init starts with: `sh -c <script> see-sandbox-init <etcDir> <caPem> <mask>...`.
- * Paths (and the CA's text) arrive as positional parameters, never interpolated into the script. Few
- * processes: each one costs a sandbox creation several milliseconds on a busy machine.
+ * The init (perl: part of every Debian-like base system): makes the mounts, writes the CA copy,
+ * reports ready, then reaps orphans (it is PID 1 of the sandbox's PID namespace) and exits when its
+ * stdin closes, i.e. when the emulator goes away, crash included; the kernel then kills every process
+ * left in the namespace. Arguments: <fstab> <CA text> <CA destination>. A symlinked /etc/resolv.conf
+ * (systemd-resolved) may point into a /run the rootless backend replaced: its target is created first.
  */
+export const sandboxInitPerl = `$0 = "${sandboxInitTitle}"; $| = 1; umask 022; my ($fstab, $ca, $dst) = @ARGV; @ARGV = ();
+for my $f ("/etc/resolv.conf", "/etc/hosts") { next unless -l $f; my $t = readlink $f; $t = "/etc/$t" unless $t =~ m{^/}; next if -e $t; (my $d = $t) =~ s{/[^/]*$}{}; system("mkdir", "-p", $d); open(my $h, ">", $t) and close $h; }
+system("mount", "--fstab", $fstab, "-a") == 0 or die "mount failed\\n";
+if (length $ca) { open(my $h, ">", $dst) or die "$dst: $!\\n"; print $h $ca; close $h; }
+print "${sandboxInitReadyLine}\\n";
+my $rin = ""; vec($rin, 0, 1) = 1;
+while (1) { 1 while waitpid(-1, 1) > 0; my $r = $rin; if (select($r, undef, undef, 1) > 0) { my $n = sysread(STDIN, my $b, 64); exit 0 if !$n; } }`;
+
+/** Without perl: the same in sh, except that orphans are reaped only when the sandbox ends. */
 export const sandboxInitScript = String.raw`set -e
 umask 022
-etc="$1"; ca_text="$2"; shift 2
-bind_file() {
-  dst="$2"
-  # A symlinked /etc/resolv.conf (systemd-resolved) may point into a /run we cannot see: bind over its target.
-  if [ -L "$dst" ]; then dst="$(readlink -m "$dst")"; mkdir -p "$(dirname "$dst")"; [ -e "$dst" ] || : > "$dst"; fi
-  mount --bind "$1" "$dst"
-}
-bind_file "$etc/resolv.conf" /etc/resolv.conf
-bind_file "$etc/hosts" /etc/hosts
-first=""
-for p in "$@"; do
-  if [ -d "$p" ]; then
-    mount -t tmpfs -o mode=0755,size=1m see-masked "$p"
-    [ -n "$first" ] || first="$p"
-  elif [ -e "$p" ]; then
-    mount --bind /dev/null "$p"
-  fi
-done
-if [ -n "$ca_text" ] && [ -n "$first" ]; then printf '%s' "$ca_text" > "$first/ca.crt"; fi
+mount --fstab "$1" -a
+if [ -n "$2" ]; then printf '%s' "$2" > "$3"; fi
 echo ${sandboxInitReadyLine}
-if command -v perl >/dev/null 2>&1; then exec perl -e '${perlInit}'; fi
 exec sh -c 'while read -r _; do :; done'
 `;
 
@@ -82,11 +87,13 @@ export function sandboxCaPath(confinement: SandboxConfinement): string | undefin
 }
 
 /**
- * The argv (after the namespace entry prefix) that starts a sandbox's init: new PID and mount
- * namespaces, a fresh /proc, and the init killed with its `unshare` parent.
+ * The argv (after the rootless prefix, if any) that starts a sandbox's init in the named network
+ * namespace: new PID and mount namespaces, a fresh /proc, the init killed with its `unshare` parent.
  */
-export function sandboxInitArgs(etcDir: string, confinement: SandboxConfinement): string[] {
-  return ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '--', 'sh', '-c', sandboxInitScript, sandboxInitTitle, etcDir, confinement.caCertText ?? '', ...confinement.maskPaths];
+export function sandboxInitArgs(namespace: string, fstabPath: string, confinement: SandboxConfinement, { perl = true } = {}): string[] {
+  const ca = sandboxCaPath(confinement);
+  const init = perl ? ['perl', '-e', sandboxInitPerl] : ['sh', '-c', sandboxInitScript, sandboxInitTitle];
+  return ['nsenter', `--net=/run/netns/${namespace}`, '--', 'unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', '--', ...init, fstabPath, ca ? confinement.caCertText! : '', ca ?? ''];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { EmulatorError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { prefixed, type CommandPrefix } from './ip-command.js';
@@ -13,7 +13,8 @@ import { sandboxInitArgs, sandboxInitReadyLine, type SandboxConfinement } from '
  */
 export interface SandboxInitOptions {
   namespace: string;
-  etcDir: string;
+  /** The sandbox's fstab (sandboxFstab), written by the backend. */
+  fstabPath: string;
   confinement: SandboxConfinement;
   logger: Logger;
   prefix?: CommandPrefix;
@@ -27,8 +28,9 @@ export class SandboxInit {
   private exited = false;
   private output = '';
 
-  private constructor({ namespace, etcDir, confinement, prefix = [] }: SandboxInitOptions) {
-    const [file, args] = prefixed(prefix, 'ip', ['netns', 'exec', namespace, ...sandboxInitArgs(etcDir, confinement)]);
+  private constructor({ namespace, fstabPath, confinement, prefix = [] }: SandboxInitOptions) {
+    const [head, ...rest] = sandboxInitArgs(namespace, fstabPath, confinement, { perl: perlAvailable() });
+    const [file, args] = prefixed(prefix, head!, rest);
     this.process = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
     // Nothing is ever written: the pipe exists to close when we go away.
     this.process.stdin!.on('error', () => undefined);
@@ -98,6 +100,13 @@ export class SandboxInit {
     if (!this.running) return;
     await new Promise<void>((resolve) => this.process.once('exit', () => resolve()));
   }
+}
+
+let perl: boolean | undefined;
+/** perl on PATH (checked once): the init that reaps orphans; without it, a shell loop. */
+function perlAvailable(): boolean {
+  perl ??= (process.env.PATH ?? '/usr/bin:/bin').split(':').some((dir) => dir.startsWith('/') && existsSync(`${dir}/perl`));
+  return perl;
 }
 
 /**

@@ -10,7 +10,9 @@ import {
   rootlessDropPrivilegesArgs,
   sandboxCaPath,
   sandboxExecArgs,
+  sandboxFstab,
   sandboxInitArgs,
+  sandboxInitPerl,
   sandboxInitScript,
 } from '../../../src/interception/transparent/sandbox-confinement.js';
 import { sandboxPath } from '../../../src/interception/transparent/sandbox-init.js';
@@ -44,16 +46,31 @@ describe('sandbox confinement argument vectors', () => {
     expect(() => sandboxExecArgs(1, [], { user: defaultSandboxUser })).toThrow(/command is empty/);
   });
 
-  it('the init gets its paths as arguments, never inside the script', () => {
+  it('the init gets its paths and the CA as arguments, never inside its code', () => {
     const pem = '-----BEGIN CERTIFICATE-----\n$(reboot)\n-----END CERTIFICATE-----\n';
-    const args = sandboxInitArgs('/etc/netns/see-x', { user: defaultSandboxUser, maskPaths: ['/run/see', "/data/it's here"], caCertPath: '/pkg/ca.crt', caCertText: pem });
-    expect(args.slice(0, 5)).toEqual(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']);
-    expect(args.slice(-5)).toEqual(['see-sandbox-init', '/etc/netns/see-x', pem, '/run/see', "/data/it's here"]);
-    expect(sandboxInitScript).not.toContain('/run/see');
+    const confinement = { user: defaultSandboxUser, maskPaths: ['/run/see', "/data/it's here"], caCertPath: '/pkg/ca.crt', caCertText: pem };
+    const args = sandboxInitArgs('see-abcde-s0', '/etc/netns/see-abcde-s0/fstab', confinement);
+    expect(args.slice(0, 8)).toEqual(['nsenter', '--net=/run/netns/see-abcde-s0', '--', 'unshare', '--pid', '--fork', '--kill-child', '--mount-proc']);
+    expect(args.slice(-3)).toEqual(['/etc/netns/see-abcde-s0/fstab', pem, '/run/see/ca.crt']);
+    expect(args).toContain('perl');
+    expect(sandboxInitArgs('n', '/f', confinement, { perl: false })).toContain('sh');
+    expect(sandboxInitPerl).not.toContain('/run/see');
   });
 
-  it('the init script is valid sh', () => {
+  it('the init code is valid sh and valid perl', () => {
     expect(() => execFileSync('sh', ['-n', '-c', sandboxInitScript])).not.toThrow();
+    expect(() => execFileSync('perl', ['-c', '-e', sandboxInitPerl], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  it('the fstab binds resolv.conf and hosts first, then masks; blanks and backslashes are escaped', () => {
+    expect(sandboxFstab({ etcDir: '/state/i1/see-i1-s0', masks: [{ path: '/state', kind: 'dir' }, { path: '/home/u/my data', kind: 'dir' }, { path: '/tmp/ready\\.json', kind: 'file' }] })).toBe(
+      '/state/i1/see-i1-s0/resolv.conf /etc/resolv.conf none bind 0 0\n' +
+        '/state/i1/see-i1-s0/hosts /etc/hosts none bind 0 0\n' +
+        'see-sysfs /sys sysfs nofail 0 0\n' +
+        'see-masked /state tmpfs mode=0755,size=1m,nofail 0 0\n' +
+        'see-masked /home/u/my\\040data tmpfs mode=0755,size=1m,nofail 0 0\n' +
+        '/dev/null /tmp/ready\\134.json none bind,nofail 0 0\n',
+    );
   });
 
   it('the CA copy lives in the first masked directory', () => {
