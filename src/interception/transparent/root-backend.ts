@@ -321,6 +321,12 @@ export class RootNamespaceBackend implements NamespaceBackend {
     const gw = this.gatewayNamespace;
     try {
       await Promise.all([ip(['netns', 'add', namespace], this.prefix), this.writeEtc(namespace, addressing.gateway, hosts)]);
+      // The sandbox's own PID and mount namespaces (sandbox-confinement.ts), started while the links are made.
+      const starting = SandboxInit.start({ namespace, fstabPath: join(this.etcDir(namespace), 'fstab'), confinement: this.confinement, logger: this.logger, prefix: this.prefix }).then((init) => {
+        record.init = init;
+        if (this.state !== 'started' || !this.sandboxes.has(id)) init.kill();
+      });
+      starting.catch(() => undefined); // awaited below; a link failure first must not leave it unhandled
       // Created directly inside the two namespaces: the pair never exists in the host namespace. The
       // largest MTU makes sandbox ↔ gateway traffic move in loopback-sized segments (1500 would cost
       // ~40× the packets per byte, and the throughput with it).
@@ -338,11 +344,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
           ],
           this.prefix,
         ),
-        // The sandbox's own PID and mount namespaces (sandbox-confinement.ts), in parallel with the links.
-        SandboxInit.start({ namespace, fstabPath: join(this.etcDir(namespace), 'fstab'), confinement: this.confinement, logger: this.logger, prefix: this.prefix }).then((init) => {
-          record.init = init;
-          if (this.state !== 'started' || !this.sandboxes.has(id)) init.kill();
-        }),
+        starting,
       ]);
     } catch (err) {
       await this.removeSandbox(record);
