@@ -26,7 +26,8 @@ export function rootlessLimitations(user: SandboxUser): string[] {
 /** Per-user state dir, outside /run (the user namespace puts a tmpfs over /run). Must be ours and private. */
 export function defaultRootlessStateDir(): string {
   const uid = process.getuid?.() ?? 0;
-  return join(tmpdir(), `sandbox-egress-emulator-${uid}`);
+  const tmp = tmpdir();
+  return join(tmp === '/run' || tmp.startsWith('/run/') ? '/tmp' : tmp, `sandbox-egress-emulator-${uid}`);
 }
 
 function ensurePrivateDir(dir: string): void {
