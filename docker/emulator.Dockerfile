@@ -12,9 +12,10 @@ COPY web ./web
 RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-# Transparent interception: network namespaces (iproute2), nftables redirects, conntrack lookups.
+# Transparent interception: network namespaces (iproute2), nftables redirects, conntrack lookups;
+# util-linux (unshare, nsenter, setpriv) confines sandbox commands (perl-base, in the image, is their init).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 nftables conntrack ca-certificates \
+ && apt-get install -y --no-install-recommends iproute2 nftables conntrack util-linux ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./

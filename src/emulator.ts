@@ -33,6 +33,7 @@ import { openStore, type Store } from './store/db.js';
 import { asPortInUse, assertPortFree } from './net/port-check.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import type { NamespaceBackend } from './interception/namespace-backend.js';
+import type { SandboxUser } from './interception/transparent/sandbox-confinement.js';
 import { defaultCustomerDns, fixtureCaCertPath, startCustomerServices, type CustomerServices } from './test-proxy/customer-services.js';
 import { createTestProxy, defaultTestProxyUsers, type TestProxy, type TestProxyUser } from './test-proxy/proxy.js';
 import { defaultPlatformRecords, loadWorldFixture } from './world/default-world.js';
@@ -75,6 +76,18 @@ export interface EmulatorOptions {
    * CAP_NET_ADMIN) or `auto` (transparent when possible, the CLI default).
    */
   interception?: 'auto' | 'transparent' | 'explicit';
+  /**
+   * Which transparent backend: `root` (network namespaces; root or CAP_NET_ADMIN), `rootless` (the
+   * same inside a user namespace of this user's own) or `auto` (root when possible, else rootless).
+   */
+  transparentBackend?: 'auto' | 'root' | 'rootless';
+  /**
+   * Who transparent sandboxes' commands run as (default uid 65534 without capabilities; the rootless
+   * backend can only run them as this user, uid 0 inside its namespace, without capabilities).
+   */
+  sandboxUser?: SandboxUser;
+  /** More host paths to hide from transparent sandboxes (the data dir and the state dir always are). */
+  sandboxMaskPaths?: string[];
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   now?: () => Date;
@@ -145,6 +158,9 @@ export async function startEmulator({
   platformDns: { passthrough = false, ...passthroughOptions } = {},
   gatewayTimeouts,
   interception = 'explicit',
+  transparentBackend = 'auto',
+  sandboxUser,
+  sandboxMaskPaths = [],
   env = process.env,
   logger = silentLogger(),
   now = () => new Date(),
@@ -224,26 +240,48 @@ export async function startEmulator({
       reason: 'explicit interception was requested: each sandbox gets loopback SOCKS5 and HTTP CONNECT ingress ports (GET /_emulator/sandboxes/{id}); only programs that honour proxy settings are captured',
     };
     let lookup: (sandboxId: string, name: string) => string[] | undefined | Promise<string[] | undefined> = () => undefined;
+    let sandboxCa: string | undefined;
     if (interception !== 'explicit') {
-      const { detectTransparentSupport, createRootNamespaceBackend } = await import('./interception/transparent/index.js');
-      const support = await detectTransparentSupport();
-      if (support.ok) {
+      const t = await import('./interception/transparent/index.js');
+      // Root is preferred; rootless when root is not available (or asked for).
+      const root = transparentBackend === 'rootless' ? undefined : await t.detectRootBackend();
+      const rootless = root?.ok || transparentBackend === 'root' ? undefined : await t.detectRootlessBackend();
+      const chosen = root?.ok ? 'root' : rootless?.ok ? 'rootless' : undefined;
+      if (chosen) {
         // The sandbox resolver's answers feed the gateway's DNS snoop cache (names SSH flows).
         const onAnswer = (id: string, name: string, addresses: string[], ttlSeconds: number) => {
           for (const address of addresses) gateway.dnsSnoop.record(id, address, name, ttlSeconds);
         };
-        const started = createRootNamespaceBackend({ dns: { lookup: (id, name) => lookup(id, name), onAnswer }, logger });
+        const confinement = {
+          ...(sandboxUser ? { user: sandboxUser } : {}),
+          maskPaths: [...(ephemeral ? [] : [dataDir!]), ...sandboxMaskPaths],
+          caCertPath: customerServices ? fixtureCaCertPath : undefined,
+        };
+        const options = { dns: { lookup: (id: string, name: string) => lookup(id, name), onAnswer }, logger, confinement };
+        const started = chosen === 'root' ? t.createRootNamespaceBackend(options) : t.createRootlessNamespaceBackend(options);
         stops.push(() => started.stop());
         await started.start();
         backend = started;
-        interceptionInfo = { mode: 'transparent', reason: 'network namespaces per sandbox; nftables in the gateway namespace redirect all TCP and UDP to the gateway (root netns backend)' };
-      } else if (interception === 'transparent') {
-        throw new Error(`transparent interception is not available: ${support.reason}`);
+        sandboxCa = t.sandboxCaPath(started.confinement);
+        const limitations = chosen === 'rootless' ? t.rootlessLimitations(started.confinement.user) : [];
+        interceptionInfo = {
+          mode: 'transparent',
+          reason:
+            chosen === 'root'
+              ? 'network namespaces per sandbox; nftables in the gateway namespace redirect all TCP and UDP to the gateway (root netns backend)'
+              : `network namespaces per sandbox inside a user namespace of this user (rootless backend${root && !root.ok ? `; root backend not available: ${root.reason}` : ''}); nftables in the gateway namespace redirect all TCP and UDP to the gateway`,
+          backend: started.kind,
+          sandboxUser: t.describeSandboxUser(started.confinement.user),
+          limitations,
+        };
       } else {
-        interceptionInfo = { mode: 'explicit', reason: `transparent interception is not available (${support.reason}); using explicit ingress ports, which only capture programs that honour proxy settings` };
+        const reasons = [root && !root.ok ? `root backend: ${root.reason}; fix: ${root.fix}` : undefined, rootless && !rootless.ok ? `rootless backend: ${rootless.reason}; fix: ${rootless.fix}` : undefined].filter(Boolean).join('; ');
+        if (interception === 'transparent') throw new Error(`transparent interception is not available (${reasons})`);
+        interceptionInfo = { mode: 'explicit', reason: `transparent interception is not available (${reasons}); using explicit ingress ports, which only capture programs that honour proxy settings` };
       }
     }
-    const runtime = createSandboxRuntime({ store, gateway, audit, logger, platformDns: () => gateway.platformDns, backend, caCertPath: customerServices ? fixtureCaCertPath : undefined, now });
+    // Transparent sandboxes read the fixture CA from their own copy (sandbox-confinement.ts).
+    const runtime = createSandboxRuntime({ store, gateway, audit, logger, platformDns: () => gateway.platformDns, backend, caCertPath: customerServices ? (sandboxCa ?? fixtureCaCertPath) : undefined, now });
     lookup = runtime.resolverAnswer;
     const contexts = createContextService({ runtime, now });
     stops.push(() => contexts.killAll());

@@ -1,5 +1,6 @@
 import type { Emulator, EmulatorOptions } from '../emulator.js';
 import { createLogger } from '../log.js';
+import { parseSandboxUser } from '../interception/transparent/sandbox-confinement.js';
 import { parsePort, UsageError } from './args.js';
 import { writeFileAtomicPrivateSync } from '../store/write-file-atomic-private.js';
 import { argvSecretWarning, readSecretFile, readSecretLine, userLines } from './secret-input.js';
@@ -15,6 +16,9 @@ export const worldFlagOptions = {
   'udp-egress': { type: 'string' },
   'platform-dns-passthrough': { type: 'boolean' },
   interception: { type: 'string' },
+  'transparent-backend': { type: 'string' },
+  'sandbox-user': { type: 'string' },
+  'sandbox-privileged': { type: 'boolean' },
 } as const;
 
 /** Every flag `start` and `run` share: the API, state, logging and the world. */
@@ -34,7 +38,16 @@ export const startFlagOptions = {
 export const worldFlagsHelp = `  --interception <auto|transparent|explicit>
                       how sandbox traffic reaches the gateway (default auto: transparent network
                       namespaces when root or CAP_NET_ADMIN allows, else explicit ingress ports;
-                      env SEE_INTERCEPTION)
+                      env SEE_INTERCEPTION; \`sandbox-egress-emulator detect\` says which modes work here and why)
+  --transparent-backend <auto|root|rootless>
+                      root: network namespaces (root or CAP_NET_ADMIN); rootless: the same inside a user
+                      namespace of your own; auto (default): root when possible, else rootless
+  --sandbox-user <65534|UID[:GID]|root>
+                      who transparent sandbox commands run as (default 65534, no capabilities,
+                      no_new_privs); root is uid 0 still without capabilities
+  --sandbox-privileged
+                      with --sandbox-user root: keep root's capabilities (the sandbox can then leave
+                      its namespaces)
   --proxy-user-file <f>  users of the embedded SOCKS5 test proxy, one USER:PASSWORD a line (also env
                       SEE_PROXY_USERS, one a line; default proxy-user:proxy-pass)
   --proxy-user <u:p>  a user of the test proxy (repeatable); visible to every user in ps: prefer the file
@@ -64,12 +77,24 @@ type WorldFlagValues = {
   'udp-egress'?: string;
   'platform-dns-passthrough'?: boolean;
   interception?: string;
+  'transparent-backend'?: string;
+  'sandbox-user'?: string;
+  'sandbox-privileged'?: boolean;
 };
 
 function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) throw new UsageError(`invalid ${flag} "${value}": must be one of ${allowed.join(', ')}`);
   return value as T;
+}
+
+function sandboxUserOption(value: string | undefined, privileged: boolean): Pick<EmulatorOptions, 'sandboxUser'> {
+  if (value === undefined && !privileged) return {};
+  try {
+    return { sandboxUser: parseSandboxUser(value ?? (privileged ? 'root' : '65534'), privileged) };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** Turns the world flags into emulator options; throws UsageError with the flag's name on bad values. */
@@ -79,6 +104,8 @@ export function worldOptions(values: WorldFlagValues, env: NodeJS.ProcessEnv = {
     directEgress: oneOf(values['direct-egress'], '--direct-egress', ['loopback-only', 'real'] as const),
     udpEgress: oneOf(values['udp-egress'], '--udp-egress', ['reject', 'direct'] as const),
     interception: oneOf(values.interception ?? env.SEE_INTERCEPTION, '--interception', ['auto', 'transparent', 'explicit'] as const) ?? 'auto',
+    transparentBackend: oneOf(values['transparent-backend'], '--transparent-backend', ['auto', 'root', 'rootless'] as const) ?? 'auto',
+    ...sandboxUserOption(values['sandbox-user'], values['sandbox-privileged'] === true),
     ...(values['platform-dns-passthrough'] ? { platformDns: { passthrough: true } } : {}),
   };
   if (values['no-test-proxy']) {

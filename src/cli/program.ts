@@ -16,6 +16,7 @@ Commands:
   flows                 the gateway's flows as a table (--follow, --sandbox ID, --json)
   evaluate              what the gateway would decide for a flow, and why (-s ID --host H --port P)
   scenario              run, record and validate scenario files (a customer's setup and steps as YAML)
+  detect                which interception modes work here, why not, and the command that fixes it
 
 Options:
   -v, --version         print the version
@@ -35,6 +36,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   evaluate: async () => (await import('./commands/evaluate.js')).run,
   scenario: async () => (await import('./commands/scenario.js')).run,
   dns: async () => (await import('./commands/dns.js')).run,
+  detect: async () => (await import('./commands/detect.js')).run,
 };
 
 /**

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { it } from 'vitest';
-import { detectTransparentSupport } from '../../src/interception/transparent/detect.js';
+import { detectRootlessBackend, detectTransparentSupport } from '../../src/interception/transparent/detect.js';
 
 /**
  * Helpers for the transparent-interception tests: whether they can run here, and what the host and
@@ -10,6 +10,14 @@ import { detectTransparentSupport } from '../../src/interception/transparent/det
  */
 
 const support = await detectTransparentSupport();
+const rootlessSupport = support.ok ? await detectRootlessBackend() : undefined;
+
+/**
+ * The transparent backends the suites run against: root, and rootless when user namespaces work here
+ * (as root, the rootless backend runs exactly as it does for an unprivileged user, minus the user).
+ */
+export const transparentBackends: ('root' | 'rootless')[] = rootlessSupport?.ok ? ['root', 'rootless'] : ['root'];
+if (support.ok && rootlessSupport && !rootlessSupport.ok) process.stderr.write(`[rootless transparent tests skipped] ${rootlessSupport.reason}\n`);
 
 /** True when the suite must run: a skip is then a failure (CI runs as root with SEE_REQUIRE_TRANSPARENT=1). */
 export const transparentRequired = process.env.SEE_REQUIRE_TRANSPARENT === '1';

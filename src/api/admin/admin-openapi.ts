@@ -383,7 +383,11 @@ const emulatorInfo = objectOf<EmulatorInfo>({
     token: str("the bearer token of this emulator (with a tenant's token: that token)"),
     interception: objectOf<EmulatorInfo['interception']>({
       required: { mode: oneOfStrings(['transparent', 'explicit', 'in-process']), reason: str() },
-      optional: {},
+      optional: {
+        backend: oneOfStrings(['root-netns', 'rootless-userns']),
+        sandboxUser: str('who transparent sandbox commands run as'),
+        limitations: { type: 'array', items: str(), description: 'what this transparent backend cannot do, each with the reason' },
+      },
     }),
     platformDns: objectOf<EmulatorInfo['platformDns']>({
       required: { passthrough: { type: 'boolean', description: 'names without a platform DNS record are resolved with the host resolver' } },

@@ -14,7 +14,14 @@ export interface EmulatorInfo {
   token: string;
   /** With a tenant's token: its team (and `token` is the tenant's). */
   teamId?: string;
-  interception: { mode: 'transparent' | 'explicit' | 'in-process'; reason: string };
+  interception: {
+    mode: 'transparent' | 'explicit' | 'in-process';
+    reason: string;
+    /** Transparent only: which backend, who sandbox commands run as, and what this backend cannot do (with the reason). */
+    backend?: 'root-netns' | 'rootless-userns';
+    sandboxUser?: string;
+    limitations?: string[];
+  };
   /** `passthrough`: names without a platform DNS record go to the host's resolver (`--platform-dns-passthrough`). */
   platformDns: { passthrough: boolean };
   /** User names only: a password is in the ready file (mode 0600) and on the library's `emulator.proxy.users`. */

@@ -1,6 +1,6 @@
+import { resolve } from 'node:path';
 import { defaultApiPort, defaultDataDir, defaultHost } from '../../config.js';
 import { startEmulator, type Emulator } from '../../emulator.js';
-import { resolve } from 'node:path';
 import { discoveryValue, discoveryVariable } from '../../discovery.js';
 import { displayToken } from '../api-target.js';
 import { parseCommandArgs } from '../args.js';
@@ -41,6 +41,8 @@ export const run: CliCommand = async (args, io) => {
   const logger = options.logger!;
   const tokenGiven = Boolean(values.token || io.env.SEE_TOKEN);
   noteIgnoredPlatformToken(io, tokenGiven);
+  // The ready file carries the token: hidden from transparent sandboxes like the data dir.
+  if (values['ready-file']) options.sandboxMaskPaths = [resolve(values['ready-file'])];
 
   // A last line of defence: a promise rejected by a bug somewhere in a data path is logged, not fatal.
   process.on('unhandledRejection', (reason) => logger.error({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection'));
@@ -110,6 +112,8 @@ function printBanner(io: CliIo, emulator: Emulator, tokenGiven: boolean, readyFi
     `  token        ${token}`,
     `  state        ${info.ephemeral ? 'in memory (--ephemeral)' : info.dataDir}`,
     `  interception ${info.interception.mode} (${info.interception.reason})`,
+    ...(info.interception.sandboxUser ? [`  sandbox user ${info.interception.sandboxUser}`] : []),
+    ...(info.interception.limitations ?? []).map((l) => `  limitation   ${l}`),
     `  platform DNS ${info.platformDns.passthrough ? "view records, then the host's resolver (--platform-dns-passthrough)" : 'view records only'}`,
   ];
   if (info.testProxy) {

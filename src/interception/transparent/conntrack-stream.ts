@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../../log.js';
+import { prefixed, type CommandPrefix } from './ip-command.js';
 import { parseConntrackLine, type ConntrackEntry } from './conntrack-line.js';
 
 /**
@@ -15,14 +16,17 @@ export interface ConntrackStreamOptions {
   onEntry(entry: ConntrackEntry): void;
   onExit?(code: number | null, signal: NodeJS.Signals | null): void;
   bufferBytes?: number;
+  /** Runs the stream inside the rootless backend's user namespace (see ip-command.ts). */
+  prefix?: CommandPrefix;
 }
 
 export class ConntrackStream {
   readonly process: ChildProcess;
   private exited = false;
 
-  constructor({ namespace, logger, onEntry, onExit, bufferBytes = 16 * 1024 * 1024 }: ConntrackStreamOptions) {
-    this.process = spawn('ip', ['netns', 'exec', namespace, 'conntrack', '-E', '-e', 'NEW', '-b', String(bufferBytes)], {
+  constructor({ namespace, logger, onEntry, onExit, bufferBytes = 16 * 1024 * 1024, prefix = [] }: ConntrackStreamOptions) {
+    const [file, args] = prefixed(prefix, 'ip', ['netns', 'exec', namespace, 'conntrack', '-E', '-e', 'NEW', '-b', String(bufferBytes)]);
+    this.process = spawn(file, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
     });

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { EmulatorError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { helperSource } from './helper-source.js';
+import { prefixed, type CommandPrefix } from './ip-command.js';
 
 /**
  * The main-process side of the gateway-namespace helper (see helper-source.ts): spawns it inside
@@ -26,6 +27,8 @@ export interface GatewayHelperOptions {
   namespace: string;
   logger: Logger;
   requestTimeoutMs?: number;
+  /** Runs the helper inside the rootless backend's user namespace (see ip-command.ts). */
+  prefix?: CommandPrefix;
 }
 
 const maxStderrBytes = 4096;
@@ -39,9 +42,10 @@ export class GatewayHelper {
   private readonly requestTimeoutMs: number;
   private readonly ready: Promise<number>;
 
-  private constructor({ namespace, logger, requestTimeoutMs = 5000 }: GatewayHelperOptions) {
+  private constructor({ namespace, logger, requestTimeoutMs = 5000, prefix = [] }: GatewayHelperOptions) {
     this.requestTimeoutMs = requestTimeoutMs;
-    this.process = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', helperSource], {
+    const [file, args] = prefixed(prefix, 'ip', ['netns', 'exec', namespace, process.execPath, '-e', helperSource]);
+    this.process = spawn(file, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       // The helper needs nothing from our environment.
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },

@@ -1,7 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
-import { ip, listNamespaces, namespacePids } from './ip-command.js';
+import { ip, listNamespaces, namespacePids, type CommandPrefix } from './ip-command.js';
 import { isOwnerAlive, listInstanceStates, readInstanceState, removeInstanceState } from './instance-state.js';
 import { instanceOfNamespace, namePrefix } from './names.js';
 
@@ -12,6 +12,8 @@ export interface ReapOptions {
   logger: Logger;
   /** Never reaped (the caller's own instance). */
   keep?: string;
+  /** The rootless backend's user namespace (see ip-command.ts). */
+  prefix?: CommandPrefix;
 }
 
 export interface ReapResult {
@@ -26,7 +28,7 @@ export interface ReapResult {
  * instance: its helper, conntrack stream and sandbox commands), their /etc/netns files and state
  * files. An instance is dead when its state file is missing or its owner process is gone.
  */
-export async function reapDeadInstances({ stateDir, logger, keep }: ReapOptions): Promise<ReapResult> {
+export async function reapDeadInstances({ stateDir, logger, keep, prefix = [] }: ReapOptions): Promise<ReapResult> {
   const result: ReapResult = { instances: [], namespaces: [], killedPids: [] };
   const alive = new Map<string, boolean>();
   const isDead = (instanceId: string): boolean => {
@@ -41,12 +43,12 @@ export async function reapDeadInstances({ stateDir, logger, keep }: ReapOptions)
   };
 
   const dead = new Set<string>();
-  for (const ns of await listNamespaces()) {
+  for (const ns of await listNamespaces(prefix)) {
     const inst = instanceOfNamespace(ns);
     if (inst === undefined || !isDead(inst)) continue;
     dead.add(inst);
     // Kill first: a namespace with processes inside outlives its name, and keeps its links.
-    for (const pid of await namespacePids(ns)) {
+    for (const pid of await namespacePids(ns, prefix)) {
       try {
         process.kill(pid, 'SIGKILL');
         result.killedPids.push(pid);
@@ -55,7 +57,7 @@ export async function reapDeadInstances({ stateDir, logger, keep }: ReapOptions)
       }
     }
     try {
-      await ip(['netns', 'delete', ns]);
+      await ip(['netns', 'delete', ns], prefix);
       result.namespaces.push(ns);
     } catch (err) {
       logger.warn({ namespace: ns, err: (err as Error).message }, 'could not delete a leftover namespace');
@@ -69,7 +71,11 @@ export async function reapDeadInstances({ stateDir, logger, keep }: ReapOptions)
       dead.add(inst);
     }
   }
-  for (const inst of dead) removeInstanceState(stateDir, inst);
+  for (const inst of dead) {
+    removeInstanceState(stateDir, inst);
+    // The rootless backend keeps its sandboxes' resolv.conf and hosts under <stateDir>/<instance>.
+    rmSync(join(stateDir, inst), { recursive: true, force: true });
+  }
   result.instances = [...dead];
   if (result.instances.length > 0) logger.info(result, 'reaped leftovers of dead emulator instances');
   return result;

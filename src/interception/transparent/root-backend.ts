@@ -1,5 +1,5 @@
 import type dgram from 'node:dgram';
-import { rmSync, rmdirSync } from 'node:fs';
+import { readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { writeFileAtomicPrivateSync } from '../../store/write-file-atomic-private.js';
 import type net from 'node:net';
@@ -22,7 +22,7 @@ import type {
 import { ConntrackStream, ProcConntrackTable } from './conntrack-stream.js';
 import type { ConntrackProtocol } from './conntrack-line.js';
 import { GatewayHelper } from './helper.js';
-import { ip, ipBatch, namespacePids, nftIn, runSync } from './ip-command.js';
+import { ip, ipBatch, namespacePids, nftIn, runSync, type CommandPrefix } from './ip-command.js';
 import { defaultStateDir, processStartTime, removeInstanceState, writeInstanceState } from './instance-state.js';
 import {
   gatewayNamespace,
@@ -37,6 +37,9 @@ import {
 import { gatewayRuleset, gatewayTable } from './nft-ruleset.js';
 import { OriginalDestinationIndex } from './original-destination-index.js';
 import { netnsEtcDir, reapDeadInstances } from './reap.js';
+import { defaultSandboxUser, sandboxExecArgs, sandboxFstab, sandboxHome, type SandboxConfinement } from './sandbox-confinement.js';
+import { SandboxInit, sandboxPath } from './sandbox-init.js';
+import type { UserNamespaceAnchor } from './user-namespace-anchor.js';
 
 /**
  * The root implementation of NamespaceBackend (TRANSPARENT.md): one gateway namespace per instance,
@@ -57,6 +60,14 @@ export interface RootNamespaceBackendOptions {
   dnsTtlSeconds?: number;
   /** false: no conntrack event stream, the /proc table only (the fallback method; for tests). */
   conntrackEvents?: boolean;
+  /** Who sandbox commands run as and what they must not see (default: uid 65534, the state dir masked). */
+  confinement?: Partial<SandboxConfinement>;
+  /**
+   * The rootless backend (rootless-backend.ts) runs every command through this prefix (into its user
+   * namespace), keeps the sandboxes' resolv.conf/hosts under its state dir instead of /etc/netns,
+   * and reports itself as `rootless-userns`.
+   */
+  rootless?: { anchor: UserNamespaceAnchor };
 }
 
 /** Port of the sandbox resolver inside the gateway namespace. */
@@ -70,6 +81,7 @@ const vethMtu = 65_535;
 interface SandboxRecord extends SandboxNetwork {
   id: string;
   index: number;
+  init?: SandboxInit;
 }
 
 const defaultHosts = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
@@ -81,7 +93,11 @@ export function hostsFileText(entries: HostsEntries = {}): string {
 }
 
 export class RootNamespaceBackend implements NamespaceBackend {
-  readonly kind = 'root-netns' as const;
+  readonly kind: 'root-netns' | 'rootless-userns';
+  /** Who sandbox commands run as and what is masked in their mount namespace. */
+  readonly confinement: SandboxConfinement;
+  private readonly rootless: RootNamespaceBackendOptions['rootless'];
+  private readonly sandboxPath: string;
   readonly instanceId: string;
   readonly gatewayNamespace: string;
   private readonly logger: Logger;
@@ -118,7 +134,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
 
-  constructor({ dns, logger = silentLogger(), instanceId = newInstanceId(), stateDir = defaultStateDir, originalDestinationTimeoutMs = 200, cleanupOnExit = true, dnsTtlSeconds = 30, conntrackEvents = true }: RootNamespaceBackendOptions) {
+  constructor({ dns, logger = silentLogger(), instanceId = newInstanceId(), stateDir = defaultStateDir, originalDestinationTimeoutMs = 200, cleanupOnExit = true, dnsTtlSeconds = 30, conntrackEvents = true, confinement = {}, rootless }: RootNamespaceBackendOptions) {
     // Reaping recognises instances by this shape in namespace names (see names.ts).
     if (!/^[a-z0-9]{5}$/.test(instanceId)) throw new EmulatorError('invalid_instance_id', 'instance id must be 5 characters [a-z0-9]');
     this.instanceId = instanceId;
@@ -130,6 +146,24 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.cleanupOnExit = cleanupOnExit;
     this.dnsTtlSeconds = dnsTtlSeconds;
     this.conntrackEvents = conntrackEvents;
+    this.rootless = rootless;
+    this.kind = rootless ? 'rootless-userns' : 'root-netns';
+    // The state dir is always masked (first: the fixture CA is copied into its tmpfs). /run/netns is
+    // not: entering a namespace needs CAP_SYS_ADMIN, which only --sandbox-privileged keeps, and that
+    // one could unmount a mask anyway.
+    const mask = [stateDir, ...(confinement.maskPaths ?? [])];
+    this.confinement = { user: confinement.user ?? defaultSandboxUser, maskPaths: [...new Set(mask)], caCertPath: confinement.caCertPath, caCertText: readCaText(confinement.caCertPath) };
+    this.sandboxPath = sandboxPath(process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', this.confinement.user);
+  }
+
+  /** Empty for root; into the user namespace for rootless (see ip-command.ts). */
+  private get prefix(): CommandPrefix {
+    return this.rootless ? this.rootless.anchor.prefix : [];
+  }
+
+  /** Where a sandbox's resolv.conf and hosts live on the host. */
+  private etcDir(namespace: string): string {
+    return this.rootless ? join(this.stateDir, this.instanceId, namespace) : join(netnsEtcDir, namespace);
   }
 
   get tcpServer(): net.Server {
@@ -171,11 +205,12 @@ export class RootNamespaceBackend implements NamespaceBackend {
       process.on('SIGINT', this.signalHandler);
     }
     try {
-      await reapDeadInstances({ stateDir: this.stateDir, logger: this.logger, keep: this.instanceId });
+      await this.rootless?.anchor.start();
+      await reapDeadInstances({ stateDir: this.stateDir, logger: this.logger, keep: this.instanceId, prefix: this.prefix });
       const gw = this.gatewayNamespace;
-      await ip(['netns', 'add', gw]);
-      await ipBatch(gw, ['link set lo up']);
-      this.helper = await GatewayHelper.start({ namespace: gw, logger: this.logger });
+      await ip(['netns', 'add', gw], this.prefix);
+      await ipBatch(gw, ['link set lo up'], this.prefix);
+      this.helper = await GatewayHelper.start({ namespace: gw, logger: this.logger, prefix: this.prefix });
       const [tcp, udp, dnsUdp, dnsTcp] = await Promise.all([
         this.helper.listenTcp('0.0.0.0', 0),
         this.helper.listenUdp('0.0.0.0', 0),
@@ -195,7 +230,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
       });
       this.resolver.attachUdp(dnsUdp.socket);
       this.resolver.attachTcp(dnsTcp.server);
-      await nftIn(gw, ['-f', '-'], gatewayRuleset({ table: gatewayTable, sandboxInterfaces: gatewayVethPattern(this.instanceId), tcpPort: tcp.port, udpPort: udp.port, dnsPort: sandboxResolverPort }));
+      await nftIn(gw, ['-f', '-'], gatewayRuleset({ table: gatewayTable, sandboxInterfaces: gatewayVethPattern(this.instanceId), tcpPort: tcp.port, udpPort: udp.port, dnsPort: sandboxResolverPort }), this.prefix);
       await this.startConntrack();
       this.sweepTimer = setInterval(() => this.index.sweep(), sweepIntervalMs);
       this.sweepTimer.unref();
@@ -214,6 +249,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     const stream = new ConntrackStream({
       namespace: this.gatewayNamespace,
       logger: this.logger,
+      prefix: this.prefix,
       onEntry: (e) => {
         this.counters.events++;
         this.index.add(e);
@@ -285,20 +321,31 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.sandboxes.set(id, record);
     const gw = this.gatewayNamespace;
     try {
-      await Promise.all([ip(['netns', 'add', namespace]), this.writeEtc(namespace, addressing.gateway, hosts)]);
+      await Promise.all([ip(['netns', 'add', namespace], this.prefix), this.writeEtc(namespace, addressing.gateway, hosts)]);
+      // The sandbox's own PID and mount namespaces (sandbox-confinement.ts), started while the links are made.
+      const starting = SandboxInit.start({ namespace, fstabPath: join(this.etcDir(namespace), 'fstab'), confinement: this.confinement, logger: this.logger, prefix: this.prefix }).then((init) => {
+        record.init = init;
+        if (this.state !== 'started' || !this.sandboxes.has(id)) init.kill();
+      });
+      starting.catch(() => undefined); // awaited below; a link failure first must not leave it unhandled
       // Created directly inside the two namespaces: the pair never exists in the host namespace. The
       // largest MTU makes sandbox ↔ gateway traffic move in loopback-sized segments (1500 would cost
       // ~40× the packets per byte, and the throughput with it).
       const mtu = String(vethMtu);
-      await ip(['link', 'add', veth.gateway, 'mtu', mtu, 'netns', gw, 'type', 'veth', 'peer', 'name', veth.sandbox, 'mtu', mtu, 'netns', namespace]);
+      await ip(['link', 'add', veth.gateway, 'mtu', mtu, 'netns', gw, 'type', 'veth', 'peer', 'name', veth.sandbox, 'mtu', mtu, 'netns', namespace], this.prefix);
       await Promise.all([
-        ipBatch(gw, [`addr add ${addressing.gateway}/${addressing.prefixLength} dev ${veth.gateway}`, `link set ${veth.gateway} up`]),
-        ipBatch(namespace, [
-          'link set lo up',
-          `addr add ${addressing.sandbox}/${addressing.prefixLength} dev ${veth.sandbox}`,
-          `link set ${veth.sandbox} up`,
-          `route add default via ${addressing.gateway} dev ${veth.sandbox}`,
-        ]),
+        ipBatch(gw, [`addr add ${addressing.gateway}/${addressing.prefixLength} dev ${veth.gateway}`, `link set ${veth.gateway} up`], this.prefix),
+        ipBatch(
+          namespace,
+          [
+            'link set lo up',
+            `addr add ${addressing.sandbox}/${addressing.prefixLength} dev ${veth.sandbox}`,
+            `link set ${veth.sandbox} up`,
+            `route add default via ${addressing.gateway} dev ${veth.sandbox}`,
+          ],
+          this.prefix,
+        ),
+        starting,
       ]);
     } catch (err) {
       await this.removeSandbox(record);
@@ -318,20 +365,23 @@ export class RootNamespaceBackend implements NamespaceBackend {
   private async removeSandbox(record: SandboxRecord): Promise<void> {
     this.sandboxes.delete(record.id);
     this.byAddress.delete(record.address);
+    // The init's end kills its PID namespace: every process a command left running.
+    record.init?.kill();
     // Commands still running inside (started by exec) would keep the namespace and its link alive.
-    for (const pid of await namespacePids(record.namespace)) {
+    for (const pid of await namespacePids(record.namespace, this.prefix)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
+    await record.init?.closed();
     try {
-      await ip(['netns', 'delete', record.namespace]);
+      await ip(['netns', 'delete', record.namespace], this.prefix);
     } catch (err) {
       this.logger.debug({ namespace: record.namespace, err: (err as Error).message }, 'sandbox namespace already gone');
     }
-    await rm(join(netnsEtcDir, record.namespace), { recursive: true, force: true });
+    await rm(this.etcDir(record.namespace), { recursive: true, force: true });
     this.freeIndexes.push(record.index);
   }
 
@@ -348,11 +398,15 @@ export class RootNamespaceBackend implements NamespaceBackend {
     const record = this.sandboxes.get(id);
     if (!record) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no namespace`);
     if (command.length === 0) throw new EmulatorError('invalid_command', 'command is empty');
-    const subprocess = execa('ip', ['netns', 'exec', record.namespace, ...command], {
+    if (!record.init?.running) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no running init`);
+    const user = this.confinement.user;
+    // nsenter joins the sandbox's namespaces; the rootless backend's user namespace is joined by the
+    // same nsenter (--user), not through the prefix.
+    const [file, ...args] = sandboxExecArgs(record.init.anchorPid, command, { user, cwd: cwd ?? '/', joinUserNamespace: this.rootless !== undefined });
+    const subprocess = execa(file!, args, {
       // The emulator's own environment (proxy variables included) must not leak into the sandbox.
-      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env.HOME ?? '/root', ...env },
+      env: { PATH: this.sandboxPath, HOME: sandboxHome(user), ...env },
       extendEnv: false,
-      cwd,
       timeout: timeoutMs,
       input,
       stdin: input === undefined ? 'ignore' : 'pipe',
@@ -369,15 +423,17 @@ export class RootNamespaceBackend implements NamespaceBackend {
   async setHosts(id: string, entries: HostsEntries): Promise<void> {
     const record = this.sandboxes.get(id);
     if (!record) throw new EmulatorError('sandbox_namespace_not_found', `sandbox ${id} has no namespace`);
-    writeEtcFile(join(netnsEtcDir, record.namespace, 'hosts'), hostsFileText(entries));
+    writeEtcFile(join(this.etcDir(record.namespace), 'hosts'), hostsFileText(entries));
   }
 
   private async writeEtc(namespace: string, gateway: string, hosts: HostsEntries): Promise<void> {
-    const dir = join(netnsEtcDir, namespace);
+    const dir = this.etcDir(namespace);
     const write = async (): Promise<void> => {
-      await mkdir(dir, { recursive: true });
+      // Readable by every user: the sandbox init binds them over /etc.
+      await mkdir(dir, { recursive: true, mode: 0o755 });
       writeEtcFile(join(dir, 'resolv.conf'), `nameserver ${gateway}\noptions timeout:2 attempts:2\n`);
       writeEtcFile(join(dir, 'hosts'), hostsFileText(hosts));
+      writeEtcFile(join(dir, 'fstab'), sandboxFstab({ etcDir: dir, masks: this.maskKinds() }));
     };
     try {
       await write();
@@ -386,6 +442,19 @@ export class RootNamespaceBackend implements NamespaceBackend {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await write();
     }
+  }
+
+  /** The masked paths that exist now, each as a directory or a file (missing ones are skipped). */
+  private maskKinds(): { path: string; kind: 'dir' | 'file' }[] {
+    const out: { path: string; kind: 'dir' | 'file' }[] = [];
+    for (const path of this.confinement.maskPaths) {
+      try {
+        out.push({ path, kind: statSync(path).isDirectory() ? 'dir' : 'file' });
+      } catch {
+        // not there (yet): nothing to hide
+      }
+    }
+    return out;
   }
 
   async stop(): Promise<void> {
@@ -401,12 +470,13 @@ export class RootNamespaceBackend implements NamespaceBackend {
     this.helper?.kill();
     await this.helper?.closed();
     try {
-      await ip(['netns', 'delete', this.gatewayNamespace]);
+      await ip(['netns', 'delete', this.gatewayNamespace], this.prefix);
     } catch {
       // never created, or already gone
     }
     this.removeEtcNetnsIfEmpty();
     removeInstanceState(this.stateDir, this.instanceId);
+    await this.rootless?.anchor.stop();
     this.removeProcessHandlers();
     this.state = 'stopped';
   }
@@ -430,18 +500,24 @@ export class RootNamespaceBackend implements NamespaceBackend {
       }
     }
     for (const r of this.sandboxes.values()) {
-      runSync('ip', ['netns', 'delete', r.namespace]);
-      rmSync(join(netnsEtcDir, r.namespace), { recursive: true, force: true });
+      r.init?.kill();
+      runSync('ip', ['netns', 'delete', r.namespace], this.prefix);
+      rmSync(this.etcDir(r.namespace), { recursive: true, force: true });
     }
     this.sandboxes.clear();
-    runSync('ip', ['netns', 'delete', this.gatewayNamespace]);
+    runSync('ip', ['netns', 'delete', this.gatewayNamespace], this.prefix);
     this.removeEtcNetnsIfEmpty();
     removeInstanceState(this.stateDir, this.instanceId);
+    this.rootless?.anchor.kill();
     this.state = 'stopped';
   }
 
   /** /etc/netns goes when empty (our sandboxes were its only users unless someone else had files there). */
   private removeEtcNetnsIfEmpty(): void {
+    if (this.rootless) {
+      rmSync(join(this.stateDir, this.instanceId), { recursive: true, force: true });
+      return;
+    }
     try {
       rmdirSync(netnsEtcDir);
     } catch {
@@ -459,6 +535,16 @@ export class RootNamespaceBackend implements NamespaceBackend {
 /** Creates the root backend; `start()` it before use. */
 export function createRootNamespaceBackend(options: RootNamespaceBackendOptions): RootNamespaceBackend {
   return new RootNamespaceBackend(options);
+}
+
+/** The CA's PEM text, or undefined when there is none or it cannot be read (the sandbox then has no copy). */
+function readCaText(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 const stripMapped = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);

@@ -6,19 +6,21 @@ import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { fixturesDir } from '../../../src/paths.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { docsPolicy } from '../../helpers/docs-policy.js';
-import { ourEtcNetns, ourHostLinks, ourNamespaces, transparentUnavailable } from '../../helpers/netns.js';
+import { ourEtcNetns, ourHostLinks, ourNamespaces, transparentBackends, transparentUnavailable } from '../../helpers/netns.js';
 
 /**
  * Unmodified programs in transparent sandboxes, driven through the official SDK: curl, python, node,
- * dig, a raw QUIC datagram. Nothing leaves the machine; nothing is left behind.
+ * nc, dig, a raw QUIC datagram — the same suite against the root and the rootless backend. Nothing
+ * leaves the machine; nothing is left behind.
  */
 const skip = transparentUnavailable();
 
-describe.skipIf(skip)('transparent sandboxes end to end', () => {
+describe.skipIf(skip).each(transparentBackends)('transparent sandboxes end to end (%s backend)', (backend) => {
   let emu: Emulator;
   let sdk: Client;
   beforeAll(async () => {
-    emu = await startEmulator({ token: 't', interception: 'transparent' });
+    emu = await startEmulator({ token: 't', interception: 'transparent', transparentBackend: backend });
+    expect(emu.info().interception.backend).toBe(backend === 'root' ? 'root-netns' : 'rootless-userns');
     sdk = new Client({ token: emu.token, baseUrl: emu.apiUrl });
   });
   afterAll(async () => {
@@ -76,11 +78,21 @@ describe.skipIf(skip)('transparent sandboxes end to end', () => {
     const nc = await sandbox.cmd(`node -e "const s=require('net').connect(5432,'198.18.0.66');s.on('data',()=>{});s.on('close',()=>console.log('closed'));s.on('error',e=>console.log(e.code))"`);
     expect(nc.stdout.trim()).toMatch(/closed|ECONNRESET/);
     expect((await waitForEvent(emu, (e) => e.sandbox_id === sandbox.id && e.attributes.dest_ip === '198.18.0.66')).attributes).toMatchObject({ action: 'deny' });
+    // A raw nc (no proxy settings, no TLS): captured, denied, closed: it reads nothing back.
+    const raw = await sandbox.cmd('nc -w 5 198.18.0.67 6379');
+    expect(raw.stdout).toBe('');
+    expect((await waitForEvent(emu, (e) => e.sandbox_id === sandbox.id && e.attributes.dest_ip === '198.18.0.67')).attributes).toMatchObject({ action: 'deny', dest_port: 6379, transport: 'tcp' });
 
     const vectors = JSON.parse(readFileSync(join(fixturesDir, 'handshakes', 'rfc-quic-initial-vectors.json'), 'utf8'));
     await sandbox.cmd(`node -e "const d=require('dgram').createSocket('udp4');d.send(Buffer.from('${vectors.v1.packet}','hex'),443,'198.18.0.77',()=>d.close())"`);
     const quic = await waitForEvent(emu, (e) => e.sandbox_id === sandbox.id && e.attributes.dest_ip === '198.18.0.77');
     expect(quic.attributes).toMatchObject({ transport: 'udp', action: 'deny', host: 'example.com' });
+    // Where the policy would let the datagram out (allow-all), a QUIC Initial is still never proxied.
+    const open = await sdk.sandboxes.claim('default');
+    await open.updateNetworkPolicy(docsPolicy('corp-proxy-source', { mode: 'allow-all' }));
+    await open.cmd(`node -e "const d=require('dgram').createSocket('udp4');d.send(Buffer.from('${vectors.v1.packet}','hex'),443,'198.18.0.78',()=>d.close())"`);
+    const rejected = await waitForEvent(emu, (e) => e.sandbox_id === open.id && e.attributes.dest_ip === '198.18.0.78');
+    expect(rejected.attributes).toMatchObject({ transport: 'udp', action: 'deny', host: 'example.com', reason: 'quic_not_proxied' });
 
     const dig = await sandbox.cmd('dig +short +time=2 +tries=1 api.internal.example.com');
     expect(dig.stdout.trim()).toBe('198.18.0.10');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ describe.skipIf(skip)('transparent sandboxes and the emulator host', () => {
   let dir = '';
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'see-host-reach-'));
+    chmodSync(dir, 0o755); // sandbox commands run as uid 65534
     service = net.createServer((s) => {
       serviceHits++;
       s.on('error', () => {});
