@@ -6,7 +6,7 @@ import { ignoredFieldsNote } from '../policy/unenforced.js';
 const MAX_NAMED_UNKNOWN_FIELDS = 10;
 
 /** A JSON key may hold anything; a header value must be printable ASCII, without `"` or `\` inside the quoted text. */
-const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]|["\\]/gu, (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`);
+export const headerSafe = (s: string) => s.replace(/[^\x20-\x7e]|["\\]/gu, (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`);
 
 /** The unknown fields' paths as the emulator names them (header-safe, bounded). */
 export function namedUnknownFields(fields: readonly UnknownField[]): string[] {

@@ -6,7 +6,7 @@ import { compileErrorNote, type SandboxPolicyState } from '../../gateway/policy-
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';
-import { namedUnknownFields, warnUnknownFields } from '../unknown-fields-warning.js';
+import { headerSafe, namedUnknownFields, warnUnknownFields } from '../unknown-fields-warning.js';
 
 export function networkRoutes(deps: {
   network: NetworkPolicyService;
@@ -28,7 +28,7 @@ export function networkRoutes(deps: {
       // Upstream answers 200 and ctld only logs the compile failure; the emulator also says it here.
       const applied = deps.appliedPolicy?.(c.req.param('id'));
       if (applied?.compileError) {
-        c.header('Warning', `299 sandbox-egress-emulator "${compileErrorNote(applied.compileError, applied.compiled !== undefined).replaceAll('"', "'")}"`, { append: true });
+        c.header('Warning', `299 sandbox-egress-emulator "${headerSafe(compileErrorNote(applied.compileError, applied.compiled !== undefined).replaceAll('"', "'"))}"`, { append: true });
       }
       return ok(c, result);
     });

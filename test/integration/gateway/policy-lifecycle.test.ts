@@ -82,6 +82,15 @@ describe('a policy that does not compile leaves the previous one enforced', () =
     expect(after.result.attributes).not.toHaveProperty('emulator_note');
   });
 
+  it('answers 200 with a header-safe Warning when the compile error quotes non-ASCII input', async () => {
+    const { id } = await claim();
+    // Header values are bytes: a raw non-ASCII character in the Warning made the PUT a 500.
+    const put = await client.put(`/api/v1/sandboxes/${id}/network`, { mode: 'allow-all', egress: { proxy: { type: 'socks5', address: 'prøxy.example.com' } } });
+    expect(put.status).toBe(200);
+    expect(put.headers.get('warning')).toContain('did not compile');
+    expect(put.headers.get('warning')).toMatch(/^[\x20-\x7e]+$/);
+  });
+
   it('keeps the policy compiled at claim when the first PUT does not compile', async () => {
     const { id, ingress } = await claim();
     const put = await client.put(`/api/v1/sandboxes/${id}/network`, { ...uncompilable, mode: 'block-all' });
