@@ -7,7 +7,7 @@ import { appProtocols, type AppProtocol, type PortSpec, type SandboxNetworkPolic
 import type { CompiledPolicy, CompiledPortRange, CompiledProxy, CompiledTrafficRule, TrafficRuleAction } from './compiled-policy.js';
 import type { DomainPattern } from './domain-index.js';
 import { parseCidr, type CompiledCidr } from './ip.js';
-import { goAtoi, goQuote, joinHostPort, splitHostPort } from './go-format.js';
+import { goAtoi, goQuote, goToLower, goTrimSpace, joinHostPort, splitHostPort } from './go-format.js';
 import { TrafficRuleIndex } from './match.js';
 
 export type CompileErrorCode =
@@ -63,7 +63,7 @@ const goDecimal = (n: number): string => (Number.isInteger(n) ? String(n) : Stri
 export function parseCidrList(values: readonly string[] | undefined): CompiledCidr[] {
   const out: CompiledCidr[] = [];
   for (const raw of values ?? []) {
-    const value = raw.trim();
+    const value = goTrimSpace(raw);
     if (value === '') continue;
     const cidr = parseCidr(value);
     if (cidr === undefined) fail(`invalid CIDR ${goQuote(value)}`);
@@ -84,7 +84,7 @@ export function parsePortList(values: readonly PortSpec[] | undefined): Compiled
       }
       end = spec.endPort;
     }
-    const proto = (spec.protocol ?? '').trim().toLowerCase() || 'tcp';
+    const proto = goToLower(goTrimSpace(spec.protocol ?? '')) || 'tcp';
     if (proto !== 'tcp' && proto !== 'udp') fail(`unsupported protocol ${goQuote(spec.protocol ?? '')}`);
     out.push({ protocol: proto as 'tcp' | 'udp', start: port, end });
   }
@@ -95,7 +95,7 @@ export function parsePortList(values: readonly PortSpec[] | undefined): Compiled
 export function parseDomainList(values: readonly string[] | undefined): DomainPattern[] {
   const out: DomainPattern[] = [];
   for (const raw of values ?? []) {
-    const value = raw.trim().toLowerCase();
+    const value = goToLower(goTrimSpace(raw));
     if (value === '') continue;
     if (value.startsWith('*.')) {
       const suffix = value.slice(2);
@@ -116,7 +116,7 @@ function compileTrafficRules(values: readonly TrafficRule[]): CompiledTrafficRul
     const cidrs = wrap(`parse traffic rule cidrs for ${goQuote(name)}`, () => parseCidrList(value.cidrs));
     const ports = wrap(`parse traffic rule ports for ${goQuote(name)}`, () => parsePortList(value.ports));
     const domains = wrap(`parse traffic rule domains for ${goQuote(name)}`, () => parseDomainList(value.domains));
-    const apps = (value.appProtocols ?? []).map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
+    const apps = (value.appProtocols ?? []).map((p) => goToLower(goTrimSpace(p))).filter((p) => p !== '');
     if (value.action !== 'allow' && value.action !== 'deny') {
       fail(`unsupported traffic rule action ${goQuote(value.action)}`);
     }
@@ -128,7 +128,7 @@ function compileTrafficRules(values: readonly TrafficRule[]): CompiledTrafficRul
     }
     return {
       index,
-      name: name.trim(),
+      name: goTrimSpace(name),
       action: value.action as TrafficRuleAction,
       cidrs,
       ports,
@@ -184,7 +184,7 @@ function hasLegacyLists(egress: NonNullable<SandboxNetworkPolicy['egress']>): bo
 /** protocolRules are not enforced by the emulator, but a bad one fails the whole compile upstream. */
 function checkProtocolRules(egress: NonNullable<SandboxNetworkPolicy['egress']>): void {
   for (const rule of egress.protocolRules ?? []) {
-    const protocol = rule.protocol.trim().toLowerCase();
+    const protocol = goToLower(goTrimSpace(rule.protocol));
     if (protocol !== 'http' && protocol !== 'mcp') fail(`unsupported protocol ${goQuote(rule.protocol)}`);
     const name = rule.name ?? '';
     wrap(`parse protocol rule domains for ${goQuote(name)}`, () => parseDomainList(rule.domains));
@@ -211,7 +211,7 @@ const failurePolicies = new Set(['', 'fail-closed', 'fail-open']);
 /** credentialRules are not enforced either; same reason as checkProtocolRules. */
 function checkCredentialRules(egress: NonNullable<SandboxNetworkPolicy['egress']>): void {
   for (const rule of egress.credentialRules ?? []) {
-    const ref = (rule.credentialRef ?? '').trim();
+    const ref = goTrimSpace(rule.credentialRef ?? '');
     if (ref === '') fail('credentialRef is required');
     wrap(`parse auth rule domains for ${goQuote(ref)}`, () => parseDomainList(rule.domains));
     wrap(`parse auth rule ports for ${goQuote(ref)}`, () => parsePortList(rule.ports));
@@ -235,17 +235,17 @@ function checkCredentialRules(egress: NonNullable<SandboxNetworkPolicy['egress']
 }
 
 function compileProxy(proxy: NonNullable<NonNullable<SandboxNetworkPolicy['egress']>['proxy']>): CompiledProxy {
-  const type = (proxy.type ?? '').trim().toLowerCase();
+  const type = goToLower(goTrimSpace(proxy.type ?? ''));
   if (type !== 'socks5') fail(`unsupported type ${goQuote(proxy.type ?? '')}`);
-  const split = splitHostPort((proxy.address ?? '').trim());
+  const split = splitHostPort(goTrimSpace(proxy.address ?? ''));
   if (!split.ok) return fail(`address must be in host:port form: ${split.message}`);
-  const host = split.host.toLowerCase().trim();
+  const host = goTrimSpace(goToLower(split.host));
   if (host === '') fail('host is required');
   if (split.port === '') fail('port is required');
   const port = goAtoi(split.port);
   if (port === undefined) return fail(`invalid port ${goQuote(split.port)}`);
   if (port <= 0n || port > 65535n) fail(`port ${port} out of range`);
-  const credentialRef = (proxy.credentialRef ?? '').trim();
+  const credentialRef = goTrimSpace(proxy.credentialRef ?? '');
   const portNumber = Number(port);
   return {
     type: 'socks5',
