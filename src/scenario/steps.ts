@@ -61,6 +61,23 @@ async function sandboxEvents(ctx: ScenarioContext, sandboxId: string): Promise<N
   return events as NetworkAuditEvent[];
 }
 
+/** How long `exec` waits for the results of flows whose attempts it saw (a relay closing after its program). */
+const FLOW_SETTLE_MS = 3_000;
+const FLOW_SETTLE_POLL_MS = 20;
+
+/** The result events of flows that started after `seen`, once every new attempt has one (or the bound ends). */
+async function settledFlows(ctx: ScenarioContext, sandboxId: string, seen: ReadonlySet<string>): Promise<NetworkAuditEvent[]> {
+  const deadline = Date.now() + FLOW_SETTLE_MS;
+  for (;;) {
+    const fresh = (await sandboxEvents(ctx, sandboxId)).filter((ev) => !seen.has(ev.event_id));
+    const results = fresh.filter((ev) => ev.phase === 'result');
+    const ended = new Set(results.map((ev) => ev.attributes.flow_id));
+    const open = fresh.some((ev) => ev.phase === 'attempt' && !ended.has(ev.attributes.flow_id));
+    if (!open || Date.now() >= deadline) return results;
+    await new Promise((resolve) => setTimeout(resolve, FLOW_SETTLE_POLL_MS));
+  }
+}
+
 async function resultEvent(ctx: ScenarioContext, sandboxId: string, flowId: string | undefined): Promise<NetworkAuditEvent | undefined> {
   if (!flowId) return undefined;
   const mine = (await sandboxEvents(ctx, sandboxId)).filter((e) => e.attributes.flow_id === flowId);
@@ -176,8 +193,10 @@ const runners: Record<StepAction, Runner> = {
     const r = await ctx.s0.createContext(sandboxId, { type: 'cmd', cmd: { command }, wait_until_done: true, ...(e.timeoutMs ? { ttl_sec: Math.ceil(e.timeoutMs / 1000) } : {}) });
     const exitCode = typeof r.exit_code === 'number' ? r.exit_code : undefined;
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
-    // The flows the command made, as the gateway audited them (those that ended while it ran).
-    const flows = (await sandboxEvents(ctx, sandboxId)).filter((ev) => ev.phase === 'result' && !seen.has(ev.event_id));
+    // The flows the command made, as the gateway audited them. A program can exit before the gateway
+    // has written the result of its last flow (the relay closes after the client does): wait for a
+    // result for every new attempt, bounded.
+    const flows = await settledFlows(ctx, sandboxId, seen);
     return {
       summary,
       happened: `exited ${exitCode ?? '?'}; stdout ${JSON.stringify(stdout.slice(0, 200))}; ${flows.length} flow(s)`,
