@@ -567,6 +567,7 @@ function closeSocket(socket: dgram.Socket | undefined): Promise<void> {
 }
 
 /** A sandbox's /etc/netns file: readable by its processes, written without following a planted name. */
+/** The sandbox's /etc files: readable by its user; rewritten in place, since its init bind-mounts them over /etc. */
 function writeEtcFile(path: string, text: string): void {
-  writeFileAtomicPrivateSync(path, text, { mode: 0o644 });
+  writeFileAtomicPrivateSync(path, text, { mode: 0o644, inPlace: true });
 }

@@ -70,6 +70,7 @@ describe('durable state', () => {
     expect(f.token).toBe('from-flag');
     expect((await api(() => f, 'from-flag').get('/api/v1/sandboxes')).status).toBe(200);
     expect((await api(() => f, 'from-env').get('/api/v1/sandboxes')).json.error.message).toBe('invalid token');
+    await f.stop();
     const g = await startEmulator({ ephemeral: false, dataDir, port: 0, env: { SANDBOX0_TOKEN: 'platform-key' } });
     running.push(g);
     expect(g.token).toMatch(/^s0_local_[0-9a-f]{48}$/);

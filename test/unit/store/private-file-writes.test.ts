@@ -88,4 +88,22 @@ describe('files the emulator writes into a directory others may write (finding 1
     expect(mode(join(dir, 'shared.txt'))).toBe(0o644);
     expect(readdirSync(dir)).toEqual(['shared.txt']);
   });
+
+  it('inPlace rewrites an existing file in its own inode (a bind mount keeps seeing it) and never writes through a symlink', () => {
+    const path = join(dir, 'hosts');
+    writeFileAtomicPrivateSync(path, 'first\n', { mode: 0o644, inPlace: true }); // created
+    const inode = statSync(path).ino;
+    writeFileAtomicPrivateSync(path, 'second, longer\n', { mode: 0o644, inPlace: true });
+    expect(statSync(path).ino).toBe(inode);
+    expect(readFileSync(path, 'utf8')).toBe('second, longer\n');
+    writeFileAtomicPrivateSync(path, 'x\n', { mode: 0o644, inPlace: true });
+    expect(readFileSync(path, 'utf8')).toBe('x\n'); // truncated
+    expect(statSync(path).mode & 0o777).toBe(0o644);
+    const target = join(dir, 'elsewhere');
+    writeFileSync(target, 'untouched');
+    const link = join(dir, 'linked-hosts');
+    symlinkSync(target, link);
+    expect(() => writeFileAtomicPrivateSync(link, 'evil', { inPlace: true })).toThrow();
+    expect(readFileSync(target, 'utf8')).toBe('untouched');
+  });
 });
