@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from 'sandbox0';
@@ -73,7 +73,10 @@ describe.skipIf(skip)('transparent sandboxes: policy lifecycle', () => {
       "print('closed',round(time.time()-t),d,flush=True)",
     ].join('\n');
     const { fixtureCaCertPath } = await import('../../../src/test-proxy/customer-services.js');
-    const marker = join(mkdtempSync(join(tmpdir(), 'see-lifecycle-')), 'open');
+    const markerDir = mkdtempSync(join(tmpdir(), 'see-lifecycle-'));
+    // Sandbox commands run as an unprivileged user (uid 65534): the marker's directory must let it write.
+    chmodSync(markerDir, 0o1777);
+    const marker = join(markerDir, 'open');
     const run = sandbox.cmd(`python3 -c "${script.replaceAll('"', '\\"')}" ${fixtureCaCertPath} ${marker}`);
     const attempt = await waitForEvent(emu, (e) => e.sandbox_id === sandbox.id && e.phase === 'attempt' && e.attributes.dest_port === 443, 20_000);
     // The handshake is done (the program wrote its marker): the flow is established and idle.
