@@ -73,6 +73,12 @@ export interface AuditKindRow {
   observed: Record<string, number>;
   results: number;
   outcomes: Record<string, number>;
+  /** Results of flows the gateway closed because a policy PUT replaced the policy that admitted them, by outcome. */
+  retired: { completed?: number; error?: number };
+  /** TCP flows during which a policy PUT for the sandbox was under way (the driver's view). */
+  policyChangedDuring: number;
+  /** Of those, flows (not toggle) that should have been answered and ended without a byte. */
+  cutByPolicyChange: number;
   toggleChecked: number;
 }
 

@@ -163,6 +163,21 @@ export const flowKinds = {
   'udp-dns': { via: { udp: ip.dns, port: 53, send: 'dns' }, match: { transport: 'udp', ip: ip.dns, port: 53 }, weight: { proxied: 1, open: 1, direct: 1 }, expect: { proxied: denied('l4_denied', undefined), open: denied('udp_not_proxied', undefined), direct: denied('l4_denied', undefined) } },
 };
 const kindNames = Object.keys(flowKinds);
+
+/**
+ * What the audit says of an allowed flow the gateway closed because its sandbox's policy was replaced
+ * while it ran (upstream proxy/active_flows.go: flows are bound to the policy that admitted them): a
+ * `completed` result whose emulator_note says so, or an `error` at step `policy_retired` when the flow
+ * was still dialling. The same wording as src/gateway/flow.ts, checked byte for byte here.
+ */
+const retiredNote = "closed by the gateway: the sandbox's network policy changed after this flow was admitted";
+const retiredError = 'network policy incarnation is no longer active';
+const retiredBy = (a) =>
+  a.outcome === 'completed' && typeof a.emulator_note === 'string' && a.emulator_note.split('; ').includes(retiredNote)
+    ? 'completed'
+    : a.outcome === 'error' && a.error_step === 'policy_retired' && a.error === retiredError
+      ? 'error'
+      : undefined;
 const kindOf = (attrs) => kindNames.find((k) => {
   const m = flowKinds[k].match;
   return m.transport === attrs.transport && m.ip === attrs.dest_ip && m.port === attrs.dest_port;
@@ -644,7 +659,7 @@ export async function runSoak(options = {}) {
         nextKind: kindSequence(role),
         policy: { epoch: 0, variant: 0, unknown: false },
         udp: udpSender({ host: h, port: p }, { perAssociation: o.datagramsPerAssociation, timeoutMs: o.flowTimeoutMs, timers }),
-        kinds: Object.fromEntries(kindNames.filter((k) => flowKinds[k].weight[role]).map((k) => [k, { started: 0, notStarted: 0, observed: {}, toggleChecked: 0 }])),
+        kinds: Object.fromEntries(kindNames.filter((k) => flowKinds[k].weight[role]).map((k) => [k, { started: 0, notStarted: 0, observed: {}, toggleChecked: 0, policyChangedDuring: 0, cutByPolicyChange: 0 }])),
       });
     }
     const ports = { api: apiPort, proxy: emulator.info.testProxyPort, service: servicePort, ingress: new Set(sandboxes.map((s) => s.ingress.port)) };
@@ -701,13 +716,20 @@ export async function runSoak(options = {}) {
       stats.observed[r.observed] = (stats.observed[r.observed] ?? 0) + 1;
       const allowedNow = (variant) => (kind.toggled ? variant === 1 : flowKinds[kindName].expect[sb.role].outcome === 'completed');
       const expectedObservation = (variant) => (kind.via.udp ? 'sent' : allowedNow(variant) ? 'ok' : 'empty');
+      // A policy PUT for this sandbox was under way at some point of the flow: the gateway may have
+      // closed it (an allowed flow is closed when the policy that admitted it is replaced).
+      const policyChanged = !(epoch0 === sb.policy.epoch && epoch0 % 2 === 0);
+      if (policyChanged && !kind.via.udp) stats.policyChangedDuring++;
       if (kind.toggled) {
         // Only a flow that began and ended inside one settled policy version has a known verdict.
-        const settled = epoch0 === sb.policy.epoch && epoch0 % 2 === 0 && !sb.policy.unknown;
+        const settled = !policyChanged && !sb.policy.unknown;
         if (settled) {
           stats.toggleChecked++;
           if (r.observed !== expectedObservation(variant0)) problem(`sandbox ${sb.index} toggle: policy variant ${variant0} was in force for the whole flow, the sandbox saw ${r.observed} (${r.detail ?? ''})`);
         } else if (r.observed === 'error') problem(`sandbox ${sb.index} toggle: ${r.detail}`);
+      } else if (policyChanged && expectedObservation() === 'ok' && r.observed === 'empty') {
+        // Closed without a byte while its policy was replaced: the audit must say so (verifyAudit counts).
+        stats.cutByPolicyChange++;
       } else if (r.observed !== expectedObservation()) problem(`sandbox ${sb.index} (${sb.role}) ${kindName}: the sandbox saw ${r.observed}, expected ${expectedObservation()} (${r.detail ?? ''})`);
     };
 
@@ -929,7 +951,7 @@ async function verifyAudit(api, sandboxes) {
     if (!f) flows.set(a.flow_id, (f = { attempts: [], results: [] }));
     (e.phase === 'result' ? f.results : f.attempts).push(e);
   }
-  const audited = new Map(sandboxes.map((s) => [s.id, Object.fromEntries(Object.keys(s.kinds).map((k) => [k, { results: 0, outcomes: {} }]))]));
+  const audited = new Map(sandboxes.map((s) => [s.id, Object.fromEntries(Object.keys(s.kinds).map((k) => [k, { results: 0, outcomes: {}, retired: {} }]))]));
   const ids = { tcp: [], udp: [] };
   for (const [flowId, f] of flows) {
     const m = /^(tcp|udp)-(\d+)$/.exec(flowId);
@@ -959,7 +981,18 @@ async function verifyAudit(api, sandboxes) {
     tally.results++;
     tally.outcomes[a.outcome] = (tally.outcomes[a.outcome] ?? 0) + 1;
     const expected = flowKinds[kind].expect[sb.role];
-    const candidates = Array.isArray(expected) ? expected : [expected];
+    let candidates = Array.isArray(expected) ? expected : [expected];
+    const retired = retiredBy(a);
+    if (retired) {
+      // Closed by a policy change: an allowed flow of its kind in every attribute but (when it was
+      // still dialling) the outcome. A kind that is never allowed has no such candidate.
+      tally.retired[retired] = (tally.retired[retired] ?? 0) + 1;
+      candidates = candidates.filter((c) => c.outcome === 'completed').map((c) => ({ ...c, outcome: retired }));
+      if (!candidates.length) {
+        problem(`flow ${flowId} sandbox ${sb.index} (${sb.role}) ${kind}: closed by a policy change, but this kind is never allowed (${a.action} ${a.outcome} ${a.reason})`);
+        continue;
+      }
+    }
     const mismatch = (exp) => Object.entries(exp).filter(([k, v]) => a[k] !== v).map(([k, v]) => `${k}=${JSON.stringify(a[k])} (expected ${JSON.stringify(v)})`);
     const best = candidates.map(mismatch).sort((x, y) => x.length - y.length)[0];
     if (best.length) problem(`flow ${flowId} sandbox ${sb.index} (${sb.role}) ${kind}: ${best.join(', ')}${a.error ? `; error_step ${a.error_step}: ${a.error}` : ''}`);
@@ -979,12 +1012,29 @@ async function verifyAudit(api, sandboxes) {
   for (const sb of sandboxes) {
     for (const [kind, stats] of Object.entries(sb.kinds)) {
       const tally = audited.get(sb.id)[kind];
-      byKind.push({ sandbox: sb.index, role: sb.role, kind, started: stats.started, observed: stats.observed, results: tally.results, outcomes: tally.outcomes, toggleChecked: stats.toggleChecked });
+      const retired = (tally.retired.completed ?? 0) + (tally.retired.error ?? 0);
+      byKind.push({
+        sandbox: sb.index,
+        role: sb.role,
+        kind,
+        started: stats.started,
+        observed: stats.observed,
+        results: tally.results,
+        outcomes: tally.outcomes,
+        retired: tally.retired,
+        policyChangedDuring: stats.policyChangedDuring,
+        cutByPolicyChange: stats.cutByPolicyChange,
+        toggleChecked: stats.toggleChecked,
+      });
       if (tally.results !== stats.started) problem(`sandbox ${sb.index} (${sb.role}) ${kind}: the driver started ${stats.started} flows, the audit has ${tally.results} results`);
       if (!flowKinds[kind].via.udp) {
+        // Each flow the gateway closed for a policy change was seen by the sandbox as an answer (it
+        // had arrived) or as a close without a byte; every other completed flow was an answer.
         const ok = stats.observed.ok ?? 0;
-        const completed = tally.outcomes.completed ?? 0;
-        if (ok !== completed) problem(`sandbox ${sb.index} (${sb.role}) ${kind}: the sandbox got ${ok} answers, the audit has ${completed} completed flows`);
+        const kept = (tally.outcomes.completed ?? 0) - (tally.retired.completed ?? 0);
+        if (ok < kept || ok > kept + retired) problem(`sandbox ${sb.index} (${sb.role}) ${kind}: the sandbox got ${ok} answers, the audit has ${kept} completed flows and ${retired} closed by a policy change`);
+        if (stats.cutByPolicyChange > retired) problem(`sandbox ${sb.index} (${sb.role}) ${kind}: ${stats.cutByPolicyChange} flows ended without an answer during a policy change, the audit has ${retired} closed by one`);
+        if (retired > stats.policyChangedDuring) problem(`sandbox ${sb.index} (${sb.role}) ${kind}: the audit has ${retired} flows closed by a policy change, but only ${stats.policyChangedDuring} ran while one was applied`);
       }
     }
   }
@@ -1046,7 +1096,7 @@ export function describeReport(report) {
   lines.push(`soak: ${op.seconds} s (${op.warmupSeconds} s warm-up), ${op.rate} flows/s target, phases of ${op.phaseSeconds} s, a policy PUT every ${op.updateEveryMs} ms and a rotation every ≥ ${op.rotateEverySeconds} s in update phases`);
   if (report.load) lines.push(`load: ${report.load.flowsStarted} flows in ${report.load.seconds.toFixed(1)} s (${(report.load.flowsStarted / report.load.seconds).toFixed(1)}/s), max ${report.load.maxInFlight} in flight, lagged ticks ${report.load.lagged}`);
   if (report.control) lines.push(`control plane: ${report.control.policyPuts} policy PUTs (p50 ${ms(percentile(report.control.policyPutMs, 0.5))}, p99 ${ms(percentile(report.control.policyPutMs, 0.99))}; ${report.control.policyPutFailures} failed), ${report.control.rotations} credential rotations (${report.control.rotationFailures} failed)`);
-  for (const f of report.audit?.byKind ?? []) lines.push(`  sandbox ${f.sandbox} ${f.role.padEnd(7)} ${f.kind.padEnd(15)} started ${String(f.started).padStart(5)}  sandbox saw ${JSON.stringify(f.observed)}  audit ${f.results} results ${JSON.stringify(f.outcomes)}${f.kind === 'toggle' ? `  (${f.toggleChecked} with a settled policy checked)` : ''}`);
+  for (const f of report.audit?.byKind ?? []) lines.push(`  sandbox ${f.sandbox} ${f.role.padEnd(7)} ${f.kind.padEnd(15)} started ${String(f.started).padStart(5)}  sandbox saw ${JSON.stringify(f.observed)}  audit ${f.results} results ${JSON.stringify(f.outcomes)}${f.retired && Object.keys(f.retired).length ? `, closed by a policy change ${JSON.stringify(f.retired)} (sandbox saw ${f.cutByPolicyChange} cut of ${f.policyChangedDuring} during a PUT)` : ''}${f.kind === 'toggle' ? `  (${f.toggleChecked} with a settled policy checked)` : ''}`);
   if (report.audit) lines.push(`audit: ${report.audit.events} events (${report.audit.attempts} attempts, ${report.audit.results} results), ${report.audit.tcpFlows} tcp + ${report.audit.udpFlows} udp flows, ${report.audit.problems.length} problems`);
   if (report.proxyConnections) lines.push(`test proxy log (last ${report.proxyConnections.entries}): ${report.proxyConnections.domainAtyp} ATYP domain, ${report.proxyConnections.otherAtyp} other, ${report.proxyConnections.authRejected} auth rejected; users ${report.proxyConnections.users.join(', ')}`);
   const b = report.before;
