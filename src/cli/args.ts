@@ -43,3 +43,14 @@ export function parsePort(value: string | undefined, flag: string, fallback: num
   if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`invalid ${flag} "${value}": must be a port number 0-65535`);
   return n;
 }
+
+/** Runs a subcommand; its usage errors (thrown after parsing) are reported with its help, exit code 2; other errors as `Error: …`, exit code 1. */
+export async function withUsage(help: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UsageError) return usageFailure(io, help, err.message);
+    io.stderr.write(`Error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -4,7 +4,7 @@ import { parseHostPort, type CustomerDnsRecords } from '../../test-proxy/custome
 import { defaultCustomerDns, startCustomerServices, type CustomerServices } from '../../test-proxy/customer-services.js';
 import { faultTypes } from '../../test-proxy/faults/registry.js';
 import { createTestProxy, type TestProxyUser } from '../../test-proxy/proxy.js';
-import { parseCommandArgs, usageFailure, UsageError } from '../args.js';
+import { parseCommandArgs, usageFailure, UsageError, withUsage } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { argvSecretWarning, proxyUrlHasPassword, readFirstLine, readSecretFile, readSecretLine, userLines } from '../secret-input.js';
 
@@ -210,17 +210,6 @@ export async function check(args: string[], io: CliIo): Promise<number> {
   });
   io.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : renderCheckReport(report));
   return report.hostnameConnectWorks ? 0 : 1;
-}
-
-/** Runs a subcommand; its usage errors (thrown after parsing) are reported with its help, exit code 2. */
-async function withUsage(help: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof UsageError) return usageFailure(io, help, err.message);
-    io.stderr.write(`Error: ${(err as Error).message}\n`);
-    return 1;
-  }
 }
 
 /** `proxy <serve|check> ...`; `serve` runs until SIGINT/SIGTERM. */

@@ -7,7 +7,7 @@ import { renderJunit, renderScenarioText, type ScenarioResult } from '../../scen
 import { runScenario } from '../../scenario/run.js';
 import { scenarioJsonSchema, ScenarioFileError } from '../../scenario/schema.js';
 import { terminalSafeJson } from '../../text/control-chars.js';
-import { parseCommandArgs, usageFailure, UsageError } from '../args.js';
+import { parseCommandArgs, usageFailure, UsageError, withUsage } from '../args.js';
 import type { CliCommand, CliIo } from '../io.js';
 
 /** `scenario run|record|schema`: reproduce a customer's proxy issue from one YAML file. */
@@ -140,16 +140,6 @@ async function recordCommand(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(text);
   }
   return 0;
-}
-
-async function withUsage(help: string, io: CliIo, fn: () => Promise<number>): Promise<number> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof UsageError) return usageFailure(io, help, err.message);
-    io.stderr.write(`Error: ${(err as Error).message}\n`);
-    return 1;
-  }
 }
 
 export const run: CliCommand = async (args, io) => {
