@@ -376,6 +376,13 @@ export class RootNamespaceBackend implements NamespaceBackend {
       }
     }
     await record.init?.closed();
+    // The veth pair goes first, synchronously: a namespace is torn down by the kernel asynchronously,
+    // and its index (hence the veth name) is reused by the next sandbox (`ip link add`: File exists).
+    try {
+      await ip(['-n', this.gatewayNamespace, 'link', 'delete', vethNames(this.instanceId, record.index).gateway], this.prefix);
+    } catch (err) {
+      this.logger.debug({ namespace: record.namespace, err: (err as Error).message }, 'sandbox veth already gone');
+    }
     try {
       await ip(['netns', 'delete', record.namespace], this.prefix);
     } catch (err) {

@@ -179,6 +179,18 @@ describe.skipIf(skip)('root namespace backend', () => {
     expect(await nftCounter(gw, 'prerouting', 'sandbox resolver')).toBeGreaterThanOrEqual(2);
   });
 
+  it('a sandbox created right after one is deleted reuses its index (and veth names) without a clash', { timeout: 60_000 }, async () => {
+    // Namespaces are torn down by the kernel asynchronously; the veth pair must go with the delete.
+    for (let round = 0; round < 3; round++) {
+      const ids = Array.from({ length: 10 }, (_, i) => `churn-${round}-${i}`);
+      for (const id of ids) await backend.createSandbox(id);
+      for (const id of ids) await backend.deleteSandbox(id);
+      const net = await backend.createSandbox(`churn-${round}`);
+      expect(net.address).toBeTruthy();
+      await backend.deleteSandbox(`churn-${round}`);
+    }
+  });
+
   it('deleteSandbox removes its namespace, links and files; stop removes the rest', async () => {
     const second = await backend.createSandbox('sb-2');
     expect(ourNamespaces(instanceId)).toContain(second.namespace);
