@@ -6,21 +6,11 @@ import { DomainIndex, type DomainPattern } from '../../../src/policy/domain-inde
 import { appProtocolBit, type RuleProbe } from '../../../src/policy/match.js';
 import type { CompiledTrafficRule } from '../../../src/policy/compiled-policy.js';
 import { appProtocols, type AppProtocol, type TrafficRule } from '../../../src/policy/types.js';
+import { prng as rng } from '../../helpers/fuzz.js';
 
 const POLICIES = 150;
 const FLOWS_PER_POLICY = 60;
 
-/** mulberry32: small deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const labels = ['a', 'b', 'example', 'com', 'x', 'api', 'xn--bcher-kva', ''];
 const pick = <T>(r: () => number, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;

@@ -5,6 +5,7 @@ import { evaluate, type FlowFacts } from '../../../src/policy/evaluate.js';
 import { compilePlatform, emptyPlatform } from '../../../src/policy/platform.js';
 import { traceRules } from '../../../src/policy/rule-trace.js';
 import { appProtocols, type AppProtocol, type SandboxNetworkPolicy, type TrafficRule } from '../../../src/policy/types.js';
+import { prng as rng } from '../../helpers/fuzz.js';
 
 function compiled(policy: SandboxNetworkPolicy): CompiledPolicy {
   const r = compilePolicy(policy);
@@ -78,17 +79,6 @@ describe('traceRules', () => {
   });
 });
 
-/** mulberry32, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('traceRules agrees with the evaluator (random policies and flows)', () => {
   it('names the rule evaluate() matched, and none when it matched none', () => {
