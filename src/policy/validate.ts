@@ -1,6 +1,6 @@
 import { goQuote, goTimeQuote, goToLower, goToUpper, goTrimSpace } from './go-format.js';
 import { goParseCidrOk } from './go-net.js';
-import type { CredentialBinding, HttpMatch, PortSpec, ProjectionSpec, ProtocolRule, SandboxNetworkPolicy } from './types.js';
+import type { HttpMatch, PortSpec, ProjectionSpec, ProtocolRule, SandboxNetworkPolicy } from './types.js';
 
 /**
  * The manager's network policy validation (upstream manager/pkg/apis/sandbox0/v1alpha1/
