@@ -1,6 +1,6 @@
 import { goQuote, goTimeQuote, goToLower, goToUpper, goTrimSpace } from './go-format.js';
 import { goParseCidrOk } from './go-net.js';
-import type { HttpMatch, PortSpec, ProjectionSpec, ProtocolRule, SandboxNetworkPolicy } from './types.js';
+import { appProtocols, type HttpMatch, type PortSpec, type ProjectionSpec, type ProtocolRule, type SandboxNetworkPolicy } from './types.js';
 
 /**
  * The manager's network policy validation (upstream manager/pkg/apis/sandbox0/v1alpha1/
@@ -17,7 +17,8 @@ const q = goQuote;
 const nonEmpty = <T>(list: readonly T[] | undefined): list is readonly T[] => list !== undefined && list.length > 0;
 const blank = (s: string | undefined) => goTrimSpace(s ?? '') === '';
 
-const trafficAppProtocols: ReadonlySet<string> = new Set(['http', 'tls', 'ssh', 'socks5', 'mqtt', 'redis', 'amqp', 'dns', 'mongodb', 'udp']);
+/** Upstream validates app protocols against the same list the classifier produces. */
+const trafficAppProtocols: ReadonlySet<string> = new Set(appProtocols);
 /** net/http's method constants (validHTTPMethod). */
 const httpMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE']);
 const placeholderLocations: ReadonlySet<string> = new Set(['header', 'query', 'body']);
