@@ -117,22 +117,122 @@ export async function serveSocks5Handshake(
   // A socket error after our reader detached must never become an uncaught exception; the listener stays
   // for the socket's life (the caller may add its own).
   socket.on('error', () => {});
-  const reader = new MessageReader(socket);
-  const write = (bytes: Buffer, stage: HandshakeStage): Promise<void> =>
-    callbacks.write ? callbacks.write(socket, bytes, stage) : writeAll(socket, bytes);
-  const state: HandshakeState = {};
-  let stage: HandshakeStage = 'greeting';
-  // Time spent in callbacks (dialling, fault delays) is not the client's fault, so it is not charged.
-  let budget = handshakeTimeoutMs;
-  const read = async <T>(parse: (buf: Buffer) => Parsed<T> | undefined): Promise<T> => {
+  return new ServerHandshake(socket, callbacks, handshakeTimeoutMs).run();
+}
+
+type EndedOutcome = Exclude<HandshakeOutcome, { kind: 'established' }>;
+
+/** One handshake's progress; each stage returns an outcome when the handshake ends there. */
+class ServerHandshake {
+  private readonly reader: MessageReader;
+  private readonly state: HandshakeState = {};
+  private stage: HandshakeStage = 'greeting';
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly callbacks: ServerHandshakeCallbacks,
+    // Time spent in callbacks (dialling, fault delays) is not the client's fault, so it is not charged.
+    private budget: number,
+  ) {
+    this.reader = new MessageReader(socket);
+  }
+
+  async run(): Promise<HandshakeOutcome> {
+    try {
+      const method = await this.greeting();
+      if (typeof method !== 'number') return method;
+      if (method === Socks5Method.UsernamePassword) {
+        const ended = await this.auth();
+        if (ended) return ended;
+      }
+      return await this.request(method);
+    } catch (err) {
+      if (!this.socket.destroyed) this.socket.destroy();
+      return this.closedOutcome(err);
+    }
+  }
+
+  /** Resolves with the selected method unless the handshake ended. */
+  private async greeting(): Promise<number | EndedOutcome> {
+    const greeting = await this.read(parseGreeting);
+    this.state.offered = greeting.methods;
+    const choice = await this.callbacks.selectMethod(greeting.methods, this.state);
+    if (choice.kind === 'close') return this.serverClosed(choice.how);
+    this.state.method = choice.method;
+    await this.write(encodeMethodSelection({ method: choice.method }));
+    if (choice.method === Socks5Method.NoAcceptable) return this.rejected();
+    return choice.method;
+  }
+
+  private async auth(): Promise<EndedOutcome | undefined> {
+    this.stage = 'auth';
+    const creds = await this.read(parseUserPassRequest);
+    this.state.user = creds.username;
+    const verdict = this.callbacks.authenticate
+      ? await this.callbacks.authenticate(creds.username, creds.password, this.state)
+      : ({ kind: 'reject' } as const);
+    if (verdict.kind === 'close') return this.serverClosed(verdict.how);
+    const ok = verdict.kind === 'accept';
+    await this.write(encodeUserPassStatus({ status: ok ? UserPassStatus.Success : UserPassStatus.Failure }));
+    return ok ? undefined : this.rejected();
+  }
+
+  private async request(method: number): Promise<HandshakeOutcome> {
+    this.stage = 'request';
+    const read = await this.readRequest();
+    if ('kind' in read) return read;
+    const { request } = read;
+    const { state } = this;
+    state.request = request;
+    const decision = await this.callbacks.request(request, state);
+    if (decision.kind === 'close') return this.serverClosed(decision.how);
+    await this.write(encodeReply({ code: decision.code, bound: decision.bound }));
+    if (decision.code !== Socks5Reply.Succeeded) return this.rejected(decision.code);
+    if (this.socket.destroyed) return { kind: 'closed', stage: this.stage, state, cause: 'client-closed' };
+    return { kind: 'established', state: { ...state, method, request }, replyCode: decision.code, rest: this.reader.takeRest() };
+  }
+
+  private async readRequest(): Promise<{ request: Socks5Request } | EndedOutcome> {
+    try {
+      return { request: await this.read(parseRequest) };
+    } catch (err) {
+      // A request that parses far enough to show what is wrong still gets its RFC 1928 reply.
+      if (err instanceof Socks5ProtocolError && err.reply !== undefined) {
+        await this.write(encodeReply({ code: err.reply }));
+        return this.rejected(err.reply);
+      }
+      throw err;
+    }
+  }
+
+  private async read<T>(parse: (buf: Buffer) => Parsed<T> | undefined): Promise<T> {
     const started = Date.now();
     try {
-      return (await reader.read(parse, started + budget)).value;
+      return (await this.reader.read(parse, started + this.budget)).value;
     } finally {
-      budget -= Date.now() - started;
+      this.budget -= Date.now() - started;
     }
-  };
-  const closedOutcome = (err: unknown): HandshakeOutcome => {
+  }
+
+  private write(bytes: Buffer): Promise<void> {
+    return this.callbacks.write ? this.callbacks.write(this.socket, bytes, this.stage) : writeAll(this.socket, bytes);
+  }
+
+  /** After the last reply: FIN and linger. */
+  private rejected(replyCode?: number): EndedOutcome {
+    endAndLinger(this.socket);
+    const { stage, state } = this;
+    return replyCode === undefined ? { kind: 'rejected', stage, state } : { kind: 'rejected', stage, state, replyCode };
+  }
+
+  /** A callback chose to close instead of answering. */
+  private serverClosed(how: CloseHow): EndedOutcome {
+    closeSocket(this.socket, how);
+    return { kind: 'closed', stage: this.stage, state: this.state, cause: 'server-closed' };
+  }
+
+  private closedOutcome(err: unknown): EndedOutcome {
+    const { stage, state } = this;
     if (err instanceof MessageReadError) {
       const cause = err.cause_ === 'closed' ? 'client-closed' : err.cause_ === 'timeout' ? 'timeout' : 'socket-error';
       return { kind: 'closed', stage, state, cause, error: { code: err.code, message: err.message } };
@@ -142,75 +242,5 @@ export async function serveSocks5Handshake(
     }
     const e = err as Error;
     return { kind: 'closed', stage, state, cause: 'socket-error', error: { code: 'socks5_internal', message: e?.message ?? String(err) } };
-  };
-
-  try {
-    const greeting = await read(parseGreeting);
-    state.offered = greeting.methods;
-    const choice = await callbacks.selectMethod(greeting.methods, state);
-    if (choice.kind === 'close') {
-      closeSocket(socket, choice.how);
-      return { kind: 'closed', stage, state, cause: 'server-closed' };
-    }
-    state.method = choice.method;
-    await write(encodeMethodSelection({ method: choice.method }), stage);
-    if (choice.method === Socks5Method.NoAcceptable) {
-      endAndLinger(socket);
-      return { kind: 'rejected', stage, state };
-    }
-
-    if (choice.method === Socks5Method.UsernamePassword) {
-      stage = 'auth';
-      const creds = await read(parseUserPassRequest);
-      state.user = creds.username;
-      const verdict = callbacks.authenticate
-        ? await callbacks.authenticate(creds.username, creds.password, state)
-        : ({ kind: 'reject' } as const);
-      if (verdict.kind === 'close') {
-        closeSocket(socket, verdict.how);
-        return { kind: 'closed', stage, state, cause: 'server-closed' };
-      }
-      const ok = verdict.kind === 'accept';
-      await write(encodeUserPassStatus({ status: ok ? UserPassStatus.Success : UserPassStatus.Failure }), stage);
-      if (!ok) {
-        endAndLinger(socket);
-        return { kind: 'rejected', stage, state };
-      }
-    }
-
-    stage = 'request';
-    let request: Socks5Request;
-    try {
-      request = await read(parseRequest);
-    } catch (err) {
-      // A request that parses far enough to show what is wrong still gets its RFC 1928 reply.
-      if (err instanceof Socks5ProtocolError && err.reply !== undefined) {
-        await write(encodeReply({ code: err.reply }), stage);
-        endAndLinger(socket);
-        return { kind: 'rejected', stage, state, replyCode: err.reply };
-      }
-      throw err;
-    }
-    state.request = request;
-    const decision = await callbacks.request(request, state);
-    if (decision.kind === 'close') {
-      closeSocket(socket, decision.how);
-      return { kind: 'closed', stage, state, cause: 'server-closed' };
-    }
-    await write(encodeReply({ code: decision.code, bound: decision.bound }), stage);
-    if (decision.code !== Socks5Reply.Succeeded) {
-      endAndLinger(socket);
-      return { kind: 'rejected', stage, state, replyCode: decision.code };
-    }
-    if (socket.destroyed) return { kind: 'closed', stage, state, cause: 'client-closed' };
-    return {
-      kind: 'established',
-      state: { ...state, method: choice.method, request },
-      replyCode: decision.code,
-      rest: reader.takeRest(),
-    };
-  } catch (err) {
-    if (!socket.destroyed) socket.destroy();
-    return closedOutcome(err);
   }
 }

@@ -13,7 +13,22 @@ import { replyCode } from './reply-code.js';
 import { resetAfterBytes } from './reset-after-bytes.js';
 import { silentClose } from './silent-close.js';
 
-/** Every fault kind, by `type`. */
+/**
+ * The fault registry: every fault kind, by `type`. The admin API (`POST /_emulator/proxy/faults`), its
+ * OpenAPI document and the CLI (`proxy faults add`, `proxy serve --help`) all read this list.
+ *
+ * Adding a fault touches exactly:
+ *   1. a new file `faults/<type-in-kebab-case>.ts` exporting `defineFault({ type, summary, attributes,
+ *      effect })`, whose `effect` returns one of the existing `FaultEffect`s (fault.ts) at its phase;
+ *   2. this file: its import and its place in the `faultKinds` list (the list order is the order
+ *      `faultTypes` are shown to users).
+ * Outside src/, the README's list of fault types and the web UI's (`faultTypes` in web/app.js) are
+ * written by hand, and test/unit/socks5/test-proxy-parts.test.ts pins the set of types.
+ * Only a fault that needs a new kind of effect touches more: the `FaultEffect` union in fault.ts and
+ * where effects are carried out, `../connection-faults.ts` (delays, fragmented replies, relay shaping;
+ * the deciding effects close/refuse/reject/reply are acted on in `../proxy-connection.ts`) and, for a
+ * new relay effect, `../relay.ts` with its pumps.
+ */
 export const faultKinds: ReadonlyMap<string, FaultKind<never>> = new Map(
   (
     [
