@@ -95,7 +95,7 @@ export interface SandboxRuntimeDeps {
 /** Wires the sandbox resolver, interception (explicit ingress, transparent dispatch, in-process) and exec. */
 export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const { store, gateway, audit, logger, backend, now = () => new Date() } = deps;
-  const resolver = new SandboxResolver({ store, platformDns: deps.platformDns });
+  const resolver = new SandboxResolver({ hosts: (id) => store.sandboxes.get(id)?.hosts, platformDns: deps.platformDns });
   const unresolvable = createUnresolvableAudit({ gateway, audit, resolver });
   const attachments = new SandboxAttachments({ store, gateway, logger, resolver, unresolvable, backend });
   const inProcess = new InProcessInterception(gateway);

@@ -1,6 +1,5 @@
 import net from 'node:net';
 import { normalizeName, type NameLookup, type PlatformDnsView } from '../dns/views.js';
-import type { Store } from '../store/db.js';
 
 /** A name resolved from a sandbox's position: the address a program would dial (IPv4 first), or why there is none. */
 export type SandboxLookup = { ok: true; address: string; addresses: string[] } | { ok: false; reason: string; askedHost?: true };
@@ -33,6 +32,12 @@ export const addressesOf = (found: NameLookup | undefined): string[] | undefined
 /** The address a program dials, or undefined. */
 export const addressOf = (found: SandboxLookup): string | undefined => (found.ok ? found.address : undefined);
 
+export interface SandboxResolverDeps {
+  /** The sandbox's hosts entries as stored (undefined: no such sandbox). */
+  hosts: (sandboxId: string) => Record<string, string[]> | undefined;
+  platformDns: () => PlatformDnsView;
+}
+
 /**
  * The sandbox's resolver: its hosts entries first, then the platform DNS view (and, with passthrough,
  * the host's resolver); IP literals as is.
@@ -41,8 +46,9 @@ export class SandboxResolver {
   // Hosts entries by normalized name, per sandbox: read from the store once, not on every flow.
   private readonly hostsCache = new Map<string, Map<string, string[]>>();
 
-  constructor(private readonly deps: { store: Store; platformDns: () => PlatformDnsView }) {}
+  constructor(private readonly deps: SandboxResolverDeps) {}
 
+  /** The one look-up every sandbox-side question goes through; `wait` says whether it may ask the host (LookupWait). */
   lookup(sandboxId: string, host: string, wait: 'known'): NameLookup | undefined;
   lookup(sandboxId: string, host: string, wait: 'ask-host'): NowOrLater<NameLookup>;
   lookup(sandboxId: string, host: string, wait: LookupWait): NowOrLater<NameLookup> | undefined {
@@ -62,7 +68,7 @@ export class SandboxResolver {
   private hostsOf(sandboxId: string): Map<string, string[]> {
     let entries = this.hostsCache.get(sandboxId);
     if (!entries) {
-      entries = new Map(Object.entries(this.deps.store.sandboxes.get(sandboxId)?.hosts ?? {}).map(([k, v]) => [normalizeName(k), v] as const));
+      entries = new Map(Object.entries(this.deps.hosts(sandboxId) ?? {}).map(([k, v]) => [normalizeName(k), v] as const));
       this.hostsCache.set(sandboxId, entries);
     }
     return entries;
