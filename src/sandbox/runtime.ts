@@ -91,7 +91,6 @@ export interface SandboxRuntimeDeps {
   now?: () => Date;
 }
 
-
 /** Wires the sandbox resolver, interception (explicit ingress, transparent dispatch, in-process) and exec. */
 export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const { store, gateway, audit, logger, backend, now = () => new Date() } = deps;
