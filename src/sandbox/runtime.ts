@@ -12,14 +12,14 @@ import type { Store } from '../store/db.js';
 import { SandboxAttachments } from './sandbox-attachments.js';
 import { createSandboxConnect, type ConnectTarget } from './sandbox-connect.js';
 import { createSandboxExec } from './sandbox-exec.js';
-import { addressesOf, addressOf, pickAddress, SandboxResolver, thenApply, type SandboxLookup } from './sandbox-resolver.js';
+import { addressesOf, addressOf, pickAddress, SandboxNameResolver, thenApply, type SandboxLookup } from './sandbox-name-resolver.js';
 import { createDatagramSender, type DatagramResult, type DatagramTarget } from './send-datagram.js';
 import { dispatchTransparent } from './transparent-dispatch.js';
 import { createUnresolvableAudit } from './unresolvable-audit.js';
 
 // The runtime composes one module per concept; these names stay importable from here.
 export type { ConnectTarget } from './sandbox-connect.js';
-export type { SandboxLookup } from './sandbox-resolver.js';
+export type { SandboxLookup } from './sandbox-name-resolver.js';
 export { defaultDatagramReplyTimeoutMs, type DatagramResult, type DatagramTarget } from './send-datagram.js';
 export { sandboxResolutionFailed } from './unresolvable-audit.js';
 
@@ -94,7 +94,7 @@ export interface SandboxRuntimeDeps {
 /** Wires the sandbox resolver, interception (explicit ingress, transparent dispatch, in-process) and exec. */
 export function createSandboxRuntime(deps: SandboxRuntimeDeps): SandboxRuntime {
   const { store, gateway, audit, logger, backend, now = () => new Date() } = deps;
-  const resolver = new SandboxResolver({ hosts: (id) => store.sandboxes.get(id)?.hosts, platformDns: deps.platformDns });
+  const resolver = new SandboxNameResolver({ hosts: (id) => store.sandboxes.get(id)?.hosts, platformDns: deps.platformDns });
   const unresolvable = createUnresolvableAudit({ gateway, audit, resolver });
   const attachments = new SandboxAttachments({ store, gateway, logger, resolver, unresolvable, backend });
   const inProcess = new InProcessInterception(gateway);

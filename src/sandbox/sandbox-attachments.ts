@@ -4,7 +4,7 @@ import type { NamespaceBackend, SandboxNetwork } from '../interception/namespace
 import { startUdpAssociation } from '../interception/udp-associate.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/db.js';
-import { addressOf, pickAddress, thenApply, type NowOrLater, type SandboxResolver } from './sandbox-resolver.js';
+import { addressOf, pickAddress, thenApply, type NowOrLater, type SandboxNameResolver } from './sandbox-name-resolver.js';
 import type { AuditUnresolvable } from './unresolvable-audit.js';
 
 const portOf = (endpoint: string): number => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
@@ -14,7 +14,7 @@ export interface SandboxAttachmentsDeps {
   store: Store;
   gateway: Gateway;
   logger: Logger;
-  resolver: SandboxResolver;
+  resolver: SandboxNameResolver;
   unresolvable: AuditUnresolvable;
   /** Transparent interception (started by the caller); absent: explicit mode. */
   backend?: NamespaceBackend;

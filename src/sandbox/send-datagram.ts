@@ -4,7 +4,7 @@ import type { UdpRejectReason } from '../gateway/decide.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { isUdpRejection } from '../gateway/udp.js';
 import type { Store } from '../store/db.js';
-import { targetAddress, type SandboxResolver } from './sandbox-resolver.js';
+import { targetAddress, type SandboxNameResolver } from './sandbox-name-resolver.js';
 import { sandboxResolutionFailed, type AuditUnresolvable } from './unresolvable-audit.js';
 
 /** One UDP datagram sent from a sandbox's position (`emulator.sandbox(id).sendDatagram(...)`). */
@@ -68,7 +68,7 @@ async function firstReplyWithin(firstReply: Promise<Buffer>, timeoutMs: number):
  * call is a datagram from a source of its own, so its session (and its reply) is never shared with
  * another call's.
  */
-export function createDatagramSender(deps: { store: Store; gateway: Gateway; resolver: SandboxResolver; unresolvable: AuditUnresolvable }): SendDatagram {
+export function createDatagramSender(deps: { store: Store; gateway: Gateway; resolver: SandboxNameResolver; unresolvable: AuditUnresolvable }): SendDatagram {
   const { store, gateway, resolver, unresolvable } = deps;
   let datagramSources = 0;
   return async (sandboxId, target) => {

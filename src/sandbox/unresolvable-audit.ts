@@ -1,6 +1,6 @@
 import type { AuditLog } from '../gateway/audit.js';
 import type { Gateway } from '../gateway/gateway.js';
-import type { SandboxResolver } from './sandbox-resolver.js';
+import type { SandboxNameResolver } from './sandbox-name-resolver.js';
 
 /** Reason the emulator records when a flow never starts because the sandbox cannot resolve its host. */
 export const sandboxResolutionFailed = 'sandbox_resolution_failed';
@@ -20,7 +20,7 @@ const unresolvableDatagramKeys = 4_096;
  * retrying datagrams to such a name is audited once per name and port per window, not once per
  * datagram (the table is bounded).
  */
-export function createUnresolvableAudit(deps: { gateway: Gateway; audit: AuditLog; resolver: SandboxResolver }): AuditUnresolvable {
+export function createUnresolvableAudit(deps: { gateway: Gateway; audit: AuditLog; resolver: SandboxNameResolver }): AuditUnresolvable {
   const { gateway, audit, resolver } = deps;
   const unresolvableDatagrams = new Map<string, number>();
   /** Whether this datagram's record folds into one written earlier in the window. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AuditLog } from '../../../src/gateway/audit.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import { PlatformDnsView } from '../../../src/dns/views.js';
-import { SandboxResolver } from '../../../src/sandbox/sandbox-resolver.js';
+import { SandboxNameResolver } from '../../../src/sandbox/sandbox-name-resolver.js';
 import { createUnresolvableAudit, sandboxResolutionFailed } from '../../../src/sandbox/unresolvable-audit.js';
 
 function setup() {
@@ -10,7 +10,7 @@ function setup() {
   const counters = { tcp: 0, udp: 0 };
   const gateway = { nextFlowId: (t: 'tcp' | 'udp') => `${t}-${++counters[t]}` } as unknown as Gateway;
   const audit = { record: (sandboxId: string, _kind: string, attrs: Record<string, unknown>) => void records.push({ sandboxId, attrs }) } as unknown as AuditLog;
-  const resolver = new SandboxResolver({ hosts: () => ({}), platformDns: () => new PlatformDnsView({}) });
+  const resolver = new SandboxNameResolver({ hosts: () => ({}), platformDns: () => new PlatformDnsView({}) });
   return { unresolvable: createUnresolvableAudit({ gateway, audit, resolver }), records };
 }
 

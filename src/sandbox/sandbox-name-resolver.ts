@@ -32,7 +32,7 @@ export const addressesOf = (found: NameLookup | undefined): string[] | undefined
 /** The address a program dials, or undefined. */
 export const addressOf = (found: SandboxLookup): string | undefined => (found.ok ? found.address : undefined);
 
-export interface SandboxResolverDeps {
+export interface SandboxNameResolverDeps {
   /** The sandbox's hosts entries as stored (undefined: no such sandbox). */
   hosts: (sandboxId: string) => Record<string, string[]> | undefined;
   platformDns: () => PlatformDnsView;
@@ -40,13 +40,14 @@ export interface SandboxResolverDeps {
 
 /**
  * The sandbox's resolver: its hosts entries first, then the platform DNS view (and, with passthrough,
- * the host's resolver); IP literals as is.
+ * the host's resolver); IP literals as is. (dns/resolver-server.ts's `SandboxResolver` is the DNS
+ * server a transparent sandbox asks; it answers from here through `runtime.resolverAnswer`.)
  */
-export class SandboxResolver {
+export class SandboxNameResolver {
   // Hosts entries by normalized name, per sandbox: read from the store once, not on every flow.
   private readonly hostsCache = new Map<string, Map<string, string[]>>();
 
-  constructor(private readonly deps: SandboxResolverDeps) {}
+  constructor(private readonly deps: SandboxNameResolverDeps) {}
 
   /** The one look-up every sandbox-side question goes through; `wait` says whether it may ask the host (LookupWait). */
   lookup(sandboxId: string, host: string, wait: 'known'): NameLookup | undefined;
@@ -76,7 +77,7 @@ export class SandboxResolver {
 }
 
 /** What `connect`/`sendDatagram` dial: the target's `ip`, else its `host` as a program in the sandbox resolves it (`found`). */
-export function targetAddress(resolver: SandboxResolver, sandboxId: string, target: { host?: string; ip?: string }): NowOrLater<{ ip?: string; found?: SandboxLookup }> {
+export function targetAddress(resolver: SandboxNameResolver, sandboxId: string, target: { host?: string; ip?: string }): NowOrLater<{ ip?: string; found?: SandboxLookup }> {
   if (target.ip !== undefined || !target.host) return { ip: target.ip };
   const found = thenApply(resolver.lookup(sandboxId, target.host, 'ask-host'), pickAddress);
   return thenApply(found, (f) => ({ ip: addressOf(f), found: f }));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HostResolverPassthrough, type HostLookup } from '../../../src/dns/passthrough.js';
 import { PlatformDnsView } from '../../../src/dns/views.js';
-import { pickAddress, SandboxResolver, targetAddress } from '../../../src/sandbox/sandbox-resolver.js';
+import { pickAddress, SandboxNameResolver, targetAddress } from '../../../src/sandbox/sandbox-name-resolver.js';
 
 /** A host resolver from a table: one address per name, anything else ENOTFOUND; counts its calls. */
 function hostTable(table: Record<string, string>) {
@@ -16,7 +16,7 @@ function hostTable(table: Record<string, string>) {
 
 function resolverWith(hosts: Record<string, Record<string, string[]>>, view: PlatformDnsView) {
   const reads: string[] = [];
-  const resolver = new SandboxResolver({
+  const resolver = new SandboxNameResolver({
     hosts: (id) => {
       reads.push(id);
       return hosts[id];
@@ -26,7 +26,7 @@ function resolverWith(hosts: Record<string, Record<string, string[]>>, view: Pla
   return { resolver, reads };
 }
 
-describe('SandboxResolver.lookup', () => {
+describe('SandboxNameResolver.lookup', () => {
   const view = new PlatformDnsView({ 'api.internal.example.com': ['2001:db8::10', '198.18.0.10'] });
 
   it('answers IP literals as is, hosts entries before the platform view, names case- and dot-insensitively', () => {
