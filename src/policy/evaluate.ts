@@ -16,7 +16,7 @@ import type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from 
 import { cidrsContain, cidrsContainV4, formatIp, ipEquals, parseIp, parseIPv4, type CompiledCidr } from './ip.js';
 import { appProtocolBit, normalizeHost, type RuleProbe } from './match.js';
 import { isCloudMetadataAddress } from './cloud-metadata.js';
-import { splitHostPort } from './go-format.js';
+import { splitHostPort } from '../go/net.js';
 
 export { describeDecision } from './decision.js';
 export type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from './decision.js';

@@ -1,7 +1,8 @@
 import type { CliCommand } from '../io.js';
 import { clientFor, printResult, step } from '../s0/command-helpers.js';
 import { executeTree, type S0CommandDef, type S0Context } from '../s0/command-tree.js';
-import { goQuote, type FlagSpec } from '../s0/flags.js';
+import { goQuote } from '../../go/quote.js';
+import type { FlagSpec } from '../s0/flags.js';
 import { buildNetworkPolicy, type NetworkUpdateOptions } from '../s0/network-policy-builder.js';
 import { fileOrStdinReader } from '../s0/read-input.js';
 import { claimedSandboxTable, networkPolicyTable, sandboxListTable, sandboxTable } from '../s0/table.js';

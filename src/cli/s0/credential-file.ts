@@ -1,4 +1,4 @@
-import { goQuote } from './flags.js';
+import { goQuote } from '../../go/quote.js';
 import { parseYamlText } from './yaml-text.js';
 
 /** The kinds `s0 credential create|update` accepts (`internal/commands/credential_source.go`). */

@@ -13,7 +13,7 @@
  * - `null` leaves a scalar untouched and clears a pointer, slice or map;
  * - a repeated key decodes into what the earlier one left (structs merge, maps keep entries).
  *
- * The input is the first JSON value of the body, already checked for syntax by go-json-scan.ts.
+ * The input is the first JSON value of the body, already checked for syntax by json-scan.ts.
  * Pure: no I/O. The code is our own, written from the behaviour of Go's encoding/json.
  */
 

@@ -10,6 +10,8 @@
  * - more than 10,000 nested arrays/objects: `invalid character '[' exceeded max depth`.
  */
 
+import { goQuoteChar } from './quote.js';
+
 export type GoJsonScan =
   | { kind: 'value'; /** byte length of the first value */ end: number }
   | { kind: 'error'; message: string };
@@ -50,19 +52,6 @@ const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const isHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 
-/** Go's `quoteChar`: the byte as a rune (U+00XX), quoted like strconv.Quote but in single quotes. */
-export function quoteChar(c: number): string {
-  if (c === 0x27) return `'\\''`;
-  if (c === 0x22) return `'"'`;
-  if (c === 0x5c) return `'\\\\'`;
-  const named: Record<number, string> = { 0x07: '\\a', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x0b: '\\v' };
-  if (named[c]) return `'${named[c]}'`;
-  if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, '0')}'`;
-  // U+0080–U+009F (controls), U+00A0 (no-break space) and U+00AD (soft hyphen) are not printable.
-  if ((c >= 0x80 && c <= 0xa0) || c === 0xad) return `'\\u${c.toString(16).padStart(4, '0')}'`;
-  return `'${String.fromCharCode(c)}'`;
-}
-
 /** The literals `true`, `false`, `null`: what follows their first letter. */
 const literalTails: Record<number, { name: string; tail: string }> = {
   0x74: { name: 'true', tail: 'rue' },
@@ -78,7 +67,7 @@ export function scanFirstJsonValue(bytes: Uint8Array): GoJsonScan {
   let literalAt = 0;
   let escU = 0;
   let started = false;
-  const error = (c: number, context: string): GoJsonScan => ({ kind: 'error', message: `invalid character ${quoteChar(c)} ${context}` });
+  const error = (c: number, context: string): GoJsonScan => ({ kind: 'error', message: `invalid character ${goQuoteChar(c)} ${context}` });
 
   // One step of the state machine. Returns 'continue', 'end' (the value ended before this byte, or
   // with it for a closing bracket) or an error.
