@@ -59,183 +59,188 @@ const literalTails: Record<number, { name: string; tail: string }> = {
   0x6e: { name: 'null', tail: 'ull' },
 };
 
-/** Scans the first JSON value of `bytes` as Go's stream decoder does. */
-export function scanFirstJsonValue(bytes: Uint8Array): GoJsonScan {
-  const stack: Phase[] = [];
-  let state = State.BeginValue;
-  let literal = { name: '', tail: '' };
-  let literalAt = 0;
-  let escU = 0;
-  let started = false;
-  const error = (c: number, context: string): GoJsonScan => ({ kind: 'error', message: `invalid character ${goQuoteChar(c)} ${context}` });
+/** One step's outcome: go on, the value ended before this byte, or with it (a closing bracket), or an error. */
+type Step = 'continue' | 'end-before' | 'end-with' | GoJsonScan;
 
-  // One step of the state machine. Returns 'continue', 'end' (the value ended before this byte, or
-  // with it for a closing bracket) or an error.
-  const push = (c: number, phase: Phase, next: State): GoJsonScan | undefined => {
-    stack.push(phase);
-    state = next;
-    return stack.length > maxNestingDepth ? error(c, 'exceeded max depth') : undefined;
-  };
-  type Step = 'continue' | 'end-before' | 'end-with' | GoJsonScan;
-  const endValue = (c: number): Step => {
+/** Go's scanner state machine (scanner.go), one byte at a time. */
+class Scanner {
+  private readonly stack: Phase[] = [];
+  private state = State.BeginValue;
+  private literal = { name: '', tail: '' };
+  private literalAt = 0;
+  private escU = 0;
+  /** Whether a non-space byte was seen (only whitespace is `EOF`, not `unexpected EOF`). */
+  started = false;
+
+  private error(c: number, context: string): GoJsonScan {
+    return { kind: 'error', message: `invalid character ${goQuoteChar(c)} ${context}` };
+  }
+
+  private goOn(next: State): Step {
+    this.state = next;
+    return 'continue';
+  }
+
+  private push(c: number, phase: Phase, next: State): Step {
+    this.stack.push(phase);
+    this.state = next;
+    return this.stack.length > maxNestingDepth ? this.error(c, 'exceeded max depth') : 'continue';
+  }
+
+  private pop(): Step {
+    this.stack.pop();
+    this.state = State.EndValue;
+    return this.stack.length === 0 ? 'end-with' : 'continue';
+  }
+
+  private endValue(c: number): Step {
+    const stack = this.stack;
     const n = stack.length;
     if (n === 0) return 'end-before';
-    if (isSpace(c)) {
-      state = State.EndValue;
-      return 'continue';
-    }
+    if (isSpace(c)) return this.goOn(State.EndValue);
     switch (stack[n - 1]!) {
       case Phase.ObjectKey:
-        if (c === 0x3a) {
-          stack[n - 1] = Phase.ObjectValue;
-          state = State.BeginValue;
-          return 'continue';
-        }
-        return error(c, 'after object key');
+        if (c !== 0x3a) return this.error(c, 'after object key');
+        stack[n - 1] = Phase.ObjectValue;
+        return this.goOn(State.BeginValue);
       case Phase.ObjectValue:
         if (c === 0x2c) {
           stack[n - 1] = Phase.ObjectKey;
-          state = State.BeginString;
-          return 'continue';
+          return this.goOn(State.BeginString);
         }
-        if (c === 0x7d) return pop();
-        return error(c, 'after object key:value pair');
+        if (c === 0x7d) return this.pop();
+        return this.error(c, 'after object key:value pair');
       case Phase.ArrayValue:
-        if (c === 0x2c) {
-          state = State.BeginValue;
-          return 'continue';
-        }
-        if (c === 0x5d) return pop();
-        return error(c, 'after array element');
+        if (c === 0x2c) return this.goOn(State.BeginValue);
+        if (c === 0x5d) return this.pop();
+        return this.error(c, 'after array element');
     }
-  };
-  const pop = (): Step => {
-    stack.pop();
-    state = State.EndValue;
-    return stack.length === 0 ? 'end-with' : 'continue';
-  };
-  const beginValue = (c: number): Step => {
-    if (isSpace(c)) return 'continue';
-    started = true;
-    if (c === 0x7b) return push(c, Phase.ObjectKey, State.BeginStringOrEmpty) ?? 'continue';
-    if (c === 0x5b) return push(c, Phase.ArrayValue, State.BeginValueOrEmpty) ?? 'continue';
-    if (c === 0x22) state = State.InString;
-    else if (c === 0x2d) state = State.Neg;
-    else if (c === 0x30) state = State.Zero;
-    else if (c >= 0x31 && c <= 0x39) state = State.Int;
-    else if (literalTails[c]) {
-      literal = literalTails[c]!;
-      literalAt = 0;
-      state = State.Literal;
-    } else return error(c, 'looking for beginning of value');
-    return 'continue';
-  };
-  const zero = (c: number): Step => {
-    if (c === 0x2e) state = State.Dot;
-    else if (c === 0x65 || c === 0x45) state = State.E;
-    else return endValue(c);
-    return 'continue';
-  };
+  }
 
-  const step = (c: number): Step => {
-    switch (state) {
+  private beginValue(c: number): Step {
+    if (isSpace(c)) return 'continue';
+    this.started = true;
+    if (c === 0x7b) return this.push(c, Phase.ObjectKey, State.BeginStringOrEmpty);
+    if (c === 0x5b) return this.push(c, Phase.ArrayValue, State.BeginValueOrEmpty);
+    if (c === 0x22) return this.goOn(State.InString);
+    if (c === 0x2d) return this.goOn(State.Neg);
+    if (c === 0x30) return this.goOn(State.Zero);
+    if (c >= 0x31 && c <= 0x39) return this.goOn(State.Int);
+    const literal = literalTails[c];
+    if (!literal) return this.error(c, 'looking for beginning of value');
+    this.literal = literal;
+    this.literalAt = 0;
+    return this.goOn(State.Literal);
+  }
+
+  private beginString(c: number): Step {
+    if (isSpace(c)) return this.goOn(State.BeginString);
+    if (c === 0x22) return this.goOn(State.InString);
+    return this.error(c, 'looking for beginning of object key string');
+  }
+
+  /** Inside a string literal, its escapes included. */
+  private inString(c: number): Step {
+    switch (this.state) {
+      case State.InString:
+        if (c === 0x22) return this.goOn(State.EndValue);
+        if (c === 0x5c) return this.goOn(State.InStringEsc);
+        return c < 0x20 ? this.error(c, 'in string literal') : 'continue';
+      case State.InStringEsc:
+        if (simpleEscapes.has(c)) return this.goOn(State.InString);
+        if (c !== 0x75) return this.error(c, 'in string escape code');
+        this.escU = 0;
+        return this.goOn(State.InStringEscU);
+      default:
+        if (!isHex(c)) return this.error(c, 'in \\u hexadecimal character escape');
+        if (++this.escU === 4) this.state = State.InString;
+        return 'continue';
+    }
+  }
+
+  /** After the integer part (or a lone `0`): a fraction, an exponent, or the end of the number. */
+  private afterInt(c: number): Step {
+    if (c === 0x2e) return this.goOn(State.Dot);
+    if (c === 0x65 || c === 0x45) return this.goOn(State.E);
+    return this.endValue(c);
+  }
+
+  private exponentDigit(c: number): Step {
+    return isDigit(c) ? this.goOn(State.E0) : this.error(c, 'in exponent of numeric literal');
+  }
+
+  /** Inside a number literal. */
+  private inNumber(c: number): Step {
+    switch (this.state) {
+      case State.Neg:
+        if (c === 0x30) return this.goOn(State.Zero);
+        if (c >= 0x31 && c <= 0x39) return this.goOn(State.Int);
+        return this.error(c, 'in numeric literal');
+      case State.Int:
+        return isDigit(c) ? 'continue' : this.afterInt(c);
+      case State.Zero:
+        return this.afterInt(c);
+      case State.Dot:
+        return isDigit(c) ? this.goOn(State.Dot0) : this.error(c, 'after decimal point in numeric literal');
+      case State.Dot0:
+        if (isDigit(c)) return 'continue';
+        return c === 0x65 || c === 0x45 ? this.goOn(State.E) : this.endValue(c);
+      case State.E:
+        return c === 0x2b || c === 0x2d ? this.goOn(State.ESign) : this.exponentDigit(c);
+      case State.ESign:
+        return this.exponentDigit(c);
+      default:
+        return isDigit(c) ? 'continue' : this.endValue(c);
+    }
+  }
+
+  step(c: number): Step {
+    switch (this.state) {
       case State.BeginValue:
-        return beginValue(c);
+        return this.beginValue(c);
       case State.BeginValueOrEmpty:
         if (isSpace(c)) return 'continue';
-        return c === 0x5d ? endValue(c) : beginValue(c);
+        return c === 0x5d ? this.endValue(c) : this.beginValue(c);
       case State.BeginStringOrEmpty:
         if (isSpace(c)) return 'continue';
         if (c === 0x7d) {
-          stack[stack.length - 1] = Phase.ObjectValue;
-          return endValue(c);
+          this.stack[this.stack.length - 1] = Phase.ObjectValue;
+          return this.endValue(c);
         }
-        return step2BeginString(c);
+        return this.beginString(c);
       case State.BeginString:
-        return step2BeginString(c);
+        return this.beginString(c);
       case State.EndValue:
-        return endValue(c);
+        return this.endValue(c);
       case State.InString:
-        if (c === 0x22) state = State.EndValue;
-        else if (c === 0x5c) state = State.InStringEsc;
-        else if (c < 0x20) return error(c, 'in string literal');
-        return 'continue';
       case State.InStringEsc:
-        if (simpleEscapes.has(c)) state = State.InString;
-        else if (c === 0x75) {
-          state = State.InStringEscU;
-          escU = 0;
-        } else return error(c, 'in string escape code');
-        return 'continue';
       case State.InStringEscU:
-        if (!isHex(c)) return error(c, 'in \\u hexadecimal character escape');
-        if (++escU === 4) state = State.InString;
-        return 'continue';
-      case State.Neg:
-        if (c === 0x30) state = State.Zero;
-        else if (c >= 0x31 && c <= 0x39) state = State.Int;
-        else return error(c, 'in numeric literal');
-        return 'continue';
-      case State.Int:
-        return isDigit(c) ? 'continue' : zero(c);
-      case State.Zero:
-        return zero(c);
-      case State.Dot:
-        if (!isDigit(c)) return error(c, 'after decimal point in numeric literal');
-        state = State.Dot0;
-        return 'continue';
-      case State.Dot0:
-        if (isDigit(c)) return 'continue';
-        if (c === 0x65 || c === 0x45) {
-          state = State.E;
-          return 'continue';
-        }
-        return endValue(c);
-      case State.E:
-        if (c === 0x2b || c === 0x2d) {
-          state = State.ESign;
-          return 'continue';
-        }
-        return eSign(c);
-      case State.ESign:
-        return eSign(c);
-      case State.E0:
-        return isDigit(c) ? 'continue' : endValue(c);
+        return this.inString(c);
       case State.Literal: {
-        const want = literal.tail.charCodeAt(literalAt);
-        if (c !== want) return error(c, `in literal ${literal.name} (expecting '${literal.tail[literalAt]}')`);
-        if (++literalAt === literal.tail.length) state = State.EndValue;
+        const { name, tail } = this.literal;
+        if (c !== tail.charCodeAt(this.literalAt)) return this.error(c, `in literal ${name} (expecting '${tail[this.literalAt]}')`);
+        if (++this.literalAt === tail.length) this.state = State.EndValue;
         return 'continue';
       }
+      default:
+        return this.inNumber(c);
     }
-  };
-  const step2BeginString = (c: number): Step => {
-    if (isSpace(c)) {
-      state = State.BeginString;
-      return 'continue';
-    }
-    if (c === 0x22) {
-      state = State.InString;
-      return 'continue';
-    }
-    return error(c, 'looking for beginning of object key string');
-  };
-  const eSign = (c: number): Step => {
-    if (!isDigit(c)) return error(c, 'in exponent of numeric literal');
-    state = State.E0;
-    return 'continue';
-  };
+  }
+}
 
+/** Scans the first JSON value of `bytes` as Go's stream decoder does. */
+export function scanFirstJsonValue(bytes: Uint8Array): GoJsonScan {
+  const scanner = new Scanner();
   for (let i = 0; i < bytes.length; i++) {
-    const r = step(bytes[i]!);
+    const r = scanner.step(bytes[i]!);
     if (r === 'continue') continue;
     if (r === 'end-before') return { kind: 'value', end: i };
     if (r === 'end-with') return { kind: 'value', end: i + 1 };
     return r;
   }
   // End of input: a number (or literal) at the top level ends here; anything else is cut short.
-  if (!started) return { kind: 'error', message: 'EOF' };
-  const last = step(0x20);
+  if (!scanner.started) return { kind: 'error', message: 'EOF' };
+  const last = scanner.step(0x20);
   if (last === 'end-before') return { kind: 'value', end: bytes.length };
   return { kind: 'error', message: 'unexpected EOF' };
 }
