@@ -1,4 +1,4 @@
-import { scanFirstJsonValue } from './go-json-scan.js';
+import { scanFirstJsonValue } from '../go/json-scan.js';
 import {
   decodeGoJson,
   goBool,
@@ -12,11 +12,11 @@ import {
   GoJsonTypeError,
   type GoType,
   type UnknownField,
-} from './go-json-decode.js';
+} from '../go/json-decode.js';
 import { ApiError } from '../errors.js';
 
 /**
- * Request decoding with Go's encoding/json semantics (go-json-decode.ts), so error texts match
+ * Request decoding with Go's encoding/json semantics (go/json-decode.ts), so error texts match
  * upstream's `invalid request: <go error>`. The types below are upstream's request structs, with the
  * Go type names their errors print (package-qualified, as reflect prints them).
  */

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { UnknownField } from './go-json-decode.js';
+import type { UnknownField } from '../go/json-decode.js';
 import { ignoredFieldsNote } from '../policy/unenforced.js';
 
 /** At most this many unknown fields are named (in the header and the flows' note). */

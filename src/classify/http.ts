@@ -1,4 +1,4 @@
-import { splitHostPort } from '../policy/go-format.js';
+import { splitHostPort } from '../go/net.js';
 import { needMore, noMatch, type ProtocolMatch } from './protocol-match.js';
 
 export const Ascii = {

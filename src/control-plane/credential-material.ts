@@ -5,7 +5,7 @@
  * certificates and keys are parsed with node:crypto. Pure apart from node:crypto; never echoes material.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { goQuote } from '../policy/go-format.js';
+import { goQuote } from '../go/quote.js';
 
 interface PemBlock {
   type: string;

@@ -1,5 +1,5 @@
 import { ApiError } from '../errors.js';
-import { goQuote } from '../policy/go-format.js';
+import { goQuote } from '../go/quote.js';
 import { appendCertsFromPemOk, sshPrivateKeyError, x509KeyPairError } from './credential-material.js';
 import type { Store } from '../store/db.js';
 import type { CredentialSourceMetadata, CredentialSourceSpec } from '../store/credential-sources.js';

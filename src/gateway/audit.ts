@@ -96,11 +96,64 @@ const maxPendingEvents = 10_000;
 /** Pause before retrying a batch the store refused. */
 const retryMs = 1_000;
 
-export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: Logger }): AuditLog {
-  const { store, now = () => new Date(), logger } = deps;
-  // A sandbox's team never changes: looked up once per sandbox, not once per event (a bounded cache).
+/** The event envelope around a flow's attributes (schema v2, as ctld writes it). */
+function auditEnvelope(sandboxId: string, teamId: string, phase: AuditPhase, attrs: NetworkAuditAttributes, at: string, producer: { instance: string; sequence: number }) {
+  return {
+    event_id: randomUUID(),
+    schema_version: 2,
+    team_id: teamId,
+    sandbox_id: sandboxId,
+    region_id: localRegionId,
+    cluster_id: localClusterId,
+    occurred_at: at,
+    ingested_at: at,
+    source: 'ctld',
+    event_type: 'network_audit' as const,
+    phase,
+    outcome: attrs.outcome,
+    actor: { kind: 'sandbox_workload', id: sandboxId, auth_method: 'workload_token' },
+    action: attrs.action === 'deny' ? ('network.deny' as const) : ('network.connect' as const),
+    resource: { type: 'sandbox_network', id: sandboxId },
+    operation_id: attrs.flow_id,
+    producer: { service: 'ctld', ...producer },
+    attributes: attrs,
+  };
+}
+
+/**
+ * Events are signed like upstream's (ed25519 over the payload hash) with a key made per instance.
+ * Ed25519 signatures are deterministic, so an event is signed when it is read or delivered rather
+ * than on the data path: the stored record keeps the payload hash, and every reader gets the same
+ * signature for it.
+ */
+class AuditSigner {
+  private readonly privateKey: KeyObject;
+  readonly key: { id: string; publicKeyPem: string };
+
+  constructor() {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519') as { privateKey: KeyObject; publicKey: KeyObject };
+    this.privateKey = privateKey;
+    const id = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+    this.key = { id, publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+  }
+
+  signed(event: Record<string, unknown>): NetworkAuditEvent {
+    const partial = event.integrity as { payload_hash: string };
+    event.integrity = {
+      algorithm: integrityAlgorithm,
+      payload_hash: partial.payload_hash,
+      signature: sign(null, Buffer.from(partial.payload_hash, 'hex'), this.privateKey).toString('base64'),
+      signing_key_id: this.key.id,
+      signature_status: 'verified',
+    };
+    return event as NetworkAuditEvent;
+  }
+}
+
+/** A sandbox's team never changes: looked up once per sandbox, not once per event (a bounded cache). */
+function teamLookup(store: Store): (sandboxId: string) => string {
   const teams = new Map<string, string>();
-  const teamOf = (sandboxId: string): string => {
+  return (sandboxId) => {
     let team = teams.get(sandboxId);
     if (team === undefined) {
       const record = store.db.open ? store.sandboxes.get(sandboxId) : undefined;
@@ -110,72 +163,102 @@ export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: 
     }
     return team;
   };
-  const listeners = new Set<AuditListener>();
-  const instance = `${hostname()}:${randomUUID()}`;
-  // Events are signed like upstream's (ed25519 over the payload hash) with a key made per instance.
-  // Ed25519 signatures are deterministic, so an event is signed when it is read or delivered rather
-  // than on the data path: the stored record keeps the payload hash, and every reader gets the same
-  // signature for it.
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519') as { privateKey: KeyObject; publicKey: KeyObject };
-  const signingKeyId = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
-  const signed = (event: Record<string, unknown>): NetworkAuditEvent => {
-    const partial = event.integrity as { payload_hash: string };
-    event.integrity = {
-      algorithm: integrityAlgorithm,
-      payload_hash: partial.payload_hash,
-      signature: sign(null, Buffer.from(partial.payload_hash, 'hex'), privateKey).toString('base64'),
-      signing_key_id: signingKeyId,
-      signature_status: 'verified',
-    };
-    return event as NetworkAuditEvent;
-  };
-  let sequence = 0;
-  let pending: PendingEvent[] = [];
-  let scheduled: NodeJS.Immediate | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let dropped = 0;
+}
 
-  const flush = (): void => {
-    if (scheduled) clearImmediate(scheduled);
-    scheduled = undefined;
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
+/** The audit log over the store: events batched per event-loop turn, kept and retried while the store refuses writes. */
+class BatchedAuditLog implements AuditLog {
+  private readonly listeners = new Set<AuditListener>();
+  private readonly instance = `${hostname()}:${randomUUID()}`;
+  private readonly signer = new AuditSigner();
+  private readonly teamOf: (sandboxId: string) => string;
+  private sequence = 0;
+  private pending: PendingEvent[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  readonly signingKey: { id: string; publicKeyPem: string };
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => Date,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.teamOf = teamLookup(store);
+    this.signingKey = this.signer.key;
+  }
+
+  record = (sandboxId: string, phase: AuditPhase, attributes: NetworkAuditAttributes): void => {
+    const at = this.now().toISOString();
+    const body = auditEnvelope(sandboxId, this.teamOf(sandboxId), phase, compact(attributes), at, { instance: this.instance, sequence: ++this.sequence });
+    const payload = JSON.stringify(body);
+    const payloadHash = createHash('sha256').update(payload).digest('hex');
+    // The stored JSON is the payload with the integrity block appended (one serialization).
+    const json = `${payload.slice(0, -1)},"integrity":{"algorithm":"${integrityAlgorithm}","payload_hash":"${payloadHash}"}}`;
+    this.pending.push({ event: body, json });
+    if (!this.retry) this.scheduled ??= setImmediate(this.flush);
+  };
+
+  list = (filter: AuditEventFilter): { seq: number; event: NetworkAuditEvent }[] => {
+    this.flush();
+    return this.store.auditEvents.list(filter).map((r) => ({ seq: r.seq, event: this.signer.signed(r.event) }));
+  };
+
+  subscribe = (listener: AuditListener): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  flush = (): void => {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
     let seqs: number[];
     try {
-      seqs = store.transaction(() => batch.map((p) => store.auditEvents.insert(p.event, p.json)));
+      seqs = this.store.transaction(() => batch.map((p) => this.store.auditEvents.insert(p.event, p.json)));
     } catch (err) {
       // The store is closed (the emulator is stopping while flows wind down): the events are dropped.
-      if (!store.db.open) return;
-      // Busy or full: keep the events (bounded) and try again later; the data path goes on.
-      pending = batch.concat(pending);
-      if (pending.length > maxPendingEvents) {
-        dropped += pending.length - maxPendingEvents;
-        pending = pending.slice(pending.length - maxPendingEvents);
-      }
-      if (!retry) {
-        logger?.warn({ err: { message: (err as Error).message }, pending: pending.length, dropped }, 'audit events not stored yet; retrying');
-        retry = setTimeout(() => {
-          retry = undefined;
-          flush();
-        }, retryMs);
-        retry.unref();
-      }
+      if (this.store.db.open) this.keepForRetry(batch, err as Error);
       return;
     }
-    if (retry) {
+    this.stored();
+    this.deliver(batch, seqs);
+  };
+
+  /** Busy or full: keep the events (bounded) and try again later; the data path goes on. */
+  private keepForRetry(batch: PendingEvent[], err: Error): void {
+    this.pending = batch.concat(this.pending);
+    if (this.pending.length > maxPendingEvents) {
+      this.dropped += this.pending.length - maxPendingEvents;
+      this.pending = this.pending.slice(this.pending.length - maxPendingEvents);
+    }
+    if (this.retry) return;
+    this.logger?.warn({ err: { message: err.message }, pending: this.pending.length, dropped: this.dropped }, 'audit events not stored yet; retrying');
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.flush();
+    }, retryMs);
+    this.retry.unref();
+  }
+
+  private stored(): void {
+    if (this.retry) {
       // Stored by an explicit flush while a retry was waiting: record() schedules batches again now.
-      clearTimeout(retry);
-      retry = undefined;
+      clearTimeout(this.retry);
+      this.retry = undefined;
     }
-    if (dropped > 0) {
-      logger?.warn({ dropped }, 'audit events were dropped while the store refused writes');
-      dropped = 0;
+    if (this.dropped > 0) {
+      this.logger?.warn({ dropped: this.dropped }, 'audit events were dropped while the store refused writes');
+      this.dropped = 0;
     }
-    if (listeners.size === 0) return;
+  }
+
+  private deliver(batch: PendingEvent[], seqs: number[]): void {
+    if (this.listeners.size === 0) return;
     batch.forEach((p, i) => {
-      const event = signed(JSON.parse(p.json) as Record<string, unknown>);
-      for (const l of listeners) {
+      const event = this.signer.signed(JSON.parse(p.json) as Record<string, unknown>);
+      for (const l of this.listeners) {
         try {
           l(event, seqs[i]!);
         } catch {
@@ -183,48 +266,9 @@ export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: 
         }
       }
     });
-  };
+  }
+}
 
-  return {
-    record(sandboxId, phase, attributes) {
-      const at = now().toISOString();
-      const attrs = compact(attributes);
-      const body = {
-        event_id: randomUUID(),
-        schema_version: 2,
-        team_id: teamOf(sandboxId),
-        sandbox_id: sandboxId,
-        region_id: localRegionId,
-        cluster_id: localClusterId,
-        occurred_at: at,
-        ingested_at: at,
-        source: 'ctld',
-        event_type: 'network_audit' as const,
-        phase,
-        outcome: attrs.outcome,
-        actor: { kind: 'sandbox_workload', id: sandboxId, auth_method: 'workload_token' },
-        action: attrs.action === 'deny' ? ('network.deny' as const) : ('network.connect' as const),
-        resource: { type: 'sandbox_network', id: sandboxId },
-        operation_id: attrs.flow_id,
-        producer: { service: 'ctld', instance, sequence: ++sequence },
-        attributes: attrs,
-      };
-      const payload = JSON.stringify(body);
-      const payloadHash = createHash('sha256').update(payload).digest('hex');
-      // The stored JSON is the payload with the integrity block appended (one serialization).
-      const json = `${payload.slice(0, -1)},"integrity":{"algorithm":"${integrityAlgorithm}","payload_hash":"${payloadHash}"}}`;
-      pending.push({ event: body, json });
-      if (!retry) scheduled ??= setImmediate(flush);
-    },
-    list(filter) {
-      flush();
-      return store.auditEvents.list(filter).map((r) => ({ seq: r.seq, event: signed(r.event) }));
-    },
-    flush,
-    signingKey: { id: signingKeyId, publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString() },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
+export function createAuditLog(deps: { store: Store; now?: () => Date; logger?: Logger }): AuditLog {
+  return new BatchedAuditLog(deps.store, deps.now ?? (() => new Date()), deps.logger);
 }

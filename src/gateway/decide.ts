@@ -75,71 +75,125 @@ export function proxyTargetFor(classification: FlowClassification, destIp: strin
 }
 
 /**
- * The gateway's decision for one flow: the platform's evaluation (policy before proxy), then the route.
- * Allowed TCP goes through the policy's SOCKS5 proxy when there is one; UDP never does.
+ * The host-local guard (policy/host-local.ts) on what a flow would reach from this host: directly, or
+ * from a proxy that runs on this host.
  */
-export function createDecider(deps: DeciderDeps) {
-  const verifyHost = (host: string) => {
-    const addresses = deps.platformDns().resolve(host);
-    return addresses ? { ok: true as const, addresses } : { ok: false as const };
-  };
+class HostLocalChecks {
+  constructor(private readonly deps: DeciderDeps) {}
 
-  // The host-local guard (policy/host-local.ts) on what a flow would reach from this host.
   /** Sent directly: the destination itself, unless a platform `ip:port` endpoint record (the operator's explicit route) maps it. */
-  const guardDirect = (compiled: CompiledPolicy | undefined, flow: FlowInput, decision: Decision): HostLocalReason | undefined => {
+  direct(compiled: CompiledPolicy | undefined, flow: FlowInput, decision: Decision): HostLocalReason | undefined {
     const ip = parseIp(flow.destIp);
-    const reason = ip && guardHostLocal(compiled, decision.matchedRuleIndex, ip, flow.destPort, deps.host());
-    return reason && !deps.platformDns().endpointOverride(flow.destIp, flow.destPort) ? reason : undefined;
-  };
+    const reason = ip && guardHostLocal(compiled, decision.matchedRuleIndex, ip, flow.destPort, this.deps.host());
+    return reason && !this.deps.platformDns().endpointOverride(flow.destIp, flow.destPort) ? reason : undefined;
+  }
+
   /**
    * Through a proxy: the target is reached from the proxy's machine, which is this host when the proxy
    * endpoint is (the embedded test proxy, a local third-party proxy). The target is the classified
    * host when there is one, so a spoofed `Host: 127.0.0.1` or `localhost` is caught here.
    */
-  const proxyIsHere = (proxy: CompiledProxy): boolean =>
-    deps
-      .platformDns()
-      .resolveEndpoint(proxy.host, proxy.port)
-      ?.some((e) => {
+  proxyIsHere(proxy: CompiledProxy): boolean {
+    const endpoints = this.deps.platformDns().resolveEndpoint(proxy.host, proxy.port);
+    return (
+      endpoints?.some((e) => {
         const at = hostLocalTarget(e.host);
-        return at !== undefined && hostLocalPrefix(at, deps.host()) !== undefined;
-      }) === true;
+        return at !== undefined && hostLocalPrefix(at, this.deps.host()) !== undefined;
+      }) === true
+    );
+  }
+
   /** The local addresses the host's resolver answered for a name (cached answers only), else undefined. */
-  const resolvedLocal = (name: string): ParsedIp[] | undefined => {
-    const answer = deps.hostResolver?.cached(name);
+  private resolvedLocal(name: string): ParsedIp[] | undefined {
+    const answer = this.deps.hostResolver?.cached(name);
     if (!answer?.ok) return undefined;
-    const local = answer.addresses.map((a) => parseIp(a)).filter((ip): ip is ParsedIp => ip !== undefined && hostLocalPrefix(ip, deps.host()) !== undefined);
+    const local = answer.addresses.map((a) => parseIp(a)).filter((ip): ip is ParsedIp => ip !== undefined && hostLocalPrefix(ip, this.deps.host()) !== undefined);
     return local.length ? local : undefined;
-  };
-  const guardProxied = (compiled: CompiledPolicy, flow: FlowInput, proxy: CompiledProxy, target: ProxyTarget, decision: Decision): HostLocalReason | undefined => {
+  }
+
+  proxied(compiled: CompiledPolicy, flow: FlowInput, proxy: CompiledProxy, target: ProxyTarget, decision: Decision): HostLocalReason | undefined {
     const literal = hostLocalTarget(target.host);
-    const addresses = literal ? (hostLocalPrefix(literal, deps.host()) === undefined ? undefined : [literal]) : resolvedLocal(target.host);
-    if (!addresses || !proxyIsHere(proxy)) return undefined;
+    const addresses = literal ? (hostLocalPrefix(literal, this.deps.host()) === undefined ? undefined : [literal]) : this.resolvedLocal(target.host);
+    if (!addresses || !this.proxyIsHere(proxy)) return undefined;
     // The target is the classified host whenever there is one (proxyTargetFor).
     const byHost = flow.classification.kind === 'known' && !!flow.classification.host;
     for (const ip of addresses) {
-      const reason = guardHostLocal(compiled, decision.matchedRuleIndex, ip, target.port, deps.host(), byHost);
+      const reason = guardHostLocal(compiled, decision.matchedRuleIndex, ip, target.port, this.deps.host(), byHost);
       if (reason) return reason;
     }
     return undefined;
-  };
+  }
+
   /**
    * Would a name, sent as the target to a proxy on this host, need the host's resolver's answer to
    * decide? Only when its answer could change the verdict: the guard would deny a loopback answer.
    */
-  const needsHostAnswer = (flow: FlowInput, verdict: FlowVerdict): string | undefined => {
-    if (!deps.hostResolver || verdict.verdict !== 'allow' || verdict.route !== 'proxy' || verdict.target.atyp !== 'domain') return undefined;
+  needsHostAnswer(flow: FlowInput, verdict: FlowVerdict): string | undefined {
+    const { hostResolver } = this.deps;
+    if (!hostResolver || verdict.verdict !== 'allow' || verdict.route !== 'proxy' || verdict.target.atyp !== 'domain') return undefined;
     const name = verdict.target.host;
-    if (hostLocalTarget(name) || deps.hostResolver.cached(name)) return undefined;
-    const compiled = deps.policies.get(flow.sandboxId)?.compiled;
+    if (hostLocalTarget(name) || hostResolver.cached(name)) return undefined;
+    const compiled = this.deps.policies.get(flow.sandboxId)?.compiled;
     const loopback: ParsedIp = { family: 4, v4: LOOPBACK_V4 };
-    if (!guardHostLocal(compiled, verdict.decision.matchedRuleIndex, loopback, verdict.target.port, deps.host(), true)) return undefined;
-    return proxyIsHere(verdict.proxy) ? name : undefined;
-  };
+    if (!guardHostLocal(compiled, verdict.decision.matchedRuleIndex, loopback, verdict.target.port, this.deps.host(), true)) return undefined;
+    return this.proxyIsHere(verdict.proxy) ? name : undefined;
+  }
+}
 
+/** A deny verdict for an allowed decision whose destination the host-local guard refuses. */
+function hostLocalDeny(decision: Decision, explanation: string, reason: HostLocalReason, address: string, port: number): FlowVerdict {
+  return { verdict: 'deny', decision, reason, explanation: `${explanation}; ${describeHostLocal(reason, address, port)}` };
+}
+
+/** The route of an allowed flow: rejected UDP with a proxy, through the proxy, or direct; each host-local guarded. */
+function routeAllowed(deps: DeciderDeps, guard: HostLocalChecks, compiled: CompiledPolicy | undefined, flow: FlowInput, decision: Decision): FlowVerdict {
+  const explanation = describeDecision(decision);
+  if (flow.transport === 'udp' && compiled?.proxy && deps.udpEgress === 'reject') {
+    const quic = flow.classification.kind === 'known' && !!flow.classification.host;
+    const reason: UdpRejectReason = quic ? 'quic_not_proxied' : 'udp_not_proxied';
+    return {
+      verdict: 'deny',
+      decision,
+      reason,
+      explanation: `${explanation}; but a SOCKS5 egress proxy is configured and ${quic ? 'QUIC' : 'UDP'} is never proxied, so the emulator rejects it (--udp-egress direct sends it directly, as the platform's code does)`,
+    };
+  }
+  if (flow.transport === 'tcp' && compiled?.proxy) {
+    const target = proxyTargetFor(flow.classification, flow.destIp, flow.destPort);
+    const denied = guard.proxied(compiled, flow, compiled.proxy, target, decision);
+    if (denied) return hostLocalDeny(decision, explanation, denied, target.host, target.port);
+    return { verdict: 'allow', decision, route: 'proxy', proxy: compiled.proxy, target, explanation: `${explanation}; routed through the SOCKS5 proxy ${compiled.proxy.address}` };
+  }
+  const denied = guard.direct(compiled, flow, decision);
+  if (denied) return hostLocalDeny(decision, explanation, denied, flow.destIp, flow.destPort);
+  return { verdict: 'allow', decision, route: 'direct', explanation };
+}
+
+/** The verdict of one policy (none: the platform's defaults) on a flow. */
+function decideWith(deps: DeciderDeps, guard: HostLocalChecks, compiled: CompiledPolicy | undefined, flow: FlowInput): FlowVerdict {
+  const verifyHost = (host: string) => {
+    const addresses = deps.platformDns().resolve(host);
+    return addresses ? { ok: true as const, addresses } : { ok: false as const };
+  };
+  const decision = evaluate(
+    compiled,
+    deps.platform(),
+    { destIp: flow.destIp, destPort: flow.destPort, transport: flow.transport, classification: flow.classification },
+    { otherSandboxIps: deps.sandboxIps(), sourceIp: flow.sourceIp, verifyHost },
+  );
+  if (decision.action === 'deny') return { verdict: 'deny', decision, reason: decision.reason, explanation: describeDecision(decision) };
+  return routeAllowed(deps, guard, compiled, flow, decision);
+}
+
+/**
+ * The gateway's decision for one flow: the platform's evaluation (policy before proxy), then the route.
+ * Allowed TCP goes through the policy's SOCKS5 proxy when there is one; UDP never does.
+ */
+export function createDecider(deps: DeciderDeps) {
+  const guard = new HostLocalChecks(deps);
   const decide = (flow: FlowInput): FlowVerdict => {
     const state = deps.policies.get(flow.sandboxId);
-    const verdict = decideWith(state?.compiled, flow);
+    const verdict = decideWith(deps, guard, state?.compiled, flow);
     // Made once per compiled policy (policy-cache.ts); every flow it decides carries it.
     const note = noteOfState(state);
     if (note) verdict.policyNote = note;
@@ -166,55 +220,12 @@ export function createDecider(deps: DeciderDeps) {
    */
   const resolvedDecide = async (flow: FlowInput): Promise<FlowVerdict> => {
     const first = decide(flow);
-    const name = needsHostAnswer(flow, first);
+    const name = guard.needsHostAnswer(flow, first);
     if (!name) return first;
     await deps.hostResolver!.resolve(name);
     return decide(flow);
   };
   return Object.assign(decide, { policyNote, domainRulesExist, resolved: resolvedDecide });
-
-  function decideWith(compiled: CompiledPolicy | undefined, flow: FlowInput): FlowVerdict {
-    const decision = evaluate(
-      compiled,
-      deps.platform(),
-      { destIp: flow.destIp, destPort: flow.destPort, transport: flow.transport, classification: flow.classification },
-      { otherSandboxIps: deps.sandboxIps(), sourceIp: flow.sourceIp, verifyHost },
-    );
-    const explanation = describeDecision(decision);
-    if (decision.action === 'deny') return { verdict: 'deny', decision, reason: decision.reason, explanation };
-
-    const hostLocalDeny = (reason: HostLocalReason, address: string, port: number): FlowVerdict => ({
-      verdict: 'deny',
-      decision,
-      reason,
-      explanation: `${explanation}; ${describeHostLocal(reason, address, port)}`,
-    });
-
-    if (flow.transport === 'udp') {
-      if (compiled?.proxy && deps.udpEgress === 'reject') {
-        const quic = flow.classification.kind === 'known' && !!flow.classification.host;
-        const reason: UdpRejectReason = quic ? 'quic_not_proxied' : 'udp_not_proxied';
-        return {
-          verdict: 'deny',
-          decision,
-          reason,
-          explanation: `${explanation}; but a SOCKS5 egress proxy is configured and ${quic ? 'QUIC' : 'UDP'} is never proxied, so the emulator rejects it (--udp-egress direct sends it directly, as the platform's code does)`,
-        };
-      }
-      const denied = guardDirect(compiled, flow, decision);
-      if (denied) return hostLocalDeny(denied, flow.destIp, flow.destPort);
-      return { verdict: 'allow', decision, route: 'direct', explanation };
-    }
-    if (compiled?.proxy) {
-      const target = proxyTargetFor(flow.classification, flow.destIp, flow.destPort);
-      const denied = guardProxied(compiled, flow, compiled.proxy, target, decision);
-      if (denied) return hostLocalDeny(denied, target.host, target.port);
-      return { verdict: 'allow', decision, route: 'proxy', proxy: compiled.proxy, target, explanation: `${explanation}; routed through the SOCKS5 proxy ${compiled.proxy.address}` };
-    }
-    const denied = guardDirect(compiled, flow, decision);
-    if (denied) return hostLocalDeny(denied, flow.destIp, flow.destPort);
-    return { verdict: 'allow', decision, route: 'direct', explanation };
-  }
 }
 
 export type Decider = ReturnType<typeof createDecider>;

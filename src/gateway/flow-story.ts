@@ -182,104 +182,137 @@ export function correlateProxyEntry(entries: readonly ConnectionLogEntry[], a: N
   return { entry: candidates[0]!, correlation: 'target-and-time' };
 }
 
+/** When a recorded flow was decided and ended, and a step's offset from its start. */
+interface RecordedTimes {
+  decidedMs: number;
+  endMs: number;
+  offset: (t: number) => number;
+}
+
+function recordedTimes(attempt: NetworkAuditEvent | undefined, result: NetworkAuditEvent | undefined, last: NetworkAuditEvent): RecordedTimes {
+  const endMs = ms((result ?? last).occurred_at);
+  const decidedMs = ms((attempt ?? result ?? last).occurred_at);
+  const startMs = result?.attributes.duration_ms !== undefined ? endMs - result.attributes.duration_ms : decidedMs;
+  return { decidedMs, endMs, offset: (t) => Math.max(0, Math.round(t - startMs)) };
+}
+
+function classificationStep(a: NetworkAuditAttributes, classification: FlowClassification, hostSource: HostSource | undefined, t: RecordedTimes): StoryStep {
+  const host = a.host;
+  const hostText = host ? `; host ${host} from ${hostSourceWords[hostSource!]}` : '';
+  return {
+    step: 'classification',
+    status: a.classifier_result === 'known' ? 'ok' : 'info',
+    summary:
+      a.classifier_result === 'known'
+        ? `${a.transport.toUpperCase()} classified as ${a.protocol}${host ? hostText : '; no host'}`
+        : `${a.transport.toUpperCase()} not classified (${classification.kind === 'unknown' ? classification.reason : a.reason})${hostText}`,
+    at: new Date(t.decidedMs).toISOString(),
+    offsetMs: t.offset(t.decidedMs),
+    durationMs: t.offset(t.decidedMs),
+    facts: { destination: `${a.dest_ip}:${a.dest_port}`, transport: a.transport, classifier: a.classifier_result, ...(a.protocol ? { protocol: a.protocol } : {}), ...(a.src_ip ? { source: a.src_ip } : {}) },
+  };
+}
+
+/**
+ * The decision steps, recomputed with today's policy when the destination is known, with the
+ * decision step showing what was recorded (and saying when the policy has moved on since).
+ */
+function recordedDecisionSteps(deps: StoryDeps, last: NetworkAuditEvent, classification: FlowClassification, t: RecordedTimes): { steps: StoryStep[]; recomputed?: Recomputed; consistent?: boolean } {
+  const a = last.attributes;
+  const known = a.dest_ip !== '' && a.dest_port > 0;
+  const recomputed = known
+    ? decideSteps(deps, { sandboxId: last.sandbox_id, sourceIp: a.src_ip, destIp: a.dest_ip, destPort: a.dest_port, transport: a.transport, classification })
+    : undefined;
+  const steps: StoryStep[] = recomputed
+    ? [...recomputed.steps]
+    : [{ step: 'decision', status: 'failed', summary: `${a.action} (${a.reason}): interception could not tell the original destination` }];
+  const today = recomputed?.story.decision;
+  const consistent = today ? today.action === a.action && today.reason === a.reason && today.matchedRule === a.matched_rule : undefined;
+  const i = steps.findIndex((s) => s.step === 'decision');
+  // What happened is the record; the recomputed decision explains it (and says when the policy moved on).
+  steps[i] = {
+    ...steps[i]!,
+    status: a.action === 'deny' ? 'failed' : 'ok',
+    at: new Date(t.decidedMs).toISOString(),
+    offsetMs: t.offset(t.decidedMs),
+    facts: { action: a.action, reason: a.reason, ...(a.matched_rule !== undefined ? { matchedRule: a.matched_rule } : {}), ...(a.route ? { route: a.route } : {}) },
+    ...(consistent === false
+      ? { summary: `recorded ${a.action} (${a.reason}${a.matched_rule !== undefined ? `, rule "${a.matched_rule}"` : ''}); the policy has changed since: today it would be ${today!.explanation}` }
+      : {}),
+  };
+  return { steps, ...(recomputed ? { recomputed } : {}), ...(consistent !== undefined ? { consistent } : {}) };
+}
+
+function relayStep(a: NetworkAuditAttributes, result: NetworkAuditEvent | undefined, proxy: FlowStory['proxy'], t: RecordedTimes): StoryStep {
+  if (result === undefined) return { step: 'relay', status: 'info', summary: 'still open (no result event yet)' };
+  if (result.outcome === 'error' && a.error_step !== 'relay') return { step: 'relay', status: 'skipped', summary: 'no relay: the dial failed' };
+  return {
+    step: 'relay',
+    status: a.error_step === 'relay' ? 'failed' : 'ok',
+    summary: `${a.egress_bytes ?? 0} bytes up, ${a.ingress_bytes ?? 0} bytes down`,
+    at: new Date(t.endMs).toISOString(),
+    offsetMs: t.offset(t.endMs),
+    durationMs: Math.max(0, Math.round(t.endMs - (proxy ? ms(proxy.entry.time) : t.decidedMs))),
+    facts: { egress_bytes: a.egress_bytes ?? 0, ingress_bytes: a.ingress_bytes ?? 0 },
+  };
+}
+
+function closeStep(a: NetworkAuditAttributes, result: NetworkAuditEvent, proxy: FlowStory['proxy'], t: RecordedTimes): StoryStep {
+  return {
+    step: 'close',
+    status: result.outcome === 'completed' ? 'ok' : 'failed',
+    summary: result.outcome === 'completed' ? `completed after ${a.duration_ms ?? 0} ms` : `error at ${a.error_step}: ${a.error ?? ''}`,
+    at: new Date(t.endMs).toISOString(),
+    offsetMs: t.offset(t.endMs),
+    durationMs: a.duration_ms,
+    facts: { outcome: result.outcome, ...(a.error_step ? { error_step: a.error_step } : {}), ...(proxy?.entry.closeCause ? { proxyCloseCause: proxy.entry.closeCause } : {}) },
+  };
+}
+
+/** The steps after the decision: proxy handshake, relay and close (skipped for a denied flow). */
+function afterDecisionSteps(deps: StoryDeps, a: NetworkAuditAttributes, result: NetworkAuditEvent | undefined, t: RecordedTimes): { steps: StoryStep[]; proxy: FlowStory['proxy'] } {
+  if (a.action === 'deny') {
+    return {
+      proxy: undefined,
+      steps: [
+        { step: 'proxy-handshake', status: 'skipped', summary: 'denied before any dial' },
+        { step: 'relay', status: 'skipped', summary: 'no relay' },
+        { step: 'close', status: 'failed', summary: 'the gateway closed the connection without a byte (the sandbox sees an empty reply)', at: new Date(t.endMs).toISOString(), offsetMs: t.offset(t.endMs) },
+      ],
+    };
+  }
+  let proxy: FlowStory['proxy'];
+  const steps: StoryStep[] = [];
+  if (a.route === 'proxy') {
+    proxy = deps.proxyConnections ? correlateProxyEntry(deps.proxyConnections(), a, t.decidedMs, t.endMs) : undefined;
+    steps.push(proxyStep(a, proxy, t.offset));
+  } else {
+    steps.push({ step: 'proxy-handshake', status: 'skipped', summary: a.route === 'direct' ? 'route direct: no proxy' : 'no route' });
+  }
+  steps.push(relayStep(a, result, proxy, t));
+  if (result) steps.push(closeStep(a, result, proxy, t));
+  return { steps, proxy };
+}
+
 /** The story of a recorded flow from its audit events (attempt and result, oldest first). */
 export function recordedFlowStory(deps: StoryDeps, events: NetworkAuditEvent[]): FlowStory {
   const result = [...events].reverse().find((e) => e.phase === 'result');
   const attempt = events.find((e) => e.phase === 'attempt');
   const last = result ?? attempt ?? events[events.length - 1]!;
   const a = last.attributes;
-  const sandboxId = last.sandbox_id;
   const classification = classificationOf(a);
   const host = a.host;
   const hostSource = host ? hostSourceOf(a.transport, a.protocol, a.classifier_result === 'known', classification.kind === 'known' ? classification.hostSource : undefined) : undefined;
-  const endMs = ms((result ?? last).occurred_at);
-  const decidedMs = ms((attempt ?? result ?? last).occurred_at);
-  const startMs = result?.attributes.duration_ms !== undefined ? endMs - result.attributes.duration_ms : decidedMs;
-  const offset = (t: number) => Math.max(0, Math.round(t - startMs));
-  const steps: StoryStep[] = [];
-
-  steps.push({
-    step: 'classification',
-    status: a.classifier_result === 'known' ? 'ok' : 'info',
-    summary:
-      a.classifier_result === 'known'
-        ? `${a.transport.toUpperCase()} classified as ${a.protocol}${host ? `; host ${host} from ${hostSourceWords[hostSource!]}` : '; no host'}`
-        : `${a.transport.toUpperCase()} not classified (${classification.kind === 'unknown' ? classification.reason : a.reason})${host ? `; host ${host} from ${hostSourceWords[hostSource!]}` : ''}`,
-    at: new Date(decidedMs).toISOString(),
-    offsetMs: offset(decidedMs),
-    durationMs: offset(decidedMs),
-    facts: { destination: `${a.dest_ip}:${a.dest_port}`, transport: a.transport, classifier: a.classifier_result, ...(a.protocol ? { protocol: a.protocol } : {}), ...(a.src_ip ? { source: a.src_ip } : {}) },
-  });
-
-  let recomputed: Recomputed | undefined;
-  if (a.dest_ip !== '' && a.dest_port > 0) {
-    recomputed = decideSteps(deps, { sandboxId, sourceIp: a.src_ip, destIp: a.dest_ip, destPort: a.dest_port, transport: a.transport, classification });
-    steps.push(...recomputed.steps);
-  } else {
-    steps.push({ step: 'decision', status: 'failed', summary: `${a.action} (${a.reason}): interception could not tell the original destination` });
-  }
-  const decisionStepIndex = steps.findIndex((s) => s.step === 'decision');
-  const recorded = { action: a.action, reason: a.reason, matchedRule: a.matched_rule };
-  const consistent = recomputed
-    ? recomputed.story.decision.action === recorded.action && recomputed.story.decision.reason === recorded.reason && recomputed.story.decision.matchedRule === recorded.matchedRule
-    : undefined;
-  // What happened is the record; the recomputed decision explains it (and says when the policy moved on).
-  steps[decisionStepIndex] = {
-    ...steps[decisionStepIndex]!,
-    status: a.action === 'deny' ? 'failed' : 'ok',
-    at: new Date(decidedMs).toISOString(),
-    offsetMs: offset(decidedMs),
-    facts: { action: a.action, reason: a.reason, ...(a.matched_rule !== undefined ? { matchedRule: a.matched_rule } : {}), ...(a.route ? { route: a.route } : {}) },
-    ...(consistent === false
-      ? { summary: `recorded ${a.action} (${a.reason}${a.matched_rule !== undefined ? `, rule "${a.matched_rule}"` : ''}); the policy has changed since: today it would be ${recomputed!.story.decision.explanation}` }
-      : {}),
-  };
-
-  let proxy: FlowStory['proxy'];
-  if (a.action === 'deny') {
-    steps.push({ step: 'proxy-handshake', status: 'skipped', summary: 'denied before any dial' });
-    steps.push({ step: 'relay', status: 'skipped', summary: 'no relay' });
-    steps.push({ step: 'close', status: 'failed', summary: 'the gateway closed the connection without a byte (the sandbox sees an empty reply)', at: new Date(endMs).toISOString(), offsetMs: offset(endMs) });
-  } else {
-    if (a.route === 'proxy') {
-      proxy = deps.proxyConnections ? correlateProxyEntry(deps.proxyConnections(), a, decidedMs, endMs) : undefined;
-      steps.push(proxyStep(a, proxy, offset));
-    } else {
-      steps.push({ step: 'proxy-handshake', status: 'skipped', summary: a.route === 'direct' ? 'route direct: no proxy' : 'no route' });
-    }
-    const failedBeforeRelay = result?.outcome === 'error' && a.error_step !== 'relay';
-    steps.push(
-      result === undefined
-        ? { step: 'relay', status: 'info', summary: 'still open (no result event yet)' }
-        : failedBeforeRelay
-          ? { step: 'relay', status: 'skipped', summary: 'no relay: the dial failed' }
-          : {
-              step: 'relay',
-              status: a.error_step === 'relay' ? 'failed' : 'ok',
-              summary: `${a.egress_bytes ?? 0} bytes up, ${a.ingress_bytes ?? 0} bytes down`,
-              at: new Date(endMs).toISOString(),
-              offsetMs: offset(endMs),
-              durationMs: Math.max(0, Math.round(endMs - (proxy ? ms(proxy.entry.time) : decidedMs))),
-              facts: { egress_bytes: a.egress_bytes ?? 0, ingress_bytes: a.ingress_bytes ?? 0 },
-            },
-    );
-    if (result)
-      steps.push({
-        step: 'close',
-        status: result.outcome === 'completed' ? 'ok' : 'failed',
-        summary: result.outcome === 'completed' ? `completed after ${a.duration_ms ?? 0} ms` : `error at ${a.error_step}: ${a.error ?? ''}`,
-        at: new Date(endMs).toISOString(),
-        offsetMs: offset(endMs),
-        durationMs: a.duration_ms,
-        facts: { outcome: result.outcome, ...(a.error_step ? { error_step: a.error_step } : {}), ...(proxy?.entry.closeCause ? { proxyCloseCause: proxy.entry.closeCause } : {}) },
-      });
-  }
-
+  const times = recordedTimes(attempt, result, last);
+  const decided = recordedDecisionSteps(deps, last, classification, times);
+  const after = afterDecisionSteps(deps, a, result, times);
+  const { recomputed, consistent } = decided;
+  const { proxy } = after;
   return {
-    sandboxId,
+    sandboxId: last.sandbox_id,
     flowId: a.flow_id,
     ...(host ? { host, hostSource } : {}),
-    steps,
+    steps: [classificationStep(a, classification, hostSource, times), ...decided.steps, ...after.steps],
     decision: recomputed?.story.decision ?? { action: a.action, reason: a.reason, phase: 'destination', explanation: `${a.action} (${a.reason})` },
     ...(consistent !== undefined ? { consistent } : {}),
     ...(recomputed?.story.rules ? { rules: recomputed.story.rules } : {}),

@@ -1,4 +1,4 @@
-import { joinHostPort } from '../policy/go-format.js';
+import { joinHostPort } from '../go/net.js';
 
 /** A host (name or IP literal, without brackets) and a port. */
 export interface HostPort {

@@ -7,7 +7,10 @@ import { appProtocols, type AppProtocol, type PortSpec, type SandboxNetworkPolic
 import type { CompiledPolicy, CompiledPortRange, CompiledProxy, CompiledTrafficRule, TrafficRuleAction } from './compiled-policy.js';
 import type { DomainPattern } from './domain-index.js';
 import { parseCidr, type CompiledCidr } from './ip.js';
-import { goAtoi, goQuote, goToLower, goTrimSpace, joinHostPort, splitHostPort } from './go-format.js';
+import { joinHostPort, splitHostPort } from '../go/net.js';
+import { goQuote } from '../go/quote.js';
+import { goAtoi } from '../go/strconv.js';
+import { goToLower, goTrimSpace } from '../go/strings.js';
 import { TrafficRuleIndex } from './match.js';
 
 export type CompileErrorCode =

@@ -16,7 +16,7 @@ import type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from 
 import { cidrsContain, cidrsContainV4, formatIp, ipEquals, parseIp, parseIPv4, type CompiledCidr } from './ip.js';
 import { appProtocolBit, normalizeHost, type RuleProbe } from './match.js';
 import { isCloudMetadataAddress } from './cloud-metadata.js';
-import { splitHostPort } from './go-format.js';
+import { splitHostPort } from '../go/net.js';
 
 export { describeDecision } from './decision.js';
 export type { Decision, DecisionBasis, DecisionPhase, VerificationReason } from './decision.js';
@@ -164,6 +164,31 @@ function decide<A extends Decision['action']>(
   return { action, reason, phase, basis, matchedRule: compiled.trafficRules[rule]!.name, matchedRuleIndex: rule } as Decision;
 }
 
+/**
+ * Loads the shared match probe with a flow's destination, host and app protocol; whether the flow has
+ * a destination address, and its IPv4 form (negative when it is not IPv4 in the dotted form).
+ */
+function loadProbe(flow: FlowFacts, host: string, appBit: number): { hasDest: boolean; v4: number } {
+  const v4 = parseIPv4(flow.destIp);
+  let hasDest = v4 >= 0;
+  probe.v4 = v4;
+  probe.v6 = undefined;
+  if (!hasDest) {
+    const parsed = parseIp(flow.destIp);
+    if (parsed !== undefined) {
+      hasDest = true;
+      if (parsed.family === 4) probe.v4 = parsed.v4;
+      else probe.v6 = parsed.v6;
+    }
+  }
+  probe.port = flow.destPort;
+  probe.transport = flow.transport;
+  // Unknown traffic is matched with no host and no protocol (ctld's AllowEgressL4).
+  probe.host = host;
+  probe.appBit = appBit;
+  return { hasDest, v4 };
+}
+
 /** Decide one flow (reference §3.5 decideTraffic). */
 export function evaluate(
   compiled: CompiledPolicy | undefined,
@@ -187,23 +212,7 @@ export function evaluate(
   const host = known && classification.host !== undefined ? normalizeHost(classification.host) : '';
 
   const destIp = flow.destIp;
-  const v4 = parseIPv4(destIp);
-  let hasDest = v4 >= 0;
-  probe.v4 = v4;
-  probe.v6 = undefined;
-  if (!hasDest) {
-    const parsed = parseIp(destIp);
-    if (parsed !== undefined) {
-      hasDest = true;
-      if (parsed.family === 4) probe.v4 = parsed.v4;
-      else probe.v6 = parsed.v6;
-    }
-  }
-  probe.port = flow.destPort;
-  probe.transport = flow.transport;
-  // Unknown traffic is matched with no host and no protocol (ctld's AllowEgressL4).
-  probe.host = host;
-  probe.appBit = known ? appProtocolBit(classification.appProtocol) : 0;
+  const { hasDest, v4 } = loadProbe(flow, host, known ? appProtocolBit(classification.appProtocol) : 0);
 
   // ctld only runs the destination phase with a destination address and a port.
   let rule = -1;

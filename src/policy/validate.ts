@@ -1,5 +1,6 @@
-import { goQuote, goTimeQuote, goToLower, goToUpper, goTrimSpace } from './go-format.js';
-import { goParseCidrOk } from './go-net.js';
+import { goParseCidrOk } from '../go/cidr.js';
+import { goQuote, goTimeQuote } from '../go/quote.js';
+import { goToLower, goToUpper, goTrimSpace } from '../go/strings.js';
 import { appProtocols, type HttpMatch, type PortSpec, type ProjectionSpec, type ProtocolRule, type SandboxNetworkPolicy } from './types.js';
 
 /**

@@ -1,51 +1,23 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import net, { type Socket } from 'node:net';
-import tls from 'node:tls';
-import { MessageReadError, MessageReader } from './message-reader.js';
-import {
-  Socks5Command,
-  Socks5Method,
-  Socks5Reply,
-  UserPassStatus,
-  addressFor,
-  describeMethod,
-  describeReply,
-  encodeGreeting,
-  encodeRequest,
-  encodeUserPassRequest,
-  hexByte,
-  parseMethodSelection,
-  parseReply,
-  parseUserPassStatus,
-  type Socks5Address,
-  type Socks5Atyp,
-} from './protocol.js';
+import { formatHostPort as fmt, type HostPort } from '../net/host-port.js';
+import { attempt, probeRelay, round, type Attempt, type ProxyEndpoint } from './check-probe.js';
+import { Socks5Method, Socks5Reply, UserPassStatus, addressFor, describeMethod, describeReply, hexByte, type Socks5Atyp } from './protocol.js';
+
+export type { ProxyEndpoint };
 
 /**
  * `proxy check`: a step-by-step diagnosis of any SOCKS5 proxy (methods, auth, CONNECT by hostname, by
  * IPv4, by IPv6, then a short relay probe), as a structured report plus findings that name the fault.
  */
 
-export interface ProxyEndpoint {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-}
-
-export interface Endpoint {
-  host: string;
-  port: number;
-}
-
 export interface ProxyCheckOptions {
   proxy: ProxyEndpoint;
   /** The destination, normally a hostname (what the gateway sends). */
-  target: Endpoint;
+  target: HostPort;
   /** IPv4 destination for the CONNECT-by-IP step; default: the target resolved here. */
-  targetIpv4?: Endpoint;
+  targetIpv4?: HostPort;
   /** IPv6 destination for the CONNECT-by-IPv6 step; default: the target resolved here (skipped if none). */
-  targetIpv6?: Endpoint;
+  targetIpv6?: HostPort;
   /** Per-step timeout. */
   timeoutMs?: number;
   /** Steps slower than this are reported as slow. */
@@ -97,381 +69,265 @@ export interface Finding {
 
 export interface CheckReport {
   proxy: { host: string; port: number; user?: string };
-  target: Endpoint;
+  target: HostPort;
   steps: CheckStep[];
   findings: Finding[];
   hostnameConnectWorks: boolean;
   verdict: string;
 }
 
-interface StepTiming {
-  ms: number;
-  chunks: number;
-}
-
-type AttemptEnd =
-  | { stage: 'tcp'; error: string }
-  | { stage: 'greeting' | 'auth' | 'request'; how: 'closed' | 'timeout' | 'socket-error' | 'protocol-error'; error: string };
-
-interface Attempt {
-  tcpMs?: number;
-  offered: number[];
-  greeting?: StepTiming & { method: number };
-  auth?: StepTiming & { status: number };
-  reply?: StepTiming & { code: number };
-  end?: AttemptEnd;
-  socket?: Socket;
-}
-
-const elapsed = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-const round = (ms: number): number => Math.round(ms * 10) / 10;
-
-function connectTcp(proxy: ProxyEndpoint, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: proxy.host, port: proxy.port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      socket.on('error', () => {});
-      resolve(socket);
-    });
-    const onError = (err: NodeJS.ErrnoException): void => {
-      clearTimeout(timer);
-      reject(new Error(err.code ?? err.message));
-    };
-    socket.once('error', onError);
-  });
-}
-
-/** One client connection through greeting, auth and one CONNECT; keeps the socket open on success. */
-async function attempt(proxy: ProxyEndpoint, address: Socks5Address, timeoutMs: number): Promise<Attempt> {
-  const hasCreds = proxy.username !== undefined && proxy.password !== undefined;
-  // Offer what golang.org/x/net/proxy (the platform's client) offers.
-  const offered = hasCreds ? [Socks5Method.NoAuth, Socks5Method.UsernamePassword] : [Socks5Method.NoAuth];
-  const result: Attempt = { offered };
-  let t0 = process.hrtime.bigint();
-  let socket: Socket;
-  try {
-    socket = await connectTcp(proxy, timeoutMs);
-    result.tcpMs = elapsed(t0);
-  } catch (err) {
-    result.end = { stage: 'tcp', error: (err as Error).message };
-    return result;
-  }
-  const reader = new MessageReader(socket);
-  let stage: 'greeting' | 'auth' | 'request' = 'greeting';
-  try {
-    t0 = process.hrtime.bigint();
-    socket.write(encodeGreeting({ methods: offered }));
-    const sel = await reader.read(parseMethodSelection, Date.now() + timeoutMs);
-    result.greeting = { ms: elapsed(t0), chunks: sel.chunks, method: sel.value.method };
-    const method = sel.value.method;
-    if (method === Socks5Method.UsernamePassword && hasCreds) {
-      stage = 'auth';
-      t0 = process.hrtime.bigint();
-      socket.write(encodeUserPassRequest({ username: proxy.username!, password: proxy.password! }));
-      const st = await reader.read(parseUserPassStatus, Date.now() + timeoutMs);
-      result.auth = { ms: elapsed(t0), chunks: st.chunks, status: st.value.status };
-      if (st.value.status !== UserPassStatus.Success) {
-        socket.destroy();
-        return result;
-      }
-    } else if (method !== Socks5Method.NoAuth) {
-      socket.destroy();
-      return result;
-    }
-    stage = 'request';
-    t0 = process.hrtime.bigint();
-    socket.write(encodeRequest({ command: Socks5Command.Connect, address }));
-    const rep = await reader.read(parseReply, Date.now() + timeoutMs);
-    result.reply = { ms: elapsed(t0), chunks: rep.chunks, code: rep.value.code };
-    if (rep.value.code === Socks5Reply.Succeeded) {
-      const rest = reader.takeRest();
-      if (rest.length > 0) socket.unshift(rest);
-      result.socket = socket;
-    } else socket.destroy();
-  } catch (err) {
-    socket.destroy();
-    const how = err instanceof MessageReadError ? (err.cause_ === 'closed' ? 'closed' : err.cause_) : 'protocol-error';
-    result.end = { stage, how, error: (err as Error).message };
-  }
-  return result;
-}
-
-interface ProbeResult {
-  kind: 'tls' | 'http';
-  bytes: number;
-  end: 'fin' | 'reset' | 'timeout' | 'error';
-  error?: string;
-  firstByteMs?: number;
-  totalMs: number;
-  rateKBps?: number;
-  tlsError?: string;
-}
-
-/** Speaks to the target through the tunnel and watches how the relay behaves. */
-async function probeRelay(socket: Socket, target: Endpoint, kind: 'tls' | 'http', timeoutMs: number): Promise<ProbeResult> {
-  const t0 = process.hrtime.bigint();
-  let bytes = 0;
-  let firstByteAt: number | undefined;
-  let lastByteAt: number | undefined;
-  let tlsError: string | undefined;
-  const request = `GET / HTTP/1.1\r\nHost: ${target.host}\r\nUser-Agent: sandbox-egress-emulator-proxy-check\r\nConnection: close\r\n\r\n`;
-  return new Promise<ProbeResult>((resolve) => {
-    let stream: Socket | tls.TLSSocket = socket;
-    let done = false;
-    const finish = (end: ProbeResult['end'], error?: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      stream.destroy();
-      socket.destroy();
-      const totalMs = elapsed(t0);
-      const r: ProbeResult = { kind, bytes, end, totalMs };
-      if (error) r.error = error;
-      if (tlsError) r.tlsError = tlsError;
-      if (firstByteAt !== undefined) r.firstByteMs = firstByteAt;
-      if (bytes >= 32 * 1024 && firstByteAt !== undefined && lastByteAt !== undefined && lastByteAt > firstByteAt) {
-        r.rateKBps = bytes / (lastByteAt - firstByteAt);
-      }
-      resolve(r);
-    };
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      const now = elapsed(t0);
-      firstByteAt ??= now;
-      lastByteAt = now;
-      bytes += chunk.length;
-    };
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNRESET' ? 'reset' : 'error', err.code ?? err.message));
-    if (kind === 'tls') {
-      // TLS takes over the socket's handle, so bytes are counted as plaintext from the TLS side.
-      const t = tls.connect({ socket, servername: net.isIP(target.host) ? undefined : target.host, rejectUnauthorized: false });
-      stream = t;
-      t.on('secureConnect', () => t.write(request));
-      t.on('data', onData);
-      t.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ECONNRESET') finish('reset', err.code);
-        else {
-          tlsError = err.code ?? err.message;
-          finish('error', tlsError);
-        }
-      });
-      t.on('end', () => finish('fin'));
-    } else {
-      socket.on('data', onData);
-      socket.on('end', () => finish('fin'));
-      socket.write(request);
-      socket.resume();
-    }
-  });
-}
-
 const atypLabel: Record<Socks5Atyp, string> = { domain: 'hostname, ATYP 0x03', ipv4: 'IPv4, ATYP 0x01', ipv6: 'IPv6, ATYP 0x04' };
-const fmt = (e: Endpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
 
-export async function checkProxy({
-  proxy,
-  target,
-  targetIpv4,
-  targetIpv6,
-  timeoutMs = 5000,
-  slowMs = 1000,
-  probe = 'auto',
-  minRateKBps = 1000,
-  lookup = (host) => dnsLookup(host, { all: true }),
-}: ProxyCheckOptions): Promise<CheckReport> {
-  const steps: CheckStep[] = [];
-  const findings: Finding[] = [];
-  const find = (code: FindingCode, message: string): void => {
-    if (!findings.some((f) => f.code === code)) findings.push({ code, message });
-  };
-  const report = (hostnameConnectWorks: boolean, verdict: string): CheckReport => {
+type CheckSettings = Required<Omit<ProxyCheckOptions, 'targetIpv4' | 'targetIpv6'>> & Pick<ProxyCheckOptions, 'targetIpv4' | 'targetIpv6'>;
+
+/** One run of the check: the steps and findings so far, and the step-by-step diagnosis. */
+class ProxyCheck {
+  readonly steps: CheckStep[] = [];
+  readonly findings: Finding[] = [];
+
+  constructor(private readonly o: CheckSettings) {}
+
+  /** A finding, once per code. */
+  find(code: FindingCode, message: string): void {
+    if (!this.findings.some((f) => f.code === code)) this.findings.push({ code, message });
+  }
+
+  report(hostnameConnectWorks: boolean, verdict: string): CheckReport {
+    const { proxy, target } = this.o;
     const p: CheckReport['proxy'] = { host: proxy.host, port: proxy.port };
     if (proxy.username !== undefined) p.user = proxy.username;
-    return { proxy: p, target, steps, findings, hostnameConnectWorks, verdict };
-  };
-
-  const first = await attempt(proxy, addressFor(target.host, target.port), timeoutMs);
-  if (first.end?.stage === 'tcp') {
-    steps.push({ name: 'tcp-connect', status: 'fail', detail: `cannot connect to ${fmt(proxy)}: ${first.end.error}` });
-    find('proxy_unreachable', `proxy unreachable: TCP connect to ${fmt(proxy)} failed (${first.end.error})`);
-    return report(false, 'FAIL: the proxy is unreachable');
-  }
-  steps.push({ name: 'tcp-connect', status: 'ok', durationMs: round(first.tcpMs ?? 0), detail: `connected to ${fmt(proxy)}` });
-
-  // Greeting
-  const offeredText = first.offered.map(describeMethod).join(', ');
-  if (!first.greeting) {
-    const end = first.end!;
-    const how = 'how' in end ? end.how : 'closed';
-    steps.push({ name: 'greeting', status: 'fail', detail: `offered ${offeredText}; no method selection: ${end.error}`, data: { offered: first.offered } });
-    if (how === 'timeout') find('no_greeting_reply', `proxy never answered the greeting (no method selection within ${timeoutMs} ms)`);
-    else if (how === 'protocol-error') find('protocol_error', `proxy answered the greeting with something that is not SOCKS5: ${end.error}`);
-    else find('closed_at_greeting', 'proxy closed the connection right after the greeting without answering (silent close)');
-    return report(false, 'FAIL: the SOCKS5 greeting fails');
-  }
-  const g = first.greeting;
-  steps.push({
-    name: 'greeting',
-    status: g.method === Socks5Method.NoAcceptable ? 'fail' : 'ok',
-    durationMs: round(g.ms),
-    detail: `offered ${offeredText}; proxy chose ${describeMethod(g.method)}`,
-    data: { offered: first.offered, chosen: g.method, chunks: g.chunks },
-  });
-  if (g.ms > slowMs) find('slow_handshake', `slow handshake: the proxy took ${Math.round(g.ms)} ms to answer the greeting`);
-  const noteFragments = (what: string, chunks: number): void => {
-    if (chunks > 1) find('fragmented_replies', `fragmented replies: the proxy wrote its ${what} in ${chunks} pieces (clients that expect a whole reply per read break)`);
-  };
-  noteFragments('method selection', g.chunks);
-  const hasCreds = proxy.username !== undefined;
-  if (g.method === Socks5Method.NoAcceptable) {
-    find(
-      'no_acceptable_method',
-      hasCreds
-        ? 'no acceptable authentication method: the proxy refused both no-auth (0x00) and username/password (0x02), reply 0xff'
-        : 'no acceptable authentication method: the proxy refused no-auth (0x00), reply 0xff; it probably requires username/password — put credentials in the proxy URL',
-    );
-    return report(false, 'FAIL: the proxy accepts none of the offered authentication methods');
-  }
-  if (g.method !== Socks5Method.NoAuth && g.method !== Socks5Method.UsernamePassword) {
-    find('protocol_error', `proxy chose ${describeMethod(g.method)}, which was not offered`);
-    return report(false, 'FAIL: the proxy chose a method that was not offered');
-  }
-  if (g.method === Socks5Method.UsernamePassword && !hasCreds) {
-    find('auth_required', 'the proxy requires username/password but none were given');
-    return report(false, 'FAIL: credentials required');
+    return { proxy: p, target, steps: this.steps, findings: this.findings, hostnameConnectWorks, verdict };
   }
 
-  // Auth
-  if (g.method === Socks5Method.UsernamePassword) {
-    if (!first.auth) {
+  private noteFragments(what: string, chunks: number): void {
+    if (chunks > 1) this.find('fragmented_replies', `fragmented replies: the proxy wrote its ${what} in ${chunks} pieces (clients that expect a whole reply per read break)`);
+  }
+
+  /** TCP connect and greeting; a report when the check ends there. */
+  greeting(first: Attempt): CheckReport | undefined {
+    const { proxy, timeoutMs, slowMs } = this.o;
+    if (first.end?.stage === 'tcp') {
+      this.steps.push({ name: 'tcp-connect', status: 'fail', detail: `cannot connect to ${fmt(proxy)}: ${first.end.error}` });
+      this.find('proxy_unreachable', `proxy unreachable: TCP connect to ${fmt(proxy)} failed (${first.end.error})`);
+      return this.report(false, 'FAIL: the proxy is unreachable');
+    }
+    this.steps.push({ name: 'tcp-connect', status: 'ok', durationMs: round(first.tcpMs ?? 0), detail: `connected to ${fmt(proxy)}` });
+    const offeredText = first.offered.map(describeMethod).join(', ');
+    if (!first.greeting) {
       const end = first.end!;
-      steps.push({ name: 'auth', status: 'fail', detail: `as ${proxy.username}: no status: ${end.error}` });
-      find('closed_at_auth', 'proxy closed the connection during username/password authentication without a status (silent close)');
-      return report(false, 'FAIL: authentication did not complete');
+      const how = 'how' in end ? end.how : 'closed';
+      this.steps.push({ name: 'greeting', status: 'fail', detail: `offered ${offeredText}; no method selection: ${end.error}`, data: { offered: first.offered } });
+      if (how === 'timeout') this.find('no_greeting_reply', `proxy never answered the greeting (no method selection within ${timeoutMs} ms)`);
+      else if (how === 'protocol-error') this.find('protocol_error', `proxy answered the greeting with something that is not SOCKS5: ${end.error}`);
+      else this.find('closed_at_greeting', 'proxy closed the connection right after the greeting without answering (silent close)');
+      return this.report(false, 'FAIL: the SOCKS5 greeting fails');
+    }
+    const g = first.greeting;
+    this.steps.push({
+      name: 'greeting',
+      status: g.method === Socks5Method.NoAcceptable ? 'fail' : 'ok',
+      durationMs: round(g.ms),
+      detail: `offered ${offeredText}; proxy chose ${describeMethod(g.method)}`,
+      data: { offered: first.offered, chosen: g.method, chunks: g.chunks },
+    });
+    if (g.ms > slowMs) this.find('slow_handshake', `slow handshake: the proxy took ${Math.round(g.ms)} ms to answer the greeting`);
+    this.noteFragments('method selection', g.chunks);
+    return this.chosenMethod(g.method);
+  }
+
+  /** Whether the method the proxy chose lets the check go on. */
+  private chosenMethod(method: number): CheckReport | undefined {
+    const hasCreds = this.o.proxy.username !== undefined;
+    if (method === Socks5Method.NoAcceptable) {
+      this.find(
+        'no_acceptable_method',
+        hasCreds
+          ? 'no acceptable authentication method: the proxy refused both no-auth (0x00) and username/password (0x02), reply 0xff'
+          : 'no acceptable authentication method: the proxy refused no-auth (0x00), reply 0xff; it probably requires username/password — put credentials in the proxy URL',
+      );
+      return this.report(false, 'FAIL: the proxy accepts none of the offered authentication methods');
+    }
+    if (method !== Socks5Method.NoAuth && method !== Socks5Method.UsernamePassword) {
+      this.find('protocol_error', `proxy chose ${describeMethod(method)}, which was not offered`);
+      return this.report(false, 'FAIL: the proxy chose a method that was not offered');
+    }
+    if (method === Socks5Method.UsernamePassword && !hasCreds) {
+      this.find('auth_required', 'the proxy requires username/password but none were given');
+      return this.report(false, 'FAIL: credentials required');
+    }
+    return undefined;
+  }
+
+  /** The RFC 1929 step (skipped for no-auth); a report when the check ends there. */
+  auth(first: Attempt): CheckReport | undefined {
+    const user = this.o.proxy.username;
+    if (first.greeting?.method !== Socks5Method.UsernamePassword) {
+      this.steps.push({ name: 'auth', status: 'skip', detail: 'no authentication (method 0x00)' });
+      return undefined;
+    }
+    if (!first.auth) {
+      this.steps.push({ name: 'auth', status: 'fail', detail: `as ${user}: no status: ${first.end!.error}` });
+      this.find('closed_at_auth', 'proxy closed the connection during username/password authentication without a status (silent close)');
+      return this.report(false, 'FAIL: authentication did not complete');
     }
     const ok = first.auth.status === UserPassStatus.Success;
-    steps.push({
+    this.steps.push({
       name: 'auth',
       status: ok ? 'ok' : 'fail',
       durationMs: round(first.auth.ms),
-      detail: `RFC 1929 as ${proxy.username}: ${ok ? 'accepted (status 0x00)' : `rejected (status ${hexByte(first.auth.status)})`}`,
+      detail: `RFC 1929 as ${user}: ${ok ? 'accepted (status 0x00)' : `rejected (status ${hexByte(first.auth.status)})`}`,
       data: { status: first.auth.status, chunks: first.auth.chunks },
     });
-    noteFragments('authentication status', first.auth.chunks);
-    if (!ok) {
-      find('auth_rejected', `authentication rejected: the proxy answered status ${hexByte(first.auth.status)} for user ${proxy.username} (wrong username or password, or the user is not allowed)`);
-      return report(false, 'FAIL: authentication rejected');
-    }
-  } else {
-    steps.push({ name: 'auth', status: 'skip', detail: 'no authentication (method 0x00)' });
+    this.noteFragments('authentication status', first.auth.chunks);
+    if (ok) return undefined;
+    this.find('auth_rejected', `authentication rejected: the proxy answered status ${hexByte(first.auth.status)} for user ${user} (wrong username or password, or the user is not allowed)`);
+    return this.report(false, 'FAIL: authentication rejected');
   }
 
-  // CONNECT by hostname
-  const connectStep = (name: CheckStep['name'], a: Attempt, dest: Endpoint, atyp: Socks5Atyp): void => {
+  /** A CONNECT step from an attempt's reply. */
+  connectStep(name: CheckStep['name'], a: Attempt, dest: HostPort, atyp: Socks5Atyp): void {
     const label = `CONNECT ${fmt(dest)} (${atypLabel[atyp]})`;
-    if (a.reply) {
-      const ok = a.reply.code === Socks5Reply.Succeeded;
-      steps.push({ name, status: ok ? 'ok' : 'fail', durationMs: round(a.reply.ms), detail: `${label}: reply ${describeReply(a.reply.code)}`, data: { replyCode: a.reply.code, chunks: a.reply.chunks } });
-      noteFragments('CONNECT reply', a.reply.chunks);
-      if (a.reply.ms > slowMs) find('slow_connect', `slow CONNECT: the proxy took ${Math.round(a.reply.ms)} ms to reply to ${label}`);
-    } else {
-      steps.push({ name, status: 'fail', detail: `${label}: no reply: ${a.end && 'error' in a.end ? a.end.error : 'handshake failed'}` });
+    if (!a.reply) {
+      this.steps.push({ name, status: 'fail', detail: `${label}: no reply: ${a.end && 'error' in a.end ? a.end.error : 'handshake failed'}` });
+      return;
     }
-  };
-  const isDomain = addressFor(target.host, target.port).atyp === 'domain';
-  connectStep('connect-hostname', first, target, addressFor(target.host, target.port).atyp);
-  if (!first.reply && first.end && first.end.stage === 'request') {
-    if (first.end.how === 'timeout') find('no_request_reply', `proxy never answered the CONNECT request (${timeoutMs} ms)`);
-    else find('closed_at_request', 'proxy closed the connection after the CONNECT request without replying (silent close)');
+    const ok = a.reply.code === Socks5Reply.Succeeded;
+    this.steps.push({ name, status: ok ? 'ok' : 'fail', durationMs: round(a.reply.ms), detail: `${label}: reply ${describeReply(a.reply.code)}`, data: { replyCode: a.reply.code, chunks: a.reply.chunks } });
+    this.noteFragments('CONNECT reply', a.reply.chunks);
+    if (a.reply.ms > this.o.slowMs) this.find('slow_connect', `slow CONNECT: the proxy took ${Math.round(a.reply.ms)} ms to reply to ${label}`);
   }
-  const hostnameWorks = first.reply?.code === Socks5Reply.Succeeded;
 
-  // Relay probe on the hostname tunnel
-  if (hostnameWorks && first.socket) {
+  /** CONNECT by the target as given (normally a hostname); whether it succeeded. */
+  hostnameConnect(first: Attempt): boolean {
+    const { target, timeoutMs } = this.o;
+    this.connectStep('connect-hostname', first, target, addressFor(target.host, target.port).atyp);
+    if (!first.reply && first.end && first.end.stage === 'request') {
+      if (first.end.how === 'timeout') this.find('no_request_reply', `proxy never answered the CONNECT request (${timeoutMs} ms)`);
+      else this.find('closed_at_request', 'proxy closed the connection after the CONNECT request without replying (silent close)');
+    }
+    return first.reply?.code === Socks5Reply.Succeeded;
+  }
+
+  /** Speaks TLS or HTTP through the hostname tunnel and reports how the relay behaves. */
+  async relay(first: Attempt): Promise<void> {
+    const { probe, target, timeoutMs, minRateKBps } = this.o;
+    if (!first.socket) return;
     const kind = probe === 'auto' ? (target.port === 443 ? 'tls' : 'http') : probe;
-    if (kind === 'none') first.socket.destroy();
-    else {
-      const p = await probeRelay(first.socket, target, kind, timeoutMs);
-      const rate = p.rateKBps !== undefined ? `, ${Math.round(p.rateKBps)} KB/s` : '';
-      const endText = { fin: 'closed normally (FIN)', reset: 'RESET by the proxy', timeout: 'still open at the timeout', error: `error ${p.error ?? ''}` }[p.end];
-      const relayOk = p.end !== 'reset' && p.end !== 'error' && p.bytes > 0;
-      steps.push({
-        name: 'relay',
-        status: relayOk ? (p.rateKBps !== undefined && p.rateKBps < minRateKBps ? 'warn' : 'ok') : p.end === 'timeout' ? 'warn' : 'fail',
-        durationMs: round(p.totalMs),
-        detail: `${kind === 'tls' ? 'TLS handshake + HTTP GET' : 'HTTP GET'} through the tunnel: ${p.bytes} bytes back${rate}, ${endText}${p.tlsError ? ` (TLS: ${p.tlsError})` : ''}`,
-        data: { ...p },
-      });
-      if (p.end === 'reset') find('reset_during_relay', `connection reset by the proxy after ${p.bytes} bytes were relayed back`);
-      else if (p.bytes === 0 && p.end === 'fin') find('closed_after_connect', 'proxy closed the tunnel right after a successful CONNECT without relaying anything');
-      else if (p.bytes === 0 && p.end === 'timeout') find('relay_silent', `nothing came back through the tunnel within ${timeoutMs} ms (the target may wait for another protocol, or the proxy does not relay)`);
-      if (p.rateKBps !== undefined && p.rateKBps < minRateKBps) find('slow_relay', `slow relay: ${Math.round(p.rateKBps)} KB/s through the proxy (bandwidth limited?)`);
+    if (kind === 'none') {
+      first.socket.destroy();
+      return;
     }
+    const p = await probeRelay(first.socket, target, kind, timeoutMs);
+    const rate = p.rateKBps !== undefined ? `, ${Math.round(p.rateKBps)} KB/s` : '';
+    const endText = { fin: 'closed normally (FIN)', reset: 'RESET by the proxy', timeout: 'still open at the timeout', error: `error ${p.error ?? ''}` }[p.end];
+    const relayOk = p.end !== 'reset' && p.end !== 'error' && p.bytes > 0;
+    const slow = p.rateKBps !== undefined && p.rateKBps < minRateKBps;
+    this.steps.push({
+      name: 'relay',
+      status: relayOk ? (slow ? 'warn' : 'ok') : p.end === 'timeout' ? 'warn' : 'fail',
+      durationMs: round(p.totalMs),
+      detail: `${kind === 'tls' ? 'TLS handshake + HTTP GET' : 'HTTP GET'} through the tunnel: ${p.bytes} bytes back${rate}, ${endText}${p.tlsError ? ` (TLS: ${p.tlsError})` : ''}`,
+      data: { ...p },
+    });
+    if (p.end === 'reset') this.find('reset_during_relay', `connection reset by the proxy after ${p.bytes} bytes were relayed back`);
+    else if (p.bytes === 0 && p.end === 'fin') this.find('closed_after_connect', 'proxy closed the tunnel right after a successful CONNECT without relaying anything');
+    else if (p.bytes === 0 && p.end === 'timeout') this.find('relay_silent', `nothing came back through the tunnel within ${timeoutMs} ms (the target may wait for another protocol, or the proxy does not relay)`);
+    if (slow) this.find('slow_relay', `slow relay: ${Math.round(p.rateKBps!)} KB/s through the proxy (bandwidth limited?)`);
   }
 
-  // CONNECT by IP
-  let v4 = targetIpv4;
-  let v6 = targetIpv6;
-  if (isDomain && (!v4 || !v6)) {
-    try {
-      const addrs = await lookup(target.host);
-      const a4 = addrs.find((a) => a.family === 4);
-      const a6 = addrs.find((a) => a.family === 6);
-      if (!v4 && a4) v4 = { host: a4.address, port: target.port };
-      if (!v6 && a6) v6 = { host: a6.address, port: target.port };
-    } catch {
-      // The name may exist only on the proxy's side; the IP steps are then skipped.
+  /** The IPv4 and IPv6 destinations for the CONNECT-by-IP steps: given, resolved here, or the target itself. */
+  async ipTargets(isDomain: boolean): Promise<{ v4?: HostPort; v6?: HostPort }> {
+    const { target, lookup } = this.o;
+    let v4 = this.o.targetIpv4;
+    let v6 = this.o.targetIpv6;
+    if (isDomain && (!v4 || !v6)) {
+      try {
+        const addrs = await lookup(target.host);
+        const a4 = addrs.find((a) => a.family === 4);
+        const a6 = addrs.find((a) => a.family === 6);
+        if (!v4 && a4) v4 = { host: a4.address, port: target.port };
+        if (!v6 && a6) v6 = { host: a6.address, port: target.port };
+      } catch {
+        // The name may exist only on the proxy's side; the IP steps are then skipped.
+      }
+    } else if (!isDomain) {
+      const kind = addressFor(target.host, target.port).atyp;
+      if (kind === 'ipv4') v4 ??= target;
+      if (kind === 'ipv6') v6 ??= target;
     }
-  } else if (!isDomain) {
-    const kind = addressFor(target.host, target.port).atyp;
-    if (kind === 'ipv4') v4 ??= target;
-    if (kind === 'ipv6') v6 ??= target;
-  }
-  let v4Code: number | undefined;
-  for (const [name, dest, atyp] of [
-    ['connect-ipv4', v4, 'ipv4'],
-    ['connect-ipv6', v6, 'ipv6'],
-  ] as const) {
-    if (!dest) {
-      steps.push({ name, status: 'skip', detail: `no ${atyp === 'ipv4' ? 'IPv4' : 'IPv6'} address for ${target.host} here (pass --target-ip${atyp === 'ipv6' ? '6' : ''})` });
-      continue;
-    }
-    const a = await attempt(proxy, addressFor(dest.host, dest.port), timeoutMs);
-    a.socket?.destroy();
-    connectStep(name, a, dest, atyp);
-    const code = a.reply?.code;
-    if (atyp === 'ipv4') v4Code = code;
-    if (atyp === 'ipv6' && code === Socks5Reply.AddressTypeNotSupported && v4Code === Socks5Reply.Succeeded) {
-      find('ipv6_rejected', `proxy does not support IPv6: reply ${describeReply(code)} to an IPv6 CONNECT, IPv4 works`);
-    }
+    return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
   }
 
-  const hostCode = first.reply?.code;
-  if (hostCode !== undefined && hostCode !== Socks5Reply.Succeeded && isDomain) {
-    if (hostCode === Socks5Reply.AddressTypeNotSupported && v4Code === Socks5Reply.Succeeded) {
-      find('cannot_resolve_hostnames', `proxy cannot resolve hostnames: reply ${describeReply(hostCode)} to a domain CONNECT, IPv4 works`);
+  /** CONNECT by IPv4 then IPv6; the IPv4 reply code (what the hostname reply is compared with). */
+  async ipConnects({ v4, v6 }: { v4?: HostPort; v6?: HostPort }): Promise<number | undefined> {
+    let v4Code: number | undefined;
+    for (const [name, dest, atyp] of [
+      ['connect-ipv4', v4, 'ipv4'],
+      ['connect-ipv6', v6, 'ipv6'],
+    ] as const) {
+      if (!dest) {
+        this.steps.push({ name, status: 'skip', detail: `no ${atyp === 'ipv4' ? 'IPv4' : 'IPv6'} address for ${this.o.target.host} here (pass --target-ip${atyp === 'ipv6' ? '6' : ''})` });
+        continue;
+      }
+      const a = await attempt(this.o.proxy, addressFor(dest.host, dest.port), this.o.timeoutMs);
+      a.socket?.destroy();
+      this.connectStep(name, a, dest, atyp);
+      const code = a.reply?.code;
+      if (atyp === 'ipv4') v4Code = code;
+      if (atyp === 'ipv6' && code === Socks5Reply.AddressTypeNotSupported && v4Code === Socks5Reply.Succeeded) {
+        this.find('ipv6_rejected', `proxy does not support IPv6: reply ${describeReply(code)} to an IPv6 CONNECT, IPv4 works`);
+      }
+    }
+    return v4Code;
+  }
+
+  /** What a refused hostname CONNECT means, compared with the IPv4 one. */
+  hostnameRefusal(hostCode: number | undefined, v4Code: number | undefined, isDomain: boolean): void {
+    if (hostCode === undefined || hostCode === Socks5Reply.Succeeded) return;
+    if (!isDomain) {
+      this.find('reply_code', `proxy refuses the CONNECT: reply ${describeReply(hostCode)}`);
+    } else if (hostCode === Socks5Reply.AddressTypeNotSupported && v4Code === Socks5Reply.Succeeded) {
+      this.find('cannot_resolve_hostnames', `proxy cannot resolve hostnames: reply ${describeReply(hostCode)} to a domain CONNECT, IPv4 works`);
     } else if (hostCode === Socks5Reply.HostUnreachable && v4Code === Socks5Reply.Succeeded) {
-      find('hostname_not_found', `the proxy cannot resolve ${target.host}: reply ${describeReply(hostCode)} to a domain CONNECT, IPv4 works (the name is missing from the proxy's DNS)`);
+      this.find('hostname_not_found', `the proxy cannot resolve ${this.o.target.host}: reply ${describeReply(hostCode)} to a domain CONNECT, IPv4 works (the name is missing from the proxy's DNS)`);
     } else {
       const ipText = v4Code === undefined ? 'IPv4 not tested' : v4Code === hostCode ? 'IPv4 gets the same reply' : `IPv4 gets ${describeReply(v4Code)}`;
-      find('reply_code', `proxy refuses the CONNECT: reply ${describeReply(hostCode)} to a domain CONNECT (${ipText})`);
+      this.find('reply_code', `proxy refuses the CONNECT: reply ${describeReply(hostCode)} to a domain CONNECT (${ipText})`);
     }
-  } else if (hostCode !== undefined && hostCode !== Socks5Reply.Succeeded) {
-    find('reply_code', `proxy refuses the CONNECT: reply ${describeReply(hostCode)}`);
   }
 
-  const verdict = hostnameWorks
-    ? findings.length === 0
-      ? 'OK: CONNECT by hostname works'
-      : `OK with warnings: CONNECT by hostname works (${findings.length} finding${findings.length > 1 ? 's' : ''})`
-    : 'FAIL: CONNECT by hostname does not work';
-  return report(hostnameWorks && isDomain, verdict);
+  verdict(hostnameWorks: boolean): string {
+    const n = this.findings.length;
+    if (!hostnameWorks) return 'FAIL: CONNECT by hostname does not work';
+    return n === 0 ? 'OK: CONNECT by hostname works' : `OK with warnings: CONNECT by hostname works (${n} finding${n > 1 ? 's' : ''})`;
+  }
+}
+
+export async function checkProxy(options: ProxyCheckOptions): Promise<CheckReport> {
+  const settings: CheckSettings = {
+    timeoutMs: 5000,
+    slowMs: 1000,
+    probe: 'auto',
+    minRateKBps: 1000,
+    lookup: (host) => dnsLookup(host, { all: true }),
+    ...stripUndefined(options),
+  };
+  const { proxy, target, timeoutMs } = settings;
+  const check = new ProxyCheck(settings);
+  const first = await attempt(proxy, addressFor(target.host, target.port), timeoutMs);
+  const early = check.greeting(first) ?? check.auth(first);
+  if (early) return early;
+  const isDomain = addressFor(target.host, target.port).atyp === 'domain';
+  const hostnameWorks = check.hostnameConnect(first);
+  if (hostnameWorks) await check.relay(first);
+  const v4Code = await check.ipConnects(await check.ipTargets(isDomain));
+  check.hostnameRefusal(first.reply?.code, v4Code, isDomain);
+  return check.report(hostnameWorks && isDomain, check.verdict(hostnameWorks));
+}
+
+/** Options with `undefined` values dropped, so they do not override the defaults (as destructuring defaults did). */
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 const statusMark: Record<StepStatus, string> = { ok: '[ ok ]', fail: '[FAIL]', skip: '[skip]', warn: '[warn]' };

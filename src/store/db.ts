@@ -1,4 +1,4 @@
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement, type Transaction } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,103 +61,122 @@ function openDatabase(file: string): Database {
   }
 }
 
-export function openStore(
-  location: StoreLocation,
-  { maxAuditEvents = 100_000, checkpointIntervalMs }: { maxAuditEvents?: number; checkpointIntervalMs?: number } = {},
-): Store {
-  let db: Database;
-  let box: SecretBox;
-  let checkpointer: WalCheckpointer | undefined;
+/** The database connection (WAL and a checkpoint thread with a data dir), migrated, and its secret box. */
+function openConnection(location: StoreLocation, checkpointIntervalMs: number | undefined): { db: Database; box: SecretBox; checkpointer?: WalCheckpointer } {
   if (location.kind === 'memory') {
-    db = openDatabase(':memory:');
-    box = createSecretBox(randomBytes(32));
-  } else {
-    mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
-    db = openDatabase(join(location.dataDir, databaseFile));
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    box = createSecretBox(loadOrCreateKey(join(location.dataDir, keyFile)));
-    // Checkpoints (page copies and an fsync) run on a worker thread, never inside a commit on the event loop.
-    db.pragma('wal_autocheckpoint = 0');
-    checkpointer = startWalCheckpointer(join(location.dataDir, databaseFile), {
-      intervalMs: checkpointIntervalMs,
-      onFailure: () => {
-        if (db.open) db.pragma(`wal_autocheckpoint = ${defaultAutoCheckpointPages}`);
-      },
-    });
+    const db = openDatabase(':memory:');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return { db, box: createSecretBox(randomBytes(32)) };
   }
+  mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(join(location.dataDir, databaseFile));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  const box = createSecretBox(loadOrCreateKey(join(location.dataDir, keyFile)));
+  // Checkpoints (page copies and an fsync) run on a worker thread, never inside a commit on the event loop.
+  db.pragma('wal_autocheckpoint = 0');
+  const checkpointer = startWalCheckpointer(join(location.dataDir, databaseFile), {
+    intervalMs: checkpointIntervalMs,
+    onFailure: () => {
+      if (db.open) db.pragma(`wal_autocheckpoint = ${defaultAutoCheckpointPages}`);
+    },
+  });
   db.pragma('foreign_keys = ON');
   migrate(db);
+  return { db, box, checkpointer };
+}
 
-  const sandboxes = createSandboxRepository(db);
-  const credentialSources = createCredentialSourceRepository(db, box);
-  const bindings = createCredentialBindingRepository(db);
-  const auditEvents = createAuditEventRepository(db, maxAuditEvents);
-  const ping = db.prepare('SELECT 1');
-  const totalChanges = db.prepare('SELECT total_changes()').pluck();
-  // A row nobody can see (inserted and deleted in one transaction): its commit needs the disk as any write does.
-  const probeInsert = db.prepare("INSERT INTO credential_bindings (sandbox_id, team_id, ref, source_ref, source_version, binding_json) VALUES (?, '', '', '', 0, '')");
-  const probeDelete = db.prepare('DELETE FROM credential_bindings WHERE sandbox_id = ?');
-  const probeId = '\u0000store-health-probe';
-  const writeProbe = db.transaction(() => {
-    probeInsert.run(probeId);
-    probeDelete.run(probeId);
-  });
+/**
+ * Whether the storage takes writes: the failure of the last write that failed (disk full, read-only,
+ * I/O error), until a write commits again; a write probe (net no change) finds out when nothing else writes.
+ */
+class WriteHealth {
   /** The storage failure of the last write that failed, until a write commits again. */
-  let writeFailure: StoreUnavailableError | undefined;
+  private writeFailure: StoreUnavailableError | undefined;
+  private readonly ping: Statement;
+  private readonly totalChanges: Statement;
+  private readonly writeProbe: Transaction<() => void>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly location: StoreLocation,
+  ) {
+    this.ping = db.prepare('SELECT 1');
+    this.totalChanges = db.prepare('SELECT total_changes()').pluck();
+    // A row nobody can see (inserted and deleted in one transaction): its commit needs the disk as any write does.
+    const probeInsert = db.prepare("INSERT INTO credential_bindings (sandbox_id, team_id, ref, source_ref, source_version, binding_json) VALUES (?, '', '', '', 0, '')");
+    const probeDelete = db.prepare('DELETE FROM credential_bindings WHERE sandbox_id = ?');
+    const probeId = '\u0000store-health-probe';
+    this.writeProbe = db.transaction(() => {
+      probeInsert.run(probeId);
+      probeDelete.run(probeId);
+    });
+  }
+
   /**
    * After a disk-full failure a small write can still commit into WAL space already allocated, so
    * "full" ends only when the file system has room again as well.
    */
-  const hasRoom = (): boolean => {
-    if (location.kind !== 'dir') return true;
+  private hasRoom(): boolean {
+    if (this.location.kind !== 'dir') return true;
     try {
-      const fs = statfsSync(location.dataDir);
+      const fs = statfsSync(this.location.dataDir);
       return fs.bavail * fs.bsize >= minFreeBytesAfterFull;
     } catch {
       return true;
     }
-  };
+  }
+
   /** Runs a write, remembering whether the storage took it (a busy lock says nothing about the storage). */
-  const tracked = <T>(write: () => T): T => {
-    const before = writeFailure ? (totalChanges.get() as number) : 0;
+  tracked<T>(write: () => T): T {
+    const before = this.writeFailure ? (this.totalChanges.get() as number) : 0;
     try {
       const result = write();
-      if (writeFailure && (totalChanges.get() as number) !== before && (writeFailure.reason !== 'full' || hasRoom())) writeFailure = undefined;
+      if (this.writeFailure && (this.totalChanges.get() as number) !== before && (this.writeFailure.reason !== 'full' || this.hasRoom())) this.writeFailure = undefined;
       return result;
     } catch (err) {
       const unavailable = asStoreUnavailable(err);
-      if (unavailable && unavailable.reason !== 'busy') writeFailure = unavailable;
+      if (unavailable && unavailable.reason !== 'busy') this.writeFailure = unavailable;
       throw err;
     }
-  };
+  }
 
+  healthy(): boolean {
+    try {
+      if (!this.db.open || this.ping.get() === undefined) return false;
+    } catch {
+      return false;
+    }
+    if (this.writeFailure) {
+      try {
+        this.tracked(() => this.writeProbe.immediate());
+      } catch {
+        // still failing: writeFailure holds why
+      }
+    }
+    return this.writeFailure === undefined;
+  }
+}
+
+export function openStore(
+  location: StoreLocation,
+  { maxAuditEvents = 100_000, checkpointIntervalMs }: { maxAuditEvents?: number; checkpointIntervalMs?: number } = {},
+): Store {
+  const { db, box, checkpointer } = openConnection(location, checkpointIntervalMs);
+  const health = new WriteHealth(db, location);
   return {
     location,
     db,
-    sandboxes,
-    credentialSources,
-    bindings,
-    auditEvents,
-    transaction: (fn) => tracked(() => db.transaction(fn).immediate()),
-    healthy() {
-      try {
-        if (!db.open || ping.get() === undefined) return false;
-      } catch {
-        return false;
-      }
-      if (writeFailure) {
-        try {
-          tracked(() => writeProbe.immediate());
-        } catch {
-          // still failing: writeFailure holds why
-        }
-      }
-      return writeFailure === undefined;
-    },
+    sandboxes: createSandboxRepository(db),
+    credentialSources: createCredentialSourceRepository(db, box),
+    bindings: createCredentialBindingRepository(db),
+    auditEvents: createAuditEventRepository(db, maxAuditEvents),
+    transaction: (fn) => health.tracked(() => db.transaction(fn).immediate()),
+    healthy: () => health.healthy(),
     clear() {
-      tracked(() =>
+      health.tracked(() =>
         db.transaction(() => {
           db.exec('DELETE FROM credential_bindings; DELETE FROM sandboxes; DELETE FROM credential_source_versions; DELETE FROM credential_sources; DELETE FROM audit_events;');
         })(),

@@ -1,5 +1,5 @@
 import type { CliCommand } from '../io.js';
-import { clientFor, printResult, step } from '../s0/command-helpers.js';
+import { act, clientFor, printResult, request, show, step } from '../s0/command-helpers.js';
 import { executeTree, type S0CommandDef, type S0Context } from '../s0/command-tree.js';
 import { parseCredentialSourceFile } from '../s0/credential-file.js';
 import type { FlagSpec } from '../s0/flags.js';
@@ -33,12 +33,7 @@ export const credentialCommand: S0CommandDef = {
       name: 'list',
       short: 'List credential sources',
       async run(ctx) {
-        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-        if (!client.ok) return 1;
-        const sources = await step(ctx.io, 'Error listing credential sources', () => client.value.listCredentialSources());
-        if (!sources.ok) return 1;
-        const list = sources.value ?? [];
-        return printResult(ctx, list, () => credentialSourceListTable(list));
+        return show(ctx, 'Error listing credential sources', async (client) => (await client.listCredentialSources()) ?? [], credentialSourceListTable);
       },
     },
     {
@@ -47,11 +42,7 @@ export const credentialCommand: S0CommandDef = {
       short: 'Get credential source details',
       exactArgs: 1,
       async run(ctx) {
-        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-        if (!client.ok) return 1;
-        const source = await step(ctx.io, 'Error getting credential source', () => client.value.getCredentialSource(ctx.args[0]!));
-        if (!source.ok) return 1;
-        return printResult(ctx, source.value, () => credentialSourceTable(source.value));
+        return show(ctx, 'Error getting credential source', (client) => client.getCredentialSource(ctx.args[0]!), credentialSourceTable);
       },
     },
     {
@@ -61,11 +52,7 @@ export const credentialCommand: S0CommandDef = {
       async run(ctx) {
         const req = await readWriteRequest(ctx);
         if (!req) return 1;
-        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-        if (!client.ok) return 1;
-        const source = await step(ctx.io, 'Error creating credential source', () => client.value.createCredentialSource(req));
-        if (!source.ok) return 1;
-        return printResult(ctx, source.value, () => credentialSourceTable(source.value));
+        return show(ctx, 'Error creating credential source', (client) => client.createCredentialSource(req), credentialSourceTable);
       },
     },
     {
@@ -80,11 +67,7 @@ export const credentialCommand: S0CommandDef = {
         if (!req) return 1;
         // The positional name wins over the file's.
         req.name = name;
-        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-        if (!client.ok) return 1;
-        const source = await step(ctx.io, 'Error updating credential source', () => client.value.updateCredentialSource(name, req));
-        if (!source.ok) return 1;
-        return printResult(ctx, source.value, () => credentialSourceTable(source.value));
+        return show(ctx, 'Error updating credential source', (client) => client.updateCredentialSource(name, req), credentialSourceTable);
       },
     },
     {
@@ -94,13 +77,10 @@ export const credentialCommand: S0CommandDef = {
       exactArgs: 1,
       async run(ctx) {
         const name = ctx.args[0]!;
-        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-        if (!client.ok) return 1;
-        const deleted = await step(ctx.io, 'Error deleting credential source', () => client.value.deleteCredentialSource(name));
-        if (!deleted.ok) return 1;
-        const message = deleted.value?.message;
-        ctx.io.stdout.write(typeof message === 'string' && message.trim() !== '' ? `${message}\n` : `Credential source ${name} deleted successfully\n`);
-        return 0;
+        return act(ctx, 'Error deleting credential source', (client) => client.deleteCredentialSource(name), (answer) => {
+          const message = answer?.message;
+          return typeof message === 'string' && message.trim() !== '' ? `${message}\n` : `Credential source ${name} deleted successfully\n`;
+        });
       },
     },
   ],

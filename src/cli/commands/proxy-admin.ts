@@ -91,6 +91,51 @@ export async function usersCommand(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** One fault on a line: name, type, toxicity, and its attributes and match when it has any. */
+function describeFault(f: { name: string; type: string; toxicity: number; attributes: Record<string, unknown>; match: Record<string, unknown> }): string {
+  return `${f.name}  ${f.type}  toxicity=${f.toxicity}${Object.keys(f.attributes).length ? `  attributes=${JSON.stringify(f.attributes)}` : ''}${Object.keys(f.match).length ? `  match=${JSON.stringify(f.match)}` : ''}`;
+}
+
+interface FaultFlags {
+  type?: string;
+  name?: string;
+  toxicity?: string;
+  attr?: string[];
+  'match-user'?: string;
+  'match-host'?: string;
+  'match-port'?: string;
+}
+
+/** `faults add`: a JSON definition as the one argument, or one built from the flags. */
+function faultDefinition(rest: string[], values: FaultFlags): FaultDefinitionInput {
+  if (rest.length === 1 && rest[0]!.trim().startsWith('{')) {
+    try {
+      return JSON.parse(rest[0]!) as FaultDefinitionInput;
+    } catch {
+      throw new UsageError(`add expects a JSON definition, e.g. '{"type":"reject_domain_atyp"}'`);
+    }
+  }
+  if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  if (!values.type) throw new UsageError(`--type is required (one of ${faultTypes.join(', ')})`);
+  if (!faultKinds.has(values.type)) throw new UsageError(`unknown fault type ${JSON.stringify(values.type)}; known: ${faultTypes.join(', ')}`);
+  const toxicity = values.toxicity === undefined ? undefined : Number(values.toxicity);
+  if (toxicity !== undefined && !(toxicity >= 0 && toxicity <= 1)) throw new UsageError('--toxicity is a number between 0 and 1');
+  const port = values['match-port'] === undefined ? undefined : Number(values['match-port']);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--match-port is a port number');
+  const match = {
+    ...(values['match-user'] ? { user: values['match-user'] } : {}),
+    ...(values['match-host'] ? { host: values['match-host'] } : {}),
+    ...(port !== undefined ? { port } : {}),
+  };
+  return {
+    type: values.type,
+    ...(values.name ? { name: values.name } : {}),
+    ...(toxicity !== undefined ? { toxicity } : {}),
+    ...(values.attr?.length ? { attributes: Object.fromEntries(values.attr.map(parseAttribute)) } : {}),
+    ...(Object.keys(match).length ? { match } : {}),
+  };
+}
+
 export async function faultsCommand(args: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandArgs(io, faultsHelp, {
     args,
@@ -112,49 +157,20 @@ export async function faultsCommand(args: string[], io: CliIo): Promise<number> 
   const [sub, ...rest] = positionals;
   let run: () => Promise<string>;
   const admin = () => adminFor(values, io);
-  const describe = (f: { name: string; type: string; toxicity: number; attributes: Record<string, unknown>; match: Record<string, unknown> }) =>
-    `${f.name}  ${f.type}  toxicity=${f.toxicity}${Object.keys(f.attributes).length ? `  attributes=${JSON.stringify(f.attributes)}` : ''}${Object.keys(f.match).length ? `  match=${JSON.stringify(f.match)}` : ''}`;
   switch (sub) {
     case 'list':
     case undefined:
       run = async () => {
         const { faults } = await adminData(admin().proxy.faults.$get());
         if (values.json) return JSON.stringify(faults, null, 2) + '\n';
-        return faults.length ? faults.map((f) => describe(f) + '\n').join('') : 'No faults.\n';
+        return faults.length ? faults.map((f) => describeFault(f) + '\n').join('') : 'No faults.\n';
       };
       break;
     case 'add': {
-      let definition: FaultDefinitionInput;
-      if (rest.length === 1 && rest[0]!.trim().startsWith('{')) {
-        try {
-          definition = JSON.parse(rest[0]!) as FaultDefinitionInput;
-        } catch {
-          throw new UsageError(`add expects a JSON definition, e.g. '{"type":"reject_domain_atyp"}'`);
-        }
-      } else {
-        if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-        if (!values.type) throw new UsageError(`--type is required (one of ${faultTypes.join(', ')})`);
-        if (!faultKinds.has(values.type)) throw new UsageError(`unknown fault type ${JSON.stringify(values.type)}; known: ${faultTypes.join(', ')}`);
-        const toxicity = values.toxicity === undefined ? undefined : Number(values.toxicity);
-        if (toxicity !== undefined && !(toxicity >= 0 && toxicity <= 1)) throw new UsageError('--toxicity is a number between 0 and 1');
-        const port = values['match-port'] === undefined ? undefined : Number(values['match-port']);
-        if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError('--match-port is a port number');
-        const match = {
-          ...(values['match-user'] ? { user: values['match-user'] } : {}),
-          ...(values['match-host'] ? { host: values['match-host'] } : {}),
-          ...(port !== undefined ? { port } : {}),
-        };
-        definition = {
-          type: values.type,
-          ...(values.name ? { name: values.name } : {}),
-          ...(toxicity !== undefined ? { toxicity } : {}),
-          ...(values.attr?.length ? { attributes: Object.fromEntries(values.attr.map(parseAttribute)) } : {}),
-          ...(Object.keys(match).length ? { match } : {}),
-        };
-      }
+      const definition = faultDefinition(rest, values);
       run = async () => {
         const f = await adminData(admin().proxy.faults.$post({ json: definition }));
-        return values.json ? JSON.stringify(f, null, 2) + '\n' : `added ${describe(f)}\n`;
+        return values.json ? JSON.stringify(f, null, 2) + '\n' : `added ${describeFault(f)}\n`;
       };
       break;
     }

@@ -1,5 +1,6 @@
 import { createLogger } from '../../log.js';
-import { checkProxy, parseProxyUrl, renderCheckReport, type Endpoint } from '../../socks5/check.js';
+import { checkProxy, parseProxyUrl, renderCheckReport, } from '../../socks5/check.js';
+import type { HostPort } from '../../net/host-port.js';
 import { parseHostPort, type CustomerDnsRecords } from '../../test-proxy/customer-dns.js';
 import { defaultCustomerDns, startCustomerServices, type CustomerServices } from '../../test-proxy/customer-services.js';
 import { faultTypes } from '../../test-proxy/faults/registry.js';
@@ -81,7 +82,7 @@ function parseMap(text: string, into: CustomerDnsRecords): void {
   into[text.slice(0, i)] = text.slice(i + 1);
 }
 
-function parseEndpoint(flag: string, text: string, defaultPort?: number): Endpoint {
+function parseEndpoint(flag: string, text: string, defaultPort?: number): HostPort {
   const hp = parseHostPort(text, defaultPort);
   if (!hp) throw new UsageError(`${flag} expects host:port, got ${JSON.stringify(text)}`);
   return hp;

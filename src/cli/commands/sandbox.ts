@@ -1,7 +1,8 @@
 import type { CliCommand } from '../io.js';
-import { clientFor, printResult, step } from '../s0/command-helpers.js';
+import { act, clientFor, printResult, request, show, step } from '../s0/command-helpers.js';
 import { executeTree, type S0CommandDef, type S0Context } from '../s0/command-tree.js';
-import { goQuote, type FlagSpec } from '../s0/flags.js';
+import { goQuote } from '../../go/quote.js';
+import type { FlagSpec } from '../s0/flags.js';
 import { buildNetworkPolicy, type NetworkUpdateOptions } from '../s0/network-policy-builder.js';
 import { fileOrStdinReader } from '../s0/read-input.js';
 import { claimedSandboxTable, networkPolicyTable, sandboxListTable, sandboxTable } from '../s0/table.js';
@@ -59,11 +60,7 @@ const get: S0CommandDef = {
   long: 'Get details of a sandbox by its ID.',
   exactArgs: 1,
   async run(ctx) {
-    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-    if (!client.ok) return 1;
-    const sandbox = await step(ctx.io, 'Error getting sandbox', () => client.value.getSandbox(ctx.args[0]!));
-    if (!sandbox.ok) return 1;
-    return printResult(ctx, sandbox.value, () => sandboxTable(sandbox.value));
+    return show(ctx, 'Error getting sandbox', (client) => client.getSandbox(ctx.args[0]!), sandboxTable);
   },
 };
 
@@ -79,8 +76,6 @@ const list: S0CommandDef = {
     { name: 'offset', kind: 'int', usage: 'pagination offset' },
   ],
   async run(ctx) {
-    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-    if (!client.ok) return 1;
     const query: Record<string, string> = {};
     const { flags } = ctx;
     if (flags.str('status') !== '') query.status = flags.str('status');
@@ -89,9 +84,7 @@ const list: S0CommandDef = {
     if (flags.str('paused') !== '') query.paused = String(flags.str('paused') === 'true');
     if (flags.int('limit') > 0) query.limit = String(flags.int('limit'));
     if (flags.int('offset') > 0) query.offset = String(flags.int('offset'));
-    const listed = await step(ctx.io, 'Error listing sandboxes', () => client.value.listSandboxes(query));
-    if (!listed.ok) return 1;
-    return printResult(ctx, listed.value, () => sandboxListTable(listed.value));
+    return show(ctx, 'Error listing sandboxes', (client) => client.listSandboxes(query), sandboxListTable);
   },
 };
 
@@ -103,12 +96,7 @@ const remove: S0CommandDef = {
   exactArgs: 1,
   async run(ctx) {
     const id = ctx.args[0]!;
-    const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-    if (!client.ok) return 1;
-    const deleted = await step(ctx.io, 'Error deleting sandbox', () => client.value.deleteSandbox(id));
-    if (!deleted.ok) return 1;
-    ctx.io.stdout.write(`Sandbox ${id} deleted successfully\n`);
-    return 0;
+    return act(ctx, 'Error deleting sandbox', (client) => client.deleteSandbox(id), () => `Sandbox ${id} deleted successfully\n`);
   },
 };
 
@@ -245,11 +233,7 @@ const network: S0CommandDef = {
       short: 'Get network policy',
       long: 'Get the network policy configuration for the sandbox.',
       async run(ctx) {
-        const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
-        if (!client.ok) return 1;
-        const policy = await step(ctx.io, 'Error getting network policy', () => client.value.getNetworkPolicy(ctx.flags.str('sandbox-id')));
-        if (!policy.ok) return 1;
-        return printResult(ctx, policy.value, () => networkPolicyTable(policy.value));
+        return show(ctx, 'Error getting network policy', (client) => client.getNetworkPolicy(ctx.flags.str('sandbox-id')), networkPolicyTable);
       },
     },
     {

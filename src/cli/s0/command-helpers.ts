@@ -30,3 +30,24 @@ export async function printResult(ctx: S0Context, data: unknown, table: () => st
   ctx.io.stdout.write(await formatOutput(ctx.global.output, data, table));
   return 0;
 }
+
+/** Creates the client, then makes one request with it; either failure prints the official CLI's line and yields `{ ok: false }`. */
+export async function request<T>(ctx: S0Context, prefix: string, call: (client: S0Client) => T | Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  const client = await step(ctx.io, 'Error creating client', () => clientFor(ctx));
+  if (!client.ok) return client;
+  return step(ctx.io, prefix, () => call(client.value));
+}
+
+/** A request whose answer is printed: as a table, or as `--output` asks. */
+export async function show<T>(ctx: S0Context, prefix: string, call: (client: S0Client) => T | Promise<T>, table: (value: T) => string): Promise<number> {
+  const answer = await request(ctx, prefix, call);
+  return answer.ok ? printResult(ctx, answer.value, () => table(answer.value)) : 1;
+}
+
+/** A request whose success is told in a line of its own (`... deleted successfully`). */
+export async function act<T>(ctx: S0Context, prefix: string, call: (client: S0Client) => T | Promise<T>, done: (value: T) => string): Promise<number> {
+  const answer = await request(ctx, prefix, call);
+  if (!answer.ok) return 1;
+  ctx.io.stdout.write(done(answer.value));
+  return 0;
+}

@@ -1,4 +1,4 @@
-import { goQuote } from './flags.js';
+import { goQuote } from '../../go/quote.js';
 import { parseYamlText } from './yaml-text.js';
 
 /** The kinds `s0 credential create|update` accepts (`internal/commands/credential_source.go`). */
@@ -85,6 +85,19 @@ async function decodeFile(text: string): Promise<DecodedFile> {
   return out;
 }
 
+/** The spec section the resolver kind needs, which the official CLI requires. */
+function section<T>(value: T | undefined, key: string, resolverKind: string): T {
+  if (!value) throw new Error(`spec.${key} is required for resolverKind "${resolverKind}"`);
+  return value;
+}
+
+/** A spec field the official CLI requires: trimmed, and not empty. */
+function requiredField(value: string, path: string): string {
+  const trimmed = value.trim();
+  if (trimmed === '') throw new Error(`${path} is required`);
+  return trimmed;
+}
+
 /**
  * Parses a credential source file (YAML or JSON) into the write request, with the official CLI's
  * checks and messages: the name is required (even for update), only three resolver kinds, and the
@@ -107,28 +120,24 @@ export async function parseCredentialSourceFile(text: string): Promise<Credentia
   const req: CredentialSourceWriteRequest = { name, resolverKind, spec: {} };
   switch (resolverKind) {
     case 'static_headers':
-      if (!file.staticHeaders) throw new Error(`spec.staticHeaders is required for resolverKind "${resolverKind}"`);
-      req.spec.staticHeaders = file.staticHeaders;
+      req.spec.staticHeaders = section(file.staticHeaders, 'staticHeaders', resolverKind);
       break;
     case 'static_tls_client_certificate': {
-      const tls = file.staticTLSClientCertificate;
-      if (!tls) throw new Error(`spec.staticTLSClientCertificate is required for resolverKind "${resolverKind}"`);
-      const certificatePem = tls.certificatePem.trim();
-      const privateKeyPem = tls.privateKeyPem.trim();
+      const tls = section(file.staticTLSClientCertificate, 'staticTLSClientCertificate', resolverKind);
       const caPem = tls.caPem.trim();
-      if (certificatePem === '') throw new Error('spec.staticTLSClientCertificate.certificatePem is required');
-      if (privateKeyPem === '') throw new Error('spec.staticTLSClientCertificate.privateKeyPem is required');
-      req.spec.staticTLSClientCertificate = { certificatePem, privateKeyPem, ...(caPem !== '' ? { caPem } : {}) };
+      req.spec.staticTLSClientCertificate = {
+        certificatePem: requiredField(tls.certificatePem, 'spec.staticTLSClientCertificate.certificatePem'),
+        privateKeyPem: requiredField(tls.privateKeyPem, 'spec.staticTLSClientCertificate.privateKeyPem'),
+        ...(caPem !== '' ? { caPem } : {}),
+      };
       break;
     }
     case 'static_username_password': {
-      const up = file.staticUsernamePassword;
-      if (!up) throw new Error(`spec.staticUsernamePassword is required for resolverKind "${resolverKind}"`);
-      const username = up.username.trim();
-      const password = up.password.trim();
-      if (username === '') throw new Error('spec.staticUsernamePassword.username is required');
-      if (password === '') throw new Error('spec.staticUsernamePassword.password is required');
-      req.spec.staticUsernamePassword = { username, password };
+      const up = section(file.staticUsernamePassword, 'staticUsernamePassword', resolverKind);
+      req.spec.staticUsernamePassword = {
+        username: requiredField(up.username, 'spec.staticUsernamePassword.username'),
+        password: requiredField(up.password, 'spec.staticUsernamePassword.password'),
+      };
       break;
     }
   }

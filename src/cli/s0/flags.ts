@@ -1,3 +1,6 @@
+import { goQuote } from '../../go/quote.js';
+import { goParseBool, goParseInt } from '../../go/strconv.js';
+
 /**
  * A small cobra/pflag-compatible flag parser (pure): `--name value`, `--name=value`, `-s value`,
  * `-svalue`, repeatable string arrays, `--` ends flags, flags and positionals interleave. Error texts
@@ -33,118 +36,113 @@ export class FlagError extends Error {
   override readonly name = 'FlagError';
 }
 
-const int64Min = -(2n ** 63n);
-const int64Max = 2n ** 63n - 1n;
-
-/** Go's `strconv.ParseInt(s, 10, bits)` error texts, which the official CLI prints verbatim. */
-export function goParseInt(raw: string, bits: 32 | 64 = 64): number {
-  if (!/^[+-]?\d+$/.test(raw)) throw new FlagError(`strconv.ParseInt: parsing ${goQuote(raw)}: invalid syntax`);
-  const n = BigInt(raw);
-  const [min, max] = bits === 32 ? [-(2n ** 31n), 2n ** 31n - 1n] : [int64Min, int64Max];
-  if (n < min || n > max) throw new FlagError(`strconv.ParseInt: parsing ${goQuote(raw)}: value out of range`);
-  return Number(n);
-}
-
-/** Go's `%q` for the plain strings that appear in messages (escapes quotes, backslashes, controls). */
-export function goQuote(s: string): string {
-  return JSON.stringify(s).replace(/\\u007f/g, '\\x7f');
+/** Go's `strconv.ParseInt(s, 10, bits)` as the official CLI reports it: a FlagError with Go's text. */
+export function parseIntArg(raw: string, bits: 32 | 64 = 64): number {
+  const parsed = goParseInt(raw, bits);
+  if (!parsed.ok) throw new FlagError(parsed.message);
+  return parsed.value;
 }
 
 function flagLabel(spec: FlagSpec): string {
   return spec.short ? `-${spec.short}, --${spec.name}` : `--${spec.name}`;
 }
 
-export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
-  const byName = new Map(specs.map((s) => [s.name, s]));
-  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
-  const values = new Map<string, FlagValue>();
-  const changed = new Set<string>();
-  const positionals: string[] = [];
-  let afterDash: string[] = [];
+function defaultValue(spec: FlagSpec): FlagValue {
+  if (spec.kind === 'stringArray') return [];
+  if (spec.defaultValue !== undefined) return spec.defaultValue;
+  return spec.kind === 'bool' ? false : spec.kind === 'int' ? 0 : '';
+}
 
-  for (const spec of specs) {
-    if (spec.kind === 'stringArray') values.set(spec.name, []);
-    else if (spec.defaultValue !== undefined) values.set(spec.name, spec.defaultValue);
-    else values.set(spec.name, spec.kind === 'bool' ? false : spec.kind === 'int' ? 0 : '');
-  }
-
-  const set = (spec: FlagSpec, raw: string) => {
-    changed.add(spec.name);
-    switch (spec.kind) {
-      case 'stringArray': {
-        const list = values.get(spec.name) as string[];
-        list.push(raw);
-        return;
-      }
-      case 'bool': {
-        const b = parseGoBool(raw);
-        if (b === undefined) throw new FlagError(`invalid argument ${goQuote(raw)} for ${goQuote(flagLabel(spec))} flag: strconv.ParseBool: parsing ${goQuote(raw)}: invalid syntax`);
-        values.set(spec.name, b);
-        return;
-      }
-      case 'int':
-        try {
-          values.set(spec.name, goParseInt(raw, spec.bits ?? 64));
-        } catch (err) {
-          throw new FlagError(`invalid argument ${goQuote(raw)} for ${goQuote(flagLabel(spec))} flag: ${(err as Error).message}`);
-        }
-        return;
-      case 'string':
-        values.set(spec.name, raw);
+/** Records one occurrence of a flag, converting its text as pflag does. */
+function setFlag(parsed: ParsedFlags, spec: FlagSpec, raw: string): void {
+  parsed.changed.add(spec.name);
+  const invalid = (why: string) => new FlagError(`invalid argument ${goQuote(raw)} for ${goQuote(flagLabel(spec))} flag: ${why}`);
+  switch (spec.kind) {
+    case 'stringArray':
+      (parsed.values.get(spec.name) as string[]).push(raw);
+      return;
+    case 'bool': {
+      const b = goParseBool(raw);
+      if (b === undefined) throw invalid(`strconv.ParseBool: parsing ${goQuote(raw)}: invalid syntax`);
+      parsed.values.set(spec.name, b);
+      return;
     }
-  };
+    case 'int': {
+      const n = goParseInt(raw, spec.bits ?? 64);
+      if (!n.ok) throw invalid(n.message);
+      parsed.values.set(spec.name, n.value);
+      return;
+    }
+    case 'string':
+      parsed.values.set(spec.name, raw);
+  }
+}
 
+/** The flag specs by long name and by shorthand. */
+interface FlagIndex {
+  byName: Map<string, FlagSpec>;
+  byShort: Map<string, FlagSpec>;
+}
+
+/** `--name`, `--name=value` or `--name value`; returns the index of the last argument used. */
+function readLongFlag(parsed: ParsedFlags, index: FlagIndex, args: readonly string[], i: number): number {
+  const body = args[i]!.slice(2);
+  const eq = body.indexOf('=');
+  const name = eq >= 0 ? body.slice(0, eq) : body;
+  const spec = index.byName.get(name);
+  if (!spec) throw new FlagError(`unknown flag: --${name}`);
+  if (eq >= 0) setFlag(parsed, spec, body.slice(eq + 1));
+  else if (spec.kind === 'bool') setFlag(parsed, spec, 'true');
+  else if (i + 1 < args.length) setFlag(parsed, spec, args[++i]!);
+  else throw new FlagError(`flag needs an argument: --${name}`);
+  return i;
+}
+
+/**
+ * A run of shorthands: booleans may be grouped (`-hv`); a value-taking one eats the rest (or the next
+ * argument). Returns the index of the last argument used.
+ */
+function readShortFlags(parsed: ParsedFlags, index: FlagIndex, args: readonly string[], i: number): number {
+  let rest = args[i]!.slice(1);
+  while (rest.length > 0) {
+    const c = rest[0]!;
+    const spec = index.byShort.get(c);
+    if (!spec) throw new FlagError(`unknown shorthand flag: '${c}' in -${rest}`);
+    rest = rest.slice(1);
+    if (rest.startsWith('=')) {
+      setFlag(parsed, spec, rest.slice(1));
+      rest = '';
+    } else if (spec.kind === 'bool') {
+      setFlag(parsed, spec, 'true');
+    } else if (rest.length > 0) {
+      setFlag(parsed, spec, rest);
+      rest = '';
+    } else if (i + 1 < args.length) {
+      setFlag(parsed, spec, args[++i]!);
+    } else {
+      throw new FlagError(`flag needs an argument: '${c}' in -${c}`);
+    }
+  }
+  return i;
+}
+
+export function parseFlags(args: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
+  const index: FlagIndex = {
+    byName: new Map(specs.map((s) => [s.name, s])),
+    byShort: new Map(specs.filter((s) => s.short).map((s) => [s.short!, s])),
+  };
+  const parsed: ParsedFlags = { values: new Map(specs.map((s) => [s.name, defaultValue(s)])), changed: new Set(), positionals: [], afterDash: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') {
-      afterDash = args.slice(i + 1);
+      parsed.afterDash = args.slice(i + 1);
       break;
     }
-    if (arg.startsWith('--')) {
-      const body = arg.slice(2);
-      const eq = body.indexOf('=');
-      const name = eq >= 0 ? body.slice(0, eq) : body;
-      const spec = byName.get(name);
-      if (!spec) throw new FlagError(`unknown flag: --${name}`);
-      if (eq >= 0) set(spec, body.slice(eq + 1));
-      else if (spec.kind === 'bool') set(spec, 'true');
-      else if (i + 1 < args.length) set(spec, args[++i]!);
-      else throw new FlagError(`flag needs an argument: --${name}`);
-      continue;
-    }
-    if (arg.startsWith('-') && arg.length > 1) {
-      // A run of shorthands: booleans may be grouped (`-hv`); a value-taking one eats the rest.
-      let rest = arg.slice(1);
-      while (rest.length > 0) {
-        const c = rest[0]!;
-        const spec = byShort.get(c);
-        if (!spec) throw new FlagError(`unknown shorthand flag: '${c}' in -${rest}`);
-        rest = rest.slice(1);
-        if (rest.startsWith('=')) {
-          set(spec, rest.slice(1));
-          rest = '';
-        } else if (spec.kind === 'bool') {
-          set(spec, 'true');
-        } else if (rest.length > 0) {
-          set(spec, rest);
-          rest = '';
-        } else if (i + 1 < args.length) {
-          set(spec, args[++i]!);
-        } else {
-          throw new FlagError(`flag needs an argument: '${c}' in -${c}`);
-        }
-      }
-      continue;
-    }
-    positionals.push(arg);
+    if (arg.startsWith('--')) i = readLongFlag(parsed, index, args, i);
+    else if (arg.startsWith('-') && arg.length > 1) i = readShortFlags(parsed, index, args, i);
+    else parsed.positionals.push(arg);
   }
-  return { values, changed, positionals, afterDash };
-}
-
-function parseGoBool(raw: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(raw)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(raw)) return false;
-  return undefined;
+  return parsed;
 }
 
 /** Typed accessors over a parse result. */

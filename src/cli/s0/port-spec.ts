@@ -1,10 +1,10 @@
 import type { PortSpec } from '../../policy/types.js';
-import { goParseInt } from './flags.js';
-import { goQuote } from './flags.js';
+import { goQuote } from '../../go/quote.js';
+import { parseIntArg } from './flags.js';
 
 /** `parsePortNumber` of the official CLI: a Go int32 parse, then 1..65535. */
 export function parsePortNumber(raw: string): number {
-  const value = goParseInt(raw.trim(), 32);
+  const value = parseIntArg(raw.trim(), 32);
   if (value < 1 || value > 65535) throw new Error('must be between 1 and 65535');
   return value;
 }

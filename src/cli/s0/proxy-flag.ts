@@ -1,6 +1,6 @@
 import type { CredentialBinding, EgressProxyPolicy } from '../../policy/types.js';
-import { goQuote } from './flags.js';
-import { joinHostPort, splitHostPort } from './go-net.js';
+import { joinHostPort, splitHostPort } from '../../go/net.js';
+import { goQuote } from '../../go/quote.js';
 import { parsePortNumber } from './port-spec.js';
 
 /** The binding ref used when `--proxy-credential-source` is given without `--proxy-credential-ref`. */
@@ -25,13 +25,9 @@ export function normalizeProxyAddress(raw: string): string {
     }
   }
   if (value.includes('@')) throw new Error('--proxy must not include credentials; use --proxy-credential-source instead');
-  let host: string;
-  let port: string;
-  try {
-    ({ host, port } = splitHostPort(value));
-  } catch {
-    throw new Error('--proxy must be a SOCKS5 endpoint in host:port form');
-  }
+  const split = splitHostPort(value);
+  if (!split.ok) throw new Error('--proxy must be a SOCKS5 endpoint in host:port form');
+  const { host, port } = split;
   if (host.trim() === '' || port.trim() === '') throw new Error('--proxy must be a SOCKS5 endpoint in host:port form');
   try {
     parsePortNumber(port);

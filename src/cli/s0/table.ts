@@ -37,13 +37,12 @@ const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const obj = (value: unknown): Record<string, unknown> | undefined =>
   value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 
+/** Rows of `label  value` for string fields (missing ones as empty strings). */
+const labelled = (s: Record<string, unknown>, fields: readonly (readonly [label: string, key: string])[]): Row[] => fields.map(([label, key]) => [label, str(s[key])]);
+
 /** `s0 sandbox create` (upstream formats the SDK's Sandbox: id, template, status, cluster, pod). */
 export function claimedSandboxTable(s: Record<string, unknown>): string {
-  const rows: Row[] = [
-    ['ID:', str(s.id)],
-    ['Template:', str(s.template)],
-    ['Status:', str(s.status)],
-  ];
+  const rows = labelled(s, [['ID:', 'id'], ['Template:', 'template'], ['Status:', 'status']]);
   if (typeof s.cluster_id === 'string') rows.push(['Cluster ID:', s.cluster_id]);
   if (str(s.pod_name) !== '') rows.push(['Pod Name:', str(s.pod_name)]);
   return renderTable(rows);
@@ -51,11 +50,7 @@ export function claimedSandboxTable(s: Record<string, unknown>): string {
 
 /** `s0 sandbox get`. */
 export function sandboxTable(s: Record<string, unknown>): string {
-  const rows: Row[] = [
-    ['ID:', str(s.id)],
-    ['Template ID:', str(s.template_id)],
-    ['Team ID:', str(s.team_id)],
-  ];
+  const rows = labelled(s, [['ID:', 'id'], ['Template ID:', 'template_id'], ['Team ID:', 'team_id']]);
   if (typeof s.user_id === 'string') rows.push(['User ID:', s.user_id]);
   rows.push(['Status:', str(s.status)], ['Paused:', String(s.paused === true)]);
   const memory = obj(s.resources)?.memory;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJsonText } from '../../../src/api/decode.js';
-import { quoteChar, scanFirstJsonValue } from '../../../src/api/go-json-scan.js';
+import { scanFirstJsonValue } from '../../../src/go/json-scan.js';
+import { goQuoteChar as quoteChar } from '../../../src/go/quote.js';
 
 /**
  * Request bodies are read as Go's json.Decoder reads them (gin's binding): the expected messages are

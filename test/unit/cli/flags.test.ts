@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlagError, flagReader, goParseInt, parseFlags, type FlagSpec } from '../../../src/cli/s0/flags.js';
+import { FlagError, flagReader, parseIntArg as goParseInt, parseFlags, type FlagSpec } from '../../../src/cli/s0/flags.js';
 
 const specs: FlagSpec[] = [
   { name: 'sandbox-id', short: 's', kind: 'string', usage: '' },

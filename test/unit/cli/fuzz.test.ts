@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCredentialSourceFile } from '../../../src/cli/s0/credential-file.js';
 import { FlagError, parseFlags, type FlagSpec } from '../../../src/cli/s0/flags.js';
-import { splitHostPort } from '../../../src/cli/s0/go-net.js';
+import { splitHostPort } from '../../../src/go/net.js';
 import { buildNetworkPolicy, emptyNetworkUpdateOptions } from '../../../src/cli/s0/network-policy-builder.js';
 import { parsePortSpec } from '../../../src/cli/s0/port-spec.js';
 import { normalizeProxyAddress } from '../../../src/cli/s0/proxy-flag.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildProxyFromFlags, defaultProxyCredentialRef, normalizeProxyAddress } from '../../../src/cli/s0/proxy-flag.js';
 import { parsePortSpec } from '../../../src/cli/s0/port-spec.js';
-import { splitHostPort } from '../../../src/cli/s0/go-net.js';
+import { splitHostPort } from '../../../src/go/net.js';
 
 describe('--proxy parsing (official CLI normalizeEgressProxyAddress)', () => {
   it.each([
@@ -61,13 +61,13 @@ describe('--proxy parsing (official CLI normalizeEgressProxyAddress)', () => {
 
 describe('Go net.SplitHostPort', () => {
   it('splits like Go', () => {
-    expect(splitHostPort('a:1')).toEqual({ host: 'a', port: '1' });
-    expect(splitHostPort('[::1]:2')).toEqual({ host: '::1', port: '2' });
-    expect(splitHostPort(':3')).toEqual({ host: '', port: '3' });
-    expect(() => splitHostPort('a')).toThrow('missing port in address');
-    expect(() => splitHostPort('a:b:c')).toThrow('too many colons in address');
-    expect(() => splitHostPort('[::1]')).toThrow('missing port in address');
-    expect(() => splitHostPort('[a]b:1')).toThrow('missing port in address');
+    expect(splitHostPort('a:1')).toEqual({ ok: true, host: 'a', port: '1' });
+    expect(splitHostPort('[::1]:2')).toEqual({ ok: true, host: '::1', port: '2' });
+    expect(splitHostPort(':3')).toEqual({ ok: true, host: '', port: '3' });
+    expect(splitHostPort('a')).toEqual({ ok: false, message: 'address a: missing port in address' });
+    expect(splitHostPort('a:b:c')).toEqual({ ok: false, message: 'address a:b:c: too many colons in address' });
+    expect(splitHostPort('[::1]')).toEqual({ ok: false, message: 'address [::1]: missing port in address' });
+    expect(splitHostPort('[a]b:1')).toEqual({ ok: false, message: 'address [a]b:1: missing port in address' });
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cidrsContain, formatIp, ipEquals, parseCidr, parseIp, parseIPv4 } from '../../../src/policy/ip.js';
-import { goQuote, splitHostPort } from '../../../src/policy/go-format.js';
+import { splitHostPort } from '../../../src/go/net.js';
+import { goQuote } from '../../../src/go/quote.js';
 
 describe('parseIPv4 (Go net.ParseIP rules)', () => {
   it.each([

@@ -13,7 +13,7 @@
  * - `null` leaves a scalar untouched and clears a pointer, slice or map;
  * - a repeated key decodes into what the earlier one left (structs merge, maps keep entries).
  *
- * The input is the first JSON value of the body, already checked for syntax by go-json-scan.ts.
+ * The input is the first JSON value of the body, already checked for syntax by json-scan.ts.
  * Pure: no I/O. The code is our own, written from the behaviour of Go's encoding/json.
  */
 
@@ -247,42 +247,45 @@ class Decoder {
         if (ch !== '[') return this.mismatch(ch, t);
         const previous = Array.isArray(existing) ? existing : [];
         const out: unknown[] = [];
-        this.pos++;
-        if (this.peek() === ']') {
-          this.pos++;
-          return out;
-        }
+        if (this.openEmpty(']')) return out;
         for (let i = 0; ; i++) {
           this.path.push(`[${i}]`);
           // An element is always there: `null` (or nothing decoded) leaves Go's zero value.
           out.push(this.value(t.elem, previous[i]) ?? zeroValue(t.elem));
           this.path.pop();
-          const next = this.peek();
-          this.pos++;
-          if (next === ']') return out;
+          if (this.closes(']')) return out;
         }
       }
       case 'map': {
         if (ch !== '{') return this.mismatch(ch, t);
         const out: Record<string, unknown> = existing && typeof existing === 'object' ? { ...(existing as Record<string, unknown>) } : {};
-        this.pos++;
-        if (this.peek() === '}') {
-          this.pos++;
-          return out;
-        }
+        if (this.openEmpty('}')) return out;
         for (;;) {
           const key = this.readKey();
           // Go decodes each map value into a fresh element; the key is not part of the error path.
           const v = this.value(t.elem, undefined);
           Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-          const next = this.peek();
-          this.pos++;
-          if (next === '}') return out;
+          if (this.closes('}')) return out;
         }
       }
       case 'struct':
         return this.struct(t, ch, existing);
     }
+  }
+
+  /** Steps over an opening bracket; true (and over the closing one) when the container is empty. */
+  private openEmpty(close: ']' | '}'): boolean {
+    this.pos++;
+    if (this.peek() !== close) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** Steps over the `,` or closing bracket after an element; true when it closed the container. */
+  private closes(close: ']' | '}'): boolean {
+    const next = this.peek();
+    this.pos++;
+    return next === close;
   }
 
   private mismatch(ch: string, t: GoType): never {
@@ -302,11 +305,7 @@ class Decoder {
     if (ch !== '{') return this.mismatch(ch, t);
     const out: Record<string, unknown> = existing && typeof existing === 'object' && !Array.isArray(existing) ? { ...(existing as Record<string, unknown>) } : {};
     const folded = new Map(Object.keys(t.fields).map((name) => [foldKey(name), name] as const));
-    this.pos++;
-    if (this.peek() === '}') {
-      this.pos++;
-      return out;
-    }
+    if (this.openEmpty('}')) return out;
     for (;;) {
       const key = this.readKey();
       const field = Object.hasOwn(t.fields, key) ? key : folded.get(foldKey(key));
@@ -327,9 +326,7 @@ class Decoder {
         if (v === undefined) delete out[field];
         else out[field] = v;
       }
-      const next = this.peek();
-      this.pos++;
-      if (next === '}') return out;
+      if (this.closes('}')) return out;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goParseCidrOk } from '../../../src/policy/go-net.js';
+import { goParseCidrOk } from '../../../src/go/cidr.js';
 
 // Expectations checked against Go's net.ParseCIDR; `00001::/16` is refused since Go 1.22's netip-based
 // parser (at most four hex digits per field), which is what upstream's go 1.25.5 runs.
