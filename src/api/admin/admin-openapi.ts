@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiStatus } from '../../errors.js';
+import { apiStatus } from '../error-status.js';
 import type { NetworkAuditAttributes } from '../../gateway/audit.js';
 import type { ProxyTarget } from '../../gateway/decide.js';
 import type { DryRunResult } from '../../gateway/dry-run.js';

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { requestTeamId, type Tenant } from '../../control-plane/team-context.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import { okJson, type TypedJson } from '../envelope.js';
 import type { OpenApiDocument } from './admin-openapi.js';
 

@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import { okJson } from '../envelope.js';
 import { jsonBody, zodJsonBody, zodQuery } from './typed-input.js';
 import { customerDnsRecordsSchema } from '../../test-proxy/customer-dns.js';
-import { FaultDefinitionError, type FaultDefinitionInput } from '../../test-proxy/faults/registry.js';
+import type { FaultDefinitionInput } from '../../test-proxy/faults/registry.js';
 import { testProxyUsersSchema, type TestProxy } from '../../test-proxy/proxy.js';
 import type { ConnectionLogEntry, ConnectionLogFilter } from '../../test-proxy/connection-log.js';
 
@@ -53,16 +53,9 @@ export function proxyAdminRoutes({ proxy }: ProxyAdminDeps) {
       return okJson(c, { connections: [] as ConnectionLogEntry[] });
     })
     .get('/proxy/faults', (c) => okJson(c, { faults: proxy.faults.list() }))
-    // The definition is checked by the proxy (faults.add), whose messages are the API's.
-    .post('/proxy/faults', jsonBody<FaultDefinitionInput, unknown>((body) => body), (c) => {
-      try {
-        return okJson(c, proxy.faults.add(c.req.valid('json')), 201);
-      } catch (err) {
-        if (err instanceof FaultDefinitionError) throw new ApiError('bad_request', err.message);
-        if ((err as { code?: string }).code === 'fault_exists') throw new ApiError('conflict', (err as Error).message);
-        throw err;
-      }
-    })
+    // The definition is checked by the proxy (faults.add): its errors (invalid_fault, fault_exists) and
+    // their messages are the API's.
+    .post('/proxy/faults', jsonBody<FaultDefinitionInput, unknown>((body) => body), (c) => okJson(c, proxy.faults.add(c.req.valid('json')), 201))
     .delete('/proxy/faults/:name', (c) => {
       const name = c.req.param('name');
       if (!proxy.faults.remove(name)) throw new ApiError('not_found', `no fault named ${JSON.stringify(name)}`);

@@ -4,7 +4,7 @@ import { dnsNamePattern, isDnsName, maxDnsNameLength } from '../../dns/dns-name.
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { validatePlatformRecords, type PlatformDnsView, type PlatformRecords } from '../../dns/views.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import { dryRunContext, dryRunResolving } from '../../gateway/dry-run.js';
 import type { Decider } from '../../gateway/decide.js';
 import { appProtocols } from '../../policy/types.js';
@@ -12,7 +12,6 @@ import type { SandboxRuntime } from '../../sandbox/runtime.js';
 import { runProbe } from '../../sandbox/probe.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
-import { EmulatorError } from '../../errors.js';
 import { okJson } from '../envelope.js';
 import { jsonBody, zodJsonBody } from './typed-input.js';
 
@@ -97,14 +96,9 @@ export function sandboxAdminRoutes(deps: { sandboxes: SandboxService; runtime: S
       const id = c.req.param('id');
       return okJson(c, await dryRunResolving(decide, id, (host) => runtime.lookup(id, host), c.req.valid('json'), dryRunContext(gateway, runtime, id)));
     })
-    .post('/sandboxes/:id/probe', knownSandbox, zodJsonBody(probeBody, issues), async (c) => {
-      try {
-        return okJson(c, await runProbe({ runtime, gateway, proxy }, c.req.param('id'), c.req.valid('json')));
-      } catch (err) {
-        if (err instanceof EmulatorError && err.code === 'probe_unsupported') throw new ApiError('bad_request', err.message);
-        throw err;
-      }
-    })
+    .post('/sandboxes/:id/probe', knownSandbox, zodJsonBody(probeBody, issues), async (c) =>
+      okJson(c, await runProbe({ runtime, gateway, proxy }, c.req.param('id'), c.req.valid('json'))),
+    )
     .get('/dns/platform', (c) => okJson(c, { records: platformDns.records() }))
     .put('/dns/platform', jsonBody<{ records: PlatformRecords }>(platformDnsBody), (c) => {
       platformDns.replace(c.req.valid('json').records);

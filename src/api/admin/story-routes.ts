@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
 import { requestTeamId } from '../../control-plane/team-context.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import type { AuditLog, NetworkAuditEvent } from '../../gateway/audit.js';
 import { dryRunResolving, type DryRunResult } from '../../gateway/dry-run.js';
 import { dryRunStory, recordedFlowStory, type FlowStory, type StoryDeps } from '../../gateway/flow-story.js';
