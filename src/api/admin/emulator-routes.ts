@@ -104,10 +104,7 @@ export function emulatorRoutes(deps: EmulatorRoutesDeps) {
     .get(
       '/health',
       describeRoute({
-        operationId: 'health',
-        summary: 'Component states (no token needed)',
-        tags: [tag.emulator],
-        security: [],
+        operationId: 'health', tags: [tag.emulator], summary: 'Component states (no token needed)', security: [],
         responses: { '200': ok('every component is up or disabled', healthSchema), '503': ok('a component is down', healthSchema) },
       }),
       (c) => {
@@ -119,9 +116,7 @@ export function emulatorRoutes(deps: EmulatorRoutesDeps) {
     .get(
       '/info',
       describeRoute({
-        operationId: 'info',
-        summary: 'Ports, token, interception mode, test proxy, fixture CA, data dir, version',
-        tags: [tag.emulator],
+        operationId: 'info', tags: [tag.emulator], summary: 'Ports, token, interception mode, test proxy, fixture CA, data dir, version',
         responses: responses({ '200': ok('this emulator', emulatorInfoSchema) }),
       }),
       (c) => {
@@ -132,10 +127,8 @@ export function emulatorRoutes(deps: EmulatorRoutesDeps) {
     .post(
       '/reset',
       describeRoute({
-        operationId: 'reset',
-        summary: 'Back to a clean state (keeps the token and ports)',
+        operationId: 'reset', tags: [tag.emulator], summary: 'Back to a clean state (keeps the token and ports)',
         description: 'Removes sandboxes, credential sources and flows; restores the default DNS views, proxy users and faults.',
-        tags: [tag.emulator],
         responses: responses({ '200': ok('reset', objectWith('reset', { const: true })) }),
       }),
       async (c) => {
@@ -148,11 +141,9 @@ export function emulatorRoutes(deps: EmulatorRoutesDeps) {
     .post(
       '/tenants',
       describeRoute({
-        operationId: 'createTenant',
-        summary: 'A tenant: a team of its own with its own token (emulator token only)',
+        operationId: 'createTenant', tags: [tag.emulator], summary: 'A tenant: a team of its own with its own token (emulator token only)',
         description:
           "403 with a tenant's token. A tenant's token sees only the tenant's sandboxes, credential sources and flows (info shows its token and teamId; reset empties only the tenant). The test proxy, DNS views and faults are shared. Tenants live as long as the emulator.",
-        tags: [tag.emulator],
         responses: responses({ '201': ok('the tenant', { type: 'object', required: ['teamId', 'token'], properties: { teamId: str(), token: str() } }) }),
       }),
       (c) => {
@@ -165,10 +156,7 @@ export function emulatorRoutes(deps: EmulatorRoutesDeps) {
     .get(
       '/openapi.json',
       describeRoute({
-        operationId: 'openapi',
-        summary: 'This document',
-        description: 'The OpenAPI document itself, not wrapped in the success envelope.',
-        tags: [tag.emulator],
+        operationId: 'openapi', tags: [tag.emulator], summary: 'This document', description: 'The OpenAPI document itself, not wrapped in the success envelope.',
         responses: responses({ '200': plain('an OpenAPI 3.1 document', { type: 'object', required: ['openapi', 'info', 'paths'] }) }),
       }),
       (c) => c.json(deps.openApi()) as TypedJson<OpenApiDocument>,

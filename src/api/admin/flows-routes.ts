@@ -4,7 +4,7 @@ import type { AuditLog, NetworkAuditAttributes, NetworkAuditEvent } from '../../
 import type { Store } from '../../store/db.js';
 import { okJson } from '../envelope.js';
 import { eventFilter, eventsPage, eventsResponse } from '../routes/observability.js';
-import { describeRoute, envelope, json, responses, tag } from './openapi-operation.js';
+import { describeRoute, envelope, json, queryParam, responses, tag } from './openapi-operation.js';
 import { arrayOf, bool, componentSchema, int, objectOf, oneOfStrings, str } from './openapi-schema.js';
 import type { JsonSchema } from './openapi-types.js';
 import { declaredQuery } from './typed-input.js';
@@ -89,30 +89,24 @@ const eventsPageSchema: JsonSchema = {
   properties: { events: arrayOf(networkAuditEventSchema), next_cursor: str(), watermark: str('cursor of the last event') },
 };
 
-const describeFlows = describeRoute({
-  operationId: 'flows',
-  summary: 'Audit events of every sandbox; follow=1 streams them as NDJSON',
-  tags: [tag.flows],
-  parameters: Object.entries(flowsQuery).map(([name, p]) => ({ name, in: 'query' as const, required: false, ...p })),
-  responses: responses(
-    {
-      '200': {
-        description: 'a page of events (next_cursor when the page is full), or with follow an NDJSON stream of events, one per line',
-        content: {
-          ...json(envelope(eventsPageSchema)),
-          'application/x-ndjson': { schema: networkAuditEventSchema },
-        },
-      },
-    },
-    'BadRequest',
-  ),
-});
-
 /**
  * `GET /_emulator/flows`: audit events of every sandbox (`?sandbox=ID`, `outcome`, `action`, `phase`,
  * `cursor`, `limit`); `?follow=1` streams them as NDJSON, one event per line, as they happen.
  */
 export function flowsRoutes(deps: { store: Store; audit: AuditLog; tenants: { tokenOf(teamId: string): string | undefined } }) {
+  const describeFlows = describeRoute({
+    operationId: 'flows', tags: [tag.flows], summary: 'Audit events of every sandbox; follow=1 streams them as NDJSON',
+    parameters: Object.entries(flowsQuery).map(([name, p]) => queryParam(name, p.description, p.schema)),
+    responses: responses(
+      {
+        '200': {
+          description: 'a page of events (next_cursor when the page is full), or with follow an NDJSON stream of events, one per line',
+          content: { ...json(envelope(eventsPageSchema)), 'application/x-ndjson': { schema: networkAuditEventSchema } },
+        },
+      },
+      'BadRequest',
+    ),
+  });
   return new Hono().get('/flows', describeFlows, declaredQuery<FlowsQuery>(), (c) => {
     const q = c.req.query();
     // A tenant sees its own flows; the emulator's own token sees every team's.

@@ -74,3 +74,4 @@ export function responses(success: Record<string, OpenApiResponse>, ...errors: E
 
 export const pathParam = (name: string, description: string): OpenApiParameter => ({ name, in: 'path', required: true, description, schema: str() });
 export const idParam = pathParam('id', 'sandbox id');
+export const queryParam = (name: string, description: string, schema: JsonSchema = str(), required = false): OpenApiParameter => ({ name, in: 'query', required, description, schema });

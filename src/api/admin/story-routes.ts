@@ -11,7 +11,7 @@ import type { SandboxRuntime } from '../../sandbox/runtime.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
 import { okJson } from '../envelope.js';
 import { networkAuditEventSchema } from './flows-routes.js';
-import { body, describeRoute, idParam, ok, pathParam, responses, tag } from './openapi-operation.js';
+import { body, describeRoute, idParam, ok, pathParam, queryParam, responses, tag } from './openapi-operation.js';
 import { arrayOf, componentSchema, int, objectOf, oneOfStrings, str } from './openapi-schema.js';
 import { connectionLogEntrySchema } from './proxy-routes.js';
 import { dryRunResultSchema, evaluateBody, evaluateRequestSchema } from './sandbox-routes.js';
@@ -77,11 +77,9 @@ export function storyRoutes(deps: {
     .get(
       '/flows/:flowId/story',
       describeRoute({
-        operationId: 'flowStory',
-        summary: "A recorded flow's story: classification, platform checks, rules tried, decision, the proxy's view, relay, close",
+        operationId: 'flowStory', tags: [tag.flows], summary: "A recorded flow's story: classification, platform checks, rules tried, decision, the proxy's view, relay, close",
+        parameters: [pathParam('flowId', 'the flow id (`flow_id` of its audit events)'), queryParam('sandbox', 'the sandbox id', str(), true)],
         description: 'Computed on request from the audit events, the test proxy connection log and the current policy (`consistent` is false when it has changed since the flow).',
-        tags: [tag.flows],
-        parameters: [pathParam('flowId', 'the flow id (`flow_id` of its audit events)'), { name: 'sandbox', in: 'query', required: true, description: 'the sandbox id', schema: str() }],
         responses: responses({ '200': ok('the story', flowStorySchema) }, 'BadRequest', 'NotFound'),
       }),
       zodQuery(storyQuery, (e) => e.issues.map((i) => i.message).join('; ')),
@@ -98,11 +96,7 @@ export function storyRoutes(deps: {
     .post(
       '/sandboxes/:id/evaluate/story',
       describeRoute({
-        operationId: 'evaluateStory',
-        summary: "A dry run with its story (the web view's evaluate form)",
-        tags: [tag.sandboxes],
-        parameters: [idParam],
-        requestBody: body(evaluateRequestSchema),
+        operationId: 'evaluateStory', tags: [tag.sandboxes], parameters: [idParam], summary: "A dry run with its story (the web view's evaluate form)", requestBody: body(evaluateRequestSchema),
         responses: responses(
           { '200': ok('the decision and its story', { type: 'object', required: ['decision', 'story'], properties: { decision: dryRunResultSchema, story: flowStorySchema } }) },
           'BadRequest',
