@@ -27,7 +27,10 @@ export interface DescribedRoute {
   operation: OpenApiOperation;
 }
 
-/** The described routes among an app's routes, their paths under `prefix`. */
+/**
+ * The described routes among an app's routes, their paths under `prefix`. hono keeps a sub-app's handlers
+ * as they are when it has no error handler of its own (the admin sub-apps have none).
+ */
 export function describedRoutes(routes: readonly RouterRoute[], prefix: string): DescribedRoute[] {
   return routes.flatMap((r) => {
     const operation = (r.handler as Partial<Described>)[operationKey];
