@@ -3,7 +3,7 @@ import type { CredentialSourceService } from '../control-plane/credential-source
 import type { NetworkPolicyService } from '../control-plane/network-policies.js';
 import type { SandboxPolicyState } from '../gateway/policy-cache.js';
 import type { SandboxService } from '../control-plane/sandboxes.js';
-import { ApiError } from '../errors.js';
+import { ApiError, asApiError } from './error-status.js';
 import { asStoreUnavailable } from '../store/store-error.js';
 import type { Logger } from '../log.js';
 import type { AdminApp } from './admin/admin-app.js';
@@ -44,7 +44,8 @@ export function createApp(deps: ApiDeps) {
   const auth = bearerAuth(deps.token, deps.tenantTeam);
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) return fail(c, err);
+    const answered = asApiError(err);
+    if (answered) return fail(c, answered);
     // The database's condition (locked past the busy timeout, disk full): the write was rolled back and
     // a retry may work, so 503 with a stable message rather than a 500.
     const store = asStoreUnavailable(err);

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { localTeamId } from '../control-plane/identity.js';
 import { withTeam } from '../control-plane/team-context.js';
-import { ApiError } from '../errors.js';
+import { ApiError } from './error-status.js';
 import { fail } from './envelope.js';
 
 /** Upstream's API key format: `s0_<regionId>_<48 hex>`; anything else is treated as a JWT. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import { ApiError } from '../errors.js';
+import { ApiError } from './error-status.js';
 
 /** Request bodies above this are refused with 413. */
 export const maxBodyBytes = 1024 * 1024;

@@ -13,7 +13,7 @@ import {
   type GoType,
   type UnknownField,
 } from '../go/json-decode.js';
-import { ApiError } from '../errors.js';
+import { ApiError } from './error-status.js';
 
 /**
  * Request decoding with Go's encoding/json semantics (go/json-decode.ts), so error texts match

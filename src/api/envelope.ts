@@ -1,6 +1,6 @@
 import type { Context, TypedResponse } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ApiError } from '../errors.js';
+import type { ApiError } from './error-status.js';
 
 /**
  * Upstream envelope (pkg/gateway/spec/response.go): `{"success":true,"data":…}` or

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import ipaddr from 'ipaddr.js';
 import { networkInterfaces, hostname } from 'node:os';
-import { ApiError } from '../errors.js';
+import { ApiError } from './error-status.js';
 import { fail } from './envelope.js';
 
 /**

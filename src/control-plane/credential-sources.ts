@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { EmulatorError } from '../errors.js';
 import { goQuote } from '../go/quote.js';
 import { appendCertsFromPemOk, sshPrivateKeyError, x509KeyPairError } from './credential-material.js';
 import type { Store } from '../store/db.js';
@@ -85,7 +85,7 @@ export interface CredentialSourceService {
 
 export function createCredentialSourceService(deps: { store: Store; events: ControlPlaneEvents; now: () => Date }): CredentialSourceService {
   const { store, events, now } = deps;
-  const notFound = () => new ApiError('not_found', 'credential source not found');
+  const notFound = () => new EmulatorError('credential_source_not_found', 'credential source not found');
 
   return {
     list: () => store.credentialSources.list(currentTeamId()),
@@ -97,11 +97,11 @@ export function createCredentialSourceService(deps: { store: Store; events: Cont
     },
     create(w) {
       const invalid = validateCredentialSource(w);
-      if (invalid) throw new ApiError('bad_request', `failed to create credential source: ${invalid}`);
+      if (invalid) throw new EmulatorError('invalid_credential_source', `failed to create credential source: ${invalid}`);
       const name = w.name!.trim();
       const team = currentTeamId();
       return store.transaction(() => {
-        if (store.credentialSources.get(team, name)) throw new ApiError('conflict', 'credential source already exists');
+        if (store.credentialSources.get(team, name)) throw new EmulatorError('credential_source_exists', 'credential source already exists');
         return store.credentialSources.create(team, name, w.resolverKind!, specForKind(w.resolverKind!, w.spec!), now().toISOString());
       });
     },
@@ -111,10 +111,10 @@ export function createCredentialSourceService(deps: { store: Store; events: Cont
       if (!existing) throw notFound();
       const write = { ...w, name };
       if ((write.resolverKind ?? '') !== existing.resolverKind) {
-        throw new ApiError('bad_request', 'failed to update credential source: credential source resolver_kind is immutable');
+        throw new EmulatorError('invalid_credential_source', 'failed to update credential source: credential source resolver_kind is immutable');
       }
       const invalid = validateCredentialSource(write);
-      if (invalid) throw new ApiError('bad_request', `failed to update credential source: ${invalid}`);
+      if (invalid) throw new EmulatorError('invalid_credential_source', `failed to update credential source: ${invalid}`);
       const meta = store.transaction(() => {
         const updated = store.credentialSources.addVersion(team, name, specForKind(existing.resolverKind, write.spec!), now().toISOString());
         store.bindings.repin(team, name, updated.currentVersion);
@@ -129,7 +129,7 @@ export function createCredentialSourceService(deps: { store: Store; events: Cont
       const team = currentTeamId();
       store.transaction(() => {
         if (store.bindings.referenced(team, name)) {
-          throw new ApiError('conflict', 'credential source is still referenced by sandbox bindings');
+          throw new EmulatorError('credential_source_in_use', 'credential source is still referenced by sandbox bindings');
         }
         store.credentialSources.delete(team, name);
       });

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { EmulatorError } from '../errors.js';
 import { mergeBindings, mergeWithTemplate } from '../policy/merge.js';
 import { policyForOutput, policyHash } from '../policy/normalize.js';
 import type { CredentialBinding, SandboxNetworkPolicy } from '../policy/types.js';
@@ -54,9 +54,9 @@ export function createNetworkPolicyService(deps: { store: Store; events: Control
     },
     put(sandboxId, request, bindingsOmitted, ignoredFields = []) {
       // 2. mode check, before the sandbox lookup
-      if ((request.mode ?? '') === '') throw new ApiError('bad_request', 'mode is required');
+      if ((request.mode ?? '') === '') throw new EmulatorError('invalid_network_policy', 'mode is required');
       if (request.mode !== 'allow-all' && request.mode !== 'block-all') {
-        throw new ApiError('bad_request', 'mode must be "allow-all" or "block-all"');
+        throw new EmulatorError('invalid_network_policy', 'mode must be "allow-all" or "block-all"');
       }
       // 3. ownership
       const record = sandboxes.get(sandboxId);
@@ -73,12 +73,12 @@ export function createNetworkPolicyService(deps: { store: Store; events: Control
       const candidate: SandboxNetworkPolicy = bindings.length ? { ...annotation, credentialBindings: bindings } : annotation;
       // 6. validation of the merged policy and bindings
       const invalid = validateNetworkPolicy(candidate);
-      if (invalid) throw new ApiError('bad_request', `update pod annotations: invalid network policy: ${invalid}`);
+      if (invalid) throw new EmulatorError('invalid_network_policy', `update pod annotations: invalid network policy: ${invalid}`);
       // 7. every binding's source must exist
       for (const b of bindings) {
         if (!store.credentialSources.get(record.teamId, b.sourceRef)) {
-          throw new ApiError(
-            'internal_error',
+          throw new EmulatorError(
+            'credential_source_missing',
             `failed to update network policy: update pod annotations: stage credential bindings: credential source "${b.sourceRef}" not found`,
           );
         }

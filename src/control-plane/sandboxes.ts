@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ApiError } from '../errors.js';
+import { EmulatorError } from '../errors.js';
 import { mergeWithTemplate } from '../policy/merge.js';
 import { policyHash } from '../policy/normalize.js';
 import type { CredentialBinding, SandboxNetworkPolicy } from '../policy/types.js';
@@ -51,8 +51,8 @@ export interface SandboxService {
   template(id: string): Template | undefined;
 }
 
-export function sandboxNotFound(id: string): ApiError {
-  return new ApiError('not_found', `sandbox not found: sandbox "${id}" not found`);
+export function sandboxNotFound(id: string): EmulatorError {
+  return new EmulatorError('sandbox_not_found', `sandbox not found: sandbox "${id}" not found`);
 }
 
 /** Upstream claim: the network policy is merged with the template and loosely validated (parts dropped, never rejected). */
@@ -89,21 +89,21 @@ function withWebhookHost(policy: SandboxNetworkPolicy, url: string): SandboxNetw
 function parseList(q: ListQuery): { status?: SandboxStatus; templateId?: string; paused?: boolean; limit: number; offset: number } {
   const out: { status?: SandboxStatus; templateId?: string; paused?: boolean; limit: number; offset: number } = { limit: 50, offset: 0 };
   if (q.status !== undefined && q.status !== '') {
-    if (!sandboxStatuses.includes(q.status as SandboxStatus)) throw new ApiError('bad_request', `invalid status: ${q.status}`);
+    if (!sandboxStatuses.includes(q.status as SandboxStatus)) throw new EmulatorError('invalid_list_query', `invalid status: ${q.status}`);
     out.status = q.status as SandboxStatus;
   }
   if (q.template_id) out.templateId = q.template_id;
   if (q.paused !== undefined && q.paused !== '') {
-    if (q.paused !== 'true' && q.paused !== 'false') throw new ApiError('bad_request', `invalid paused: ${q.paused}`);
+    if (q.paused !== 'true' && q.paused !== 'false') throw new EmulatorError('invalid_list_query', `invalid paused: ${q.paused}`);
     out.paused = q.paused === 'true';
   }
   if (q.limit !== undefined && q.limit !== '') {
     const n = Number(q.limit);
-    if (!/^\d+$/.test(q.limit) || n < 1 || n > 200) throw new ApiError('bad_request', 'limit must be between 1 and 200');
+    if (!/^\d+$/.test(q.limit) || n < 1 || n > 200) throw new EmulatorError('invalid_list_query', 'limit must be between 1 and 200');
     out.limit = n;
   }
   if (q.offset !== undefined && q.offset !== '') {
-    if (!/^\d+$/.test(q.offset)) throw new ApiError('bad_request', 'offset must be a non-negative integer');
+    if (!/^\d+$/.test(q.offset)) throw new EmulatorError('invalid_list_query', 'offset must be a non-negative integer');
     out.offset = Number(q.offset);
   }
   return out;
@@ -117,7 +117,7 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
     if (!record) throw sandboxNotFound(id);
     // Outside a request (the data plane, library calls) every sandbox is visible.
     const team = requestTeamId();
-    if (team !== undefined && record.teamId !== team) throw new ApiError('forbidden', 'sandbox belongs to a different team');
+    if (team !== undefined && record.teamId !== team) throw new EmulatorError('sandbox_of_another_team', 'sandbox belongs to a different team');
     return record;
   };
 
@@ -126,9 +126,9 @@ export function createSandboxService(deps: { store: Store; events: ControlPlaneE
     get,
     claim(req) {
       const templateId = (req.template ?? '').trim();
-      if (templateId === '') throw new ApiError('bad_request', 'template is required');
+      if (templateId === '') throw new EmulatorError('template_required', 'template is required');
       const template = templates.get(templateId);
-      if (!template) throw new ApiError('not_found', `template not found: ${templateId}`);
+      if (!template) throw new EmulatorError('template_not_found', `template not found: ${templateId}`);
       const id = `sb-${randomBytes(8).toString('hex')}`;
       const teamId = currentTeamId();
       const at = now().toISOString();

@@ -2,35 +2,11 @@
  * The compiled form of a SandboxNetworkPolicy: what the evaluator and the gateway run, as ctld's
  * CompiledPolicy. Produced by compilePolicy (compile.ts); never built by hand outside tests.
  */
-import type { AppProtocol, NetworkMode } from './types.js';
-import type { CompiledCidr } from './ip.js';
-import type { DomainPattern } from './domain-index.js';
+import type { NetworkMode } from './types.js';
+import type { CompiledTrafficRule } from './compiled-rule.js';
 import type { TrafficRuleIndex } from './match.js';
 
-export type Transport = 'tcp' | 'udp';
-
-export interface CompiledPortRange {
-  /** An empty protocol in the spec compiles to `tcp`, so such a range never matches UDP. */
-  readonly protocol: Transport;
-  readonly start: number;
-  /** Equal to `start` when the spec has no endPort. */
-  readonly end: number;
-}
-
-export type TrafficRuleAction = 'allow' | 'deny';
-
-export interface CompiledTrafficRule {
-  /** Position in the compiled rule list: first match wins, lowest index first. */
-  readonly index: number;
-  /** Trimmed name; `''` when the rule is unnamed. Legacy lists compile to `legacy-*` names. */
-  readonly name: string;
-  readonly action: TrafficRuleAction;
-  /** Empty groups do not constrain; every non-empty group must match (AND), any entry within (OR). */
-  readonly cidrs: readonly CompiledCidr[];
-  readonly ports: readonly CompiledPortRange[];
-  readonly domains: readonly DomainPattern[];
-  readonly appProtocols: readonly AppProtocol[];
-}
+export type { CompiledPortRange, CompiledTrafficRule, TrafficRuleAction, Transport } from './compiled-rule.js';
 
 export interface CompiledProxy {
   readonly type: 'socks5';

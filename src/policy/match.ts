@@ -6,7 +6,7 @@ import type ipaddr from 'ipaddr.js';
 import { appProtocols, type AppProtocol } from './types.js';
 import { cidrsContain, cidrsContainV4, type CompiledCidr } from './ip.js';
 import { DomainIndex, type DomainPattern } from './domain-index.js';
-import type { CompiledPortRange, CompiledTrafficRule, Transport } from './compiled-policy.js';
+import type { CompiledPortRange, CompiledTrafficRule, Transport } from './compiled-rule.js';
 
 const UPPER_OR_SPACE = /[A-Z\s]|[^\x00-\x7f]/;
 

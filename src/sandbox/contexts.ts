@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ApiError } from '../errors.js';
+import { EmulatorError } from '../errors.js';
 import type { SandboxSubprocess } from '../interception/namespace-backend.js';
 import type { SandboxRuntime } from './runtime.js';
 
@@ -64,8 +64,8 @@ export interface ContextService {
 export function createContextService(deps: { runtime: SandboxRuntime; now?: () => Date }): ContextService {
   const { runtime, now = () => new Date() } = deps;
   const contexts = new Map<string, Context>();
-  const invalid = (message: string) => new ApiError('invalid_request', message);
-  const notFound = () => new ApiError('context_not_found', 'context not found');
+  const invalid = (message: string) => new EmulatorError('invalid_context_request', message);
+  const notFound = () => new EmulatorError('context_not_found', 'context not found');
 
   const find = (sandboxId: string, contextId: string) => {
     const c = contexts.get(contextId);
@@ -96,7 +96,7 @@ export function createContextService(deps: { runtime: SandboxRuntime; now?: () =
       try {
         ({ subprocess: process } = await runtime.exec(sandboxId, command, { env, cwd, timeoutMs: req.ttl_sec ? req.ttl_sec * 1000 : undefined }));
       } catch (err) {
-        throw new ApiError('create_failed', `failed to start command: ${(err as Error).message}`);
+        throw new EmulatorError('context_start_failed', `failed to start command: ${(err as Error).message}`);
       }
       const response: ContextResponse = { id, type: 'cmd', alias: command[0]!, command, cwd, env_vars: env, running: true, paused: false, created_at: now().toISOString() };
       const done = (async () => {

@@ -5,7 +5,8 @@ import type { Gateway } from '../../gateway/gateway.js';
 import type { SandboxRuntime } from '../../sandbox/runtime.js';
 import type { Store } from '../../store/db.js';
 import type { TestProxy } from '../../test-proxy/proxy.js';
-import { adminOpenApiDocument, type OpenApiDocument } from './admin-openapi.js';
+import { adminOpenApiDocument } from './admin-openapi.js';
+import type { OpenApiDocument } from './openapi-types.js';
 import { emulatorRoutes, type ComponentState, type EmulatorInfo, type EmulatorRoutesDeps } from './emulator-routes.js';
 import { flowsRoutes } from './flows-routes.js';
 import { proxyAdminRoutes } from './proxy-routes.js';
@@ -40,16 +41,17 @@ export function adminApp(deps: AdminAppDeps) {
   // The proxy's routes are in the type either way; without a proxy they are not served (404, as any
   // unknown route), so the empty stand-in's type is theirs.
   const proxyRoutes = proxy ? proxyAdminRoutes({ proxy }) : (new Hono() as ReturnType<typeof proxyAdminRoutes>);
-  // Built on first request (zod → JSON Schema is not start-up work), for the routes served here.
+  // Built on first request (zod → JSON Schema is not start-up work), from the routes served here.
   let openApiDocument: OpenApiDocument | undefined;
-  const openApi = () => (openApiDocument ??= adminOpenApiDocument({ version: info().version, testProxy: proxy !== undefined }));
-  return new Hono()
+  const openApi = (): OpenApiDocument => (openApiDocument ??= adminOpenApiDocument({ version: info().version, routes: app.routes }));
+  const app = new Hono()
     .route('/', emulatorRoutes({ info, health, reset, resetTeam, tenants, openApi }))
     .route('/', flowsRoutes({ store, audit, tenants }))
     .route('/', sandboxAdminRoutes({ sandboxes, runtime, gateway, proxy }))
     .route('/', storyRoutes({ audit, sandboxes, runtime, gateway, proxy, tenants }))
     .route('/', proxyRoutes)
     .route('/', scenarioRoutes({ store, audit, runtime, gateway, proxy, customerServices: deps.customerServices, interception: () => info().interception.mode }));
+  return app;
 }
 
 /** The admin API's routes and their input and output types, relative to `/_emulator`. */

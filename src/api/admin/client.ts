@@ -1,5 +1,5 @@
 import { hc, type ApplyGlobalResponse, type ClientResponse } from 'hono/client';
-import type { ApiErrorCode, apiStatus } from '../../errors.js';
+import type { ApiErrorCode, apiStatus } from '../error-status.js';
 import type { ErrorEnvelope } from '../envelope.js';
 import type { AdminApp } from './admin-app.js';
 

@@ -1,8 +1,10 @@
 import { Hono } from 'hono';
 import { requestTeamId, type Tenant } from '../../control-plane/team-context.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import { okJson, type TypedJson } from '../envelope.js';
-import type { OpenApiDocument } from './admin-openapi.js';
+import { describeRoute, ok, plain, responses, tag } from './openapi-operation.js';
+import { arrayOf, bool, componentSchema, int, objectOf, objectWith, oneOfStrings, str, stringMap } from './openapi-schema.js';
+import type { OpenApiDocument } from './openapi-types.js';
 
 export type ComponentState = 'up' | 'down' | 'disabled';
 
@@ -42,6 +44,51 @@ export interface EmulatorRoutesDeps {
   openApi: () => OpenApiDocument;
 }
 
+const healthSchema = componentSchema('Health', () => ({
+  type: 'object',
+  required: ['status', 'components'],
+  properties: {
+    status: oneOfStrings(['ok', 'degraded']),
+    components: stringMap(oneOfStrings(['up', 'down', 'disabled']), 'api, store, gateway, testProxy, dns'),
+  },
+}));
+
+const emulatorInfoSchema = componentSchema('EmulatorInfo', () =>
+  objectOf<EmulatorInfo>({
+    required: {
+      version: str(),
+      apiUrl: str(),
+      ports: stringMap(int(), 'bound ports by component (api, testProxy)'),
+      token: str("the bearer token of this emulator (with a tenant's token: that token)"),
+      interception: objectOf<EmulatorInfo['interception']>({
+        required: { mode: oneOfStrings(['transparent', 'explicit', 'in-process']), reason: str() },
+        optional: {
+          backend: oneOfStrings(['root-netns', 'rootless-userns']),
+          sandboxUser: str('who transparent sandbox commands run as'),
+          limitations: arrayOf(str(), 'what this transparent backend cannot do, each with the reason'),
+        },
+      }),
+      platformDns: objectOf<EmulatorInfo['platformDns']>({
+        required: { passthrough: bool('names without a platform DNS record are resolved with the host resolver') },
+        optional: {},
+      }),
+      dataDir: { type: ['string', 'null'], description: 'null when ephemeral' },
+      ephemeral: bool(),
+    },
+    optional: {
+      testProxy: objectOf<NonNullable<EmulatorInfo['testProxy']>>({
+        required: {
+          address: str('host:port'),
+          users: arrayOf(objectWith('username', str()), "RFC 1929 users' names (passwords: the ready file, GET /_emulator/proxy/users never)"),
+        },
+        optional: {},
+      }),
+      fixtureCaPath: str('the CA certificate the customer fixtures are signed with'),
+      teamId: str("with a tenant's token: the tenant's team"),
+    },
+  }),
+);
+
 /** The tenant the request's token belongs to, if it is a tenant's (not the emulator's own token). */
 function callerTenant(deps: EmulatorRoutesDeps): { team?: string; token?: string } {
   const team = requestTeamId();
@@ -54,26 +101,64 @@ function callerTenant(deps: EmulatorRoutesDeps): { team?: string; token?: string
  */
 export function emulatorRoutes(deps: EmulatorRoutesDeps) {
   return new Hono()
-    .get('/health', (c) => {
-      const components = deps.health();
-      const healthy = Object.values(components).every((s) => s !== 'down');
-      return okJson(c, { status: healthy ? ('ok' as const) : ('degraded' as const), components }, healthy ? 200 : 503);
-    })
-    .get('/info', (c) => {
-      const { team, token } = callerTenant(deps);
-      return okJson(c, token ? { ...deps.info(), token, teamId: team } : deps.info());
-    })
-    .post('/reset', async (c) => {
-      const { team, token } = callerTenant(deps);
-      if (token) await deps.resetTeam(team!);
-      else await deps.reset();
-      return okJson(c, { reset: true as const });
-    })
-    .post('/tenants', (c) => {
-      if (callerTenant(deps).token) throw new ApiError('forbidden', "tenants are created with the emulator's own token");
-      const { teamId, token } = deps.tenants.create();
-      return okJson(c, { teamId, token }, 201);
-    })
+    .get(
+      '/health',
+      describeRoute({
+        operationId: 'health', tags: [tag.emulator], summary: 'Component states (no token needed)', security: [],
+        responses: { '200': ok('every component is up or disabled', healthSchema), '503': ok('a component is down', healthSchema) },
+      }),
+      (c) => {
+        const components = deps.health();
+        const healthy = Object.values(components).every((s) => s !== 'down');
+        return okJson(c, { status: healthy ? ('ok' as const) : ('degraded' as const), components }, healthy ? 200 : 503);
+      },
+    )
+    .get(
+      '/info',
+      describeRoute({
+        operationId: 'info', tags: [tag.emulator], summary: 'Ports, token, interception mode, test proxy, fixture CA, data dir, version',
+        responses: responses({ '200': ok('this emulator', emulatorInfoSchema) }),
+      }),
+      (c) => {
+        const { team, token } = callerTenant(deps);
+        return okJson(c, token ? { ...deps.info(), token, teamId: team } : deps.info());
+      },
+    )
+    .post(
+      '/reset',
+      describeRoute({
+        operationId: 'reset', tags: [tag.emulator], summary: 'Back to a clean state (keeps the token and ports)',
+        description: 'Removes sandboxes, credential sources and flows; restores the default DNS views, proxy users and faults.',
+        responses: responses({ '200': ok('reset', objectWith('reset', { const: true })) }),
+      }),
+      async (c) => {
+        const { team, token } = callerTenant(deps);
+        if (token) await deps.resetTeam(team!);
+        else await deps.reset();
+        return okJson(c, { reset: true as const });
+      },
+    )
+    .post(
+      '/tenants',
+      describeRoute({
+        operationId: 'createTenant', tags: [tag.emulator], summary: 'A tenant: a team of its own with its own token (emulator token only)',
+        description:
+          "403 with a tenant's token. A tenant's token sees only the tenant's sandboxes, credential sources and flows (info shows its token and teamId; reset empties only the tenant). The test proxy, DNS views and faults are shared. Tenants live as long as the emulator.",
+        responses: responses({ '201': ok('the tenant', { type: 'object', required: ['teamId', 'token'], properties: { teamId: str(), token: str() } }) }),
+      }),
+      (c) => {
+        if (callerTenant(deps).token) throw new ApiError('forbidden', "tenants are created with the emulator's own token");
+        const { teamId, token } = deps.tenants.create();
+        return okJson(c, { teamId, token }, 201);
+      },
+    )
     // The document as OpenAPI tools read it: not wrapped in the envelope.
-    .get('/openapi.json', (c) => c.json(deps.openApi()) as TypedJson<OpenApiDocument>);
+    .get(
+      '/openapi.json',
+      describeRoute({
+        operationId: 'openapi', tags: [tag.emulator], summary: 'This document', description: 'The OpenAPI document itself, not wrapped in the success envelope.',
+        responses: responses({ '200': plain('an OpenAPI 3.1 document', { type: 'object', required: ['openapi', 'info', 'paths'] }) }),
+      }),
+      (c) => c.json(deps.openApi()) as TypedJson<OpenApiDocument>,
+    );
 }

@@ -10,6 +10,8 @@ import { defaultCustomerDns, type CustomerServices } from '../../test-proxy/cust
 import type { TestProxy } from '../../test-proxy/proxy.js';
 import { defaultPlatformRecords } from '../../world/default-world.js';
 import { okJson, type TypedJson } from '../envelope.js';
+import { describeRoute, ok, plain, queryParam, responses, tag } from './openapi-operation.js';
+import { objectWith, oneOfStrings } from './openapi-schema.js';
 import { declaredQuery } from './typed-input.js';
 
 export interface ScenarioRoutesDeps {
@@ -68,11 +70,33 @@ export function recordSnapshot(deps: ScenarioRoutesDeps): RecordSnapshot {
 export function scenarioRoutes(deps: ScenarioRoutesDeps) {
   let schema: Record<string, unknown> | undefined;
   return new Hono()
-    .get('/scenario.schema.json', (c) => c.json((schema ??= scenarioJsonSchema())) as TypedJson<Record<string, unknown>>)
-    .get('/scenario/record', declaredQuery<{ name?: string; include_secrets?: string }>(), (c) => {
-      const name = c.req.query('name') || undefined;
-      const includeSecrets = ['1', 'true'].includes(c.req.query('include_secrets') ?? '');
-      const scenario: ScenarioInput = buildRecordedScenario(recordSnapshot(deps), { ...(name ? { name } : {}), includeSecrets });
-      return okJson(c, { scenario });
-    });
+    .get(
+      '/scenario.schema.json',
+      describeRoute({
+        operationId: 'scenarioSchema', tags: [tag.emulator], summary: 'The JSON Schema of scenario files',
+        description: 'The schema `scenario run` validates YAML scenario files with (also shipped as fixtures/scenario.schema.json); not wrapped in the success envelope.',
+        responses: responses({ '200': plain('a JSON Schema (draft 2020-12)', { type: 'object' }) }),
+      }),
+      (c) => c.json((schema ??= scenarioJsonSchema())) as TypedJson<Record<string, unknown>>,
+    )
+    .get(
+      '/scenario/record',
+      describeRoute({
+        operationId: 'recordScenario', tags: [tag.emulator], summary: "This emulator's state and the flows so far, as a scenario",
+        description:
+          'What `scenario record` writes: sandboxes (policy, hosts), credential sources, DNS records and proxy users/faults that differ from the defaults, and every flow as a step expecting what happened. Secrets are ${secret:NAME} placeholders (equal secrets share a NAME); include_secrets=1 puts the test proxy users\' passwords in clear.',
+        parameters: [
+          queryParam('name', 'the scenario name'),
+          queryParam('include_secrets', "the test proxy users' passwords in clear", oneOfStrings(['1', 'true', '0', 'false'])),
+        ],
+        responses: responses({ '200': ok('the scenario document', objectWith('scenario', { type: 'object' })) }),
+      }),
+      declaredQuery<{ name?: string; include_secrets?: string }>(),
+      (c) => {
+        const name = c.req.query('name') || undefined;
+        const includeSecrets = ['1', 'true'].includes(c.req.query('include_secrets') ?? '');
+        const scenario: ScenarioInput = buildRecordedScenario(recordSnapshot(deps), { ...(name ? { name } : {}), includeSecrets });
+        return okJson(c, { scenario });
+      },
+    );
 }

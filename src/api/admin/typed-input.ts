@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import { readJsonBody } from '../body.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import type { ContextService, CreateContextRequest } from '../../sandbox/contexts.js';
 import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';

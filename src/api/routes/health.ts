@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import { fail, ok } from '../envelope.js';
 
 /** `GET /healthz` and `GET /readyz` (no auth), as upstream regional-gateway. */

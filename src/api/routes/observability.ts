@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { SandboxService } from '../../control-plane/sandboxes.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import type { AuditLog } from '../../gateway/audit.js';
 import type { Store } from '../../store/db.js';
 import type { AuditEventFilter } from '../../store/audit-events.js';

@@ -4,7 +4,7 @@ import type { SandboxRecord } from '../../store/sandboxes.js';
 import { decoders } from '../decoders.js';
 import { ok } from '../envelope.js';
 import { readBodyText } from '../body.js';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../error-status.js';
 import type { ClaimRequest } from '../../control-plane/sandboxes.js';
 import { warnUnknownFields } from '../unknown-fields-warning.js';
 

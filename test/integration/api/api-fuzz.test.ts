@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxBodyBytes } from '../../../src/api/body.js';
 import { isWebUiPath } from '../../../src/api/web-ui.js';
-import { apiStatus } from '../../../src/errors.js';
+import { apiStatus } from '../../../src/api/error-status.js';
 import { createLogger } from '../../../src/log.js';
 import { docsPolicy } from '../../helpers/docs-policy.js';
 import { api, useEmulator } from '../../helpers/emulator.js';

@@ -3,7 +3,7 @@ import { SocksClient } from 'socks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { proxyAdminRoutes } from '../../../src/api/admin/proxy-routes.js';
 import { fail } from '../../../src/api/envelope.js';
-import { ApiError } from '../../../src/errors.js';
+import { asApiError } from '../../../src/api/error-status.js';
 import { createTestProxy, type TestProxy } from '../../../src/test-proxy/proxy.js';
 import { startEchoServer, type Target } from '../../helpers/socks-targets.js';
 
@@ -15,9 +15,12 @@ describe('admin routes for the test proxy', () => {
   beforeAll(async () => {
     echo = await startEchoServer();
     proxy = await createTestProxy({ customerDns: { 'echo.internal.example.com': `127.0.0.1:${echo.port}` } });
-    // The lead's app-level onError, reproduced: ApiError → envelope.
+    // The app's onError, reproduced: an error the API answers (error-status.ts) → envelope.
     app = new Hono().route('/_emulator', proxyAdminRoutes({ proxy }));
-    app.onError((err, c) => (err instanceof ApiError ? fail(c, err) : c.json({ success: false, error: { code: 'internal_error', message: 'x' } }, 500)));
+    app.onError((err, c) => {
+      const answered = asApiError(err);
+      return answered ? fail(c, answered) : c.json({ success: false, error: { code: 'internal_error', message: 'x' } }, 500);
+    });
   });
   beforeEach(() => proxy.reset());
   afterAll(async () => {
