@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * The gateway's relay on its own: bulk both ways with backpressure (a slow reader), byte-exact, and
@@ -80,15 +81,15 @@ afterAll(async () => {
 /** A sandbox with allow-all egress, through the embedded proxy (`proxied`) or direct to the loopback service. */
 async function sandbox(proxied: boolean): Promise<string> {
   await emu.reset();
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [serviceHost]: [serviceIp] });
+  emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), [serviceHost]: [serviceIp] });
   // Both routes reach the loopback services: the proxy through its customer DNS, direct through platform endpoint records.
   // Unclassified flows (these services speak no known protocol) reach the proxy by IP, classified ones by name.
   emu.proxy!.customerDns = Object.fromEntries(Object.values(ports).flatMap((p) => [`${serviceHost}:${p}`, `${serviceIp}:${p}`].map((k) => [k, `127.0.0.1:${p}`])));
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), ...Object.fromEntries(Object.values(ports).map((p) => [`${serviceIp}:${p}`, [`127.0.0.1:${p}`]])) });
-  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...emu.proxy!.users[0]! } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-  await emu.runtime.attach(id);
-  emu.services.network.put(
+  emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), ...Object.fromEntries(Object.values(ports).map((p) => [`${serviceIp}:${p}`, [`127.0.0.1:${p}`]])) });
+  emulatorInternals(emu).services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...emu.proxy!.users[0]! } } });
+  const id = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  await emulatorInternals(emu).runtime.attach(id);
+  emulatorInternals(emu).services.network.put(
     id,
     {
       mode: 'allow-all',

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import type { SandboxNetworkPolicy, TrafficRule } from '../../../src/policy/types.js';
 import { waitForEvent } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * SSH flows and the two upstream behaviours that make them work (reference §4): the DNS snoop cache
@@ -72,7 +73,7 @@ beforeEach(async () => {
   await emu.reset();
   sshConnections = 0;
   sshReceived.length = 0;
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${dnsPort}`] });
+  emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${dnsPort}`] });
 });
 
 const proxyBinding = {
@@ -82,14 +83,14 @@ const proxyBinding = {
 
 /** A sandbox with these rules, optionally behind the test proxy (authenticated with its user). */
 function sandboxWith(mode: 'allow-all' | 'block-all', trafficRules: TrafficRule[], { proxied = false } = {}): string {
-  if (proxied) emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  if (proxied) emulatorInternals(emu).services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+  const id = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' }).sandbox_id;
   const policy: SandboxNetworkPolicy = {
     mode,
     egress: { trafficRules, ...(proxied ? { proxy: proxyBinding.proxy } : {}) },
     ...(proxied ? { credentialBindings: proxyBinding.bindings } : {}),
   };
-  emu.services.network.put(id, policy, false);
+  emulatorInternals(emu).services.network.put(id, policy, false);
   return id;
 }
 
@@ -136,7 +137,7 @@ describe('the DNS snoop cache names SSH flows', () => {
     const id = sandboxWith('allow-all', [{ name: 'allow-git-ssh', action: 'allow', domains: [gitHost], ports: [{ port: 22 }], appProtocols: ['ssh'] }], { proxied: true });
     await resolveGitInSandbox(id);
 
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: gitIp, port: 22 });
+    const { socket, flow } = await emulatorInternals(emu).runtime.connectFlow(id, { ip: gitIp, port: 22 });
     socket.write(clientBanner);
     expect(await readBytes(socket, serverBanner.length)).toBe(serverBanner);
     socket.end();
@@ -186,16 +187,16 @@ describe('the DNS snoop cache names SSH flows', () => {
     });
     await new Promise<void>((r) => tcpDns.listen(0, '127.0.0.1', () => r()));
     try {
-      emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${(tcpDns.address() as net.AddressInfo).port}`] });
+      emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${(tcpDns.address() as net.AddressInfo).port}`] });
       const id = sandboxWith('allow-all', []);
-      const { socket, flow } = await emu.runtime.connectFlow(id, { ip: resolverIp, port: 53 });
+      const { socket, flow } = await emulatorInternals(emu).runtime.connectFlow(id, { ip: resolverIp, port: 53 });
       const query = dnsPacket.encode({ type: 'query', id: 3, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: gitHost }] });
       socket.write(Buffer.concat([Buffer.from([0, query.length]), query]));
       socket.resume();
       const outcome = await flow;
       expect(outcome).toMatchObject({ outcome: 'completed' });
       expect(eventsOf(outcome!.flowId).at(-1)!.attributes).toMatchObject({ protocol: 'dns', host: gitHost });
-      expect(emu.gateway.dnsSnoop.lookup(id, gitIp)).toBe(gitHost);
+      expect(emulatorInternals(emu).gateway.dnsSnoop.lookup(id, gitIp)).toBe(gitHost);
     } finally {
       await new Promise((r) => tcpDns.close(r));
     }
@@ -207,21 +208,21 @@ describe('the DNS snoop cache names SSH flows', () => {
     const kept = sandboxWith('allow-all', rules);
     await resolveGitInSandbox(deleted);
     await resolveGitInSandbox(kept);
-    expect(emu.gateway.dnsSnoop.lookup(deleted, gitIp)).toBe(gitHost);
-    emu.services.sandboxes.delete(deleted);
-    expect(emu.gateway.dnsSnoop.lookup(deleted, gitIp)).toBeUndefined();
-    expect(emu.gateway.dnsSnoop.lookup(kept, gitIp)).toBe(gitHost);
+    expect(emulatorInternals(emu).gateway.dnsSnoop.lookup(deleted, gitIp)).toBe(gitHost);
+    emulatorInternals(emu).services.sandboxes.delete(deleted);
+    expect(emulatorInternals(emu).gateway.dnsSnoop.lookup(deleted, gitIp)).toBeUndefined();
+    expect(emulatorInternals(emu).gateway.dnsSnoop.lookup(kept, gitIp)).toBe(gitHost);
     await emu.reset();
-    expect(emu.gateway.dnsSnoop.lookup(kept, gitIp)).toBeUndefined();
+    expect(emulatorInternals(emu).gateway.dnsSnoop.lookup(kept, gitIp)).toBeUndefined();
   });
 });
 
 describe('the server-first probe', () => {
   it('with appProtocols [ssh] in a rule, an idle client gets the server banner: probe attempt, then the flow is allowed as ssh', async () => {
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
+    emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
     const id = sandboxWith('block-all', [{ name: 'allow-ssh', action: 'allow', cidrs: ['198.18.0.23/32'], ports: [{ port: 22 }], appProtocols: ['ssh'] }]);
 
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
+    const { socket, flow } = await emulatorInternals(emu).runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
     // The client sends nothing until it has the server's banner, as an SSH client does.
     expect(await readBytes(socket, serverBanner.length)).toBe(serverBanner);
     socket.write(clientBanner);
@@ -246,9 +247,9 @@ describe('the server-first probe', () => {
     emu.proxy!.customerDns = { ...emu.proxy!.customerDns, [`${gitHost}:22`]: `127.0.0.1:${sshPort}` };
     const id = sandboxWith('block-all', [{ name: 'allow-git-ssh', action: 'allow', domains: [gitHost], ports: [{ port: 22 }], appProtocols: ['ssh'] }], { proxied: true });
     // block-all denies the foreign resolver's datagram (unknown UDP); the sandbox learnt the name some other way.
-    emu.gateway.dnsSnoop.record(id, gitIp, gitHost, 60);
+    emulatorInternals(emu).gateway.dnsSnoop.record(id, gitIp, gitHost, 60);
 
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: gitIp, port: 22 });
+    const { socket, flow } = await emulatorInternals(emu).runtime.connectFlow(id, { ip: gitIp, port: 22 });
     expect(await readBytes(socket, serverBanner.length)).toBe(serverBanner);
     socket.end();
     const outcome = await flow;
@@ -268,9 +269,9 @@ describe('the server-first probe', () => {
     });
     await new Promise<void>((r) => notSsh.listen(0, '127.0.0.1', () => r()));
     try {
-      emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.25:25': [`127.0.0.1:${(notSsh.address() as net.AddressInfo).port}`] });
+      emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), '198.18.0.25:25': [`127.0.0.1:${(notSsh.address() as net.AddressInfo).port}`] });
       const id = sandboxWith('block-all', [{ name: 'allow-ssh', action: 'allow', cidrs: ['198.18.0.25/32'], appProtocols: ['ssh'] }]);
-      const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.25', port: 25 });
+      const { socket, flow } = await emulatorInternals(emu).runtime.connectFlow(id, { ip: '198.18.0.25', port: 25 });
       const closed = receivedUntilClose(socket);
       const outcome = await flow;
       // Unknown traffic is matched with no protocol, so the ssh rule does not match it: block-all denies it in the
@@ -291,12 +292,12 @@ describe('the server-first probe', () => {
   });
 
   it('without an ssh appProtocol in the policy there is no probe: the idle client is client_idle as before', async () => {
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
+    emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
     const id = sandboxWith('block-all', [
       { name: 'allow-tls', action: 'allow', cidrs: ['198.18.0.23/32'], appProtocols: ['tls'] },
       { name: 'allow-port', action: 'allow', cidrs: ['198.18.0.23/32'], ports: [{ port: 22 }] },
     ]);
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
+    const { socket, flow } = await emulatorInternals(emu).runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
     const closed = receivedUntilClose(socket);
     const outcome = await flow;
     expect(outcome).toMatchObject({ outcome: 'denied', reason: 'client_idle' });

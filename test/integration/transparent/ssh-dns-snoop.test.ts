@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { ourEtcNetns, ourHostLinks, ourNamespaces, transparentUnavailable } from '../../helpers/netns.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * The transparent sandbox resolver's answers feed the DNS snoop cache: `dig` in the sandbox, then an
@@ -39,12 +40,12 @@ describe.skipIf(skip)('transparent: SSH flows named by the sandbox resolver', ()
   });
 
   it('dig answers from the sandbox resolver name the SSH flow: domain rule matched, CONNECT to git.internal.example.com:22', async () => {
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [gitHost]: [gitIp] });
+    emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), [gitHost]: [gitIp] });
     emu.proxy!.customerDns = { ...emu.proxy!.customerDns, [`${gitHost}:22`]: `127.0.0.1:${(sshServer.address() as net.AddressInfo).port}` };
-    emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-    const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-    await emu.runtime.attach(id);
-    emu.services.network.put(
+    emulatorInternals(emu).services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+    const id = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' }).sandbox_id;
+    await emulatorInternals(emu).runtime.attach(id);
+    emulatorInternals(emu).services.network.put(
       id,
       {
         mode: 'block-all',
@@ -57,12 +58,12 @@ describe.skipIf(skip)('transparent: SSH flows named by the sandbox resolver', ()
       false,
     );
 
-    const dig = await emu.runtime.exec(id, ['dig', '+short', '+time=2', '+tries=1', gitHost]);
+    const dig = await emulatorInternals(emu).runtime.exec(id, ['dig', '+short', '+time=2', '+tries=1', gitHost]);
     expect((await dig.subprocess).stdout.trim()).toBe(gitIp);
-    expect(emu.gateway.dnsSnoop.lookup(id, gitIp)).toBe(gitHost);
+    expect(emulatorInternals(emu).gateway.dnsSnoop.lookup(id, gitIp)).toBe(gitHost);
 
     const client = `const s=require('net').connect(22,'${gitIp}',()=>s.write('SSH-2.0-client\\r\\n'));s.on('data',d=>process.stdout.write(d));s.on('error',e=>console.log(e.code))`;
-    const ssh = await emu.runtime.exec(id, ['node', '-e', client], { timeoutMs: 10_000 });
+    const ssh = await emulatorInternals(emu).runtime.exec(id, ['node', '-e', client], { timeoutMs: 10_000 });
     expect((await ssh.subprocess).stdout).toBe('SSH-2.0-test\r\n');
     expect(emu.proxy!.connections.list()[0]).toMatchObject({ atyp: 'domain', host: gitHost, port: 22, user: 'proxy-user' });
     const result = await waitForEvent(emu, (e) => e.sandbox_id === id && e.phase === 'result' && e.attributes.dest_port === 22);
