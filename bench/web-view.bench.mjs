@@ -17,6 +17,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../dist/index.js';
+import { emulatorInternals } from '../dist/internals.js';
 import { figure, median, runsFrom, skipped, spread, verdict } from './lib/stats.mjs';
 
 const RUNS = runsFrom(process.env.WEB_BENCH_RUNS, 7);
@@ -32,6 +33,7 @@ if (!existsSync(CHROMIUM)) {
 const { chromium } = await import('playwright-core');
 
 const emu = await startEmulator({ ephemeral: true, port: 0 });
+const { audit } = emulatorInternals(emu);
 const bare = http.createServer((_q, r) => r.end('<!doctype html><title>bare</title><script>document.documentElement.dataset.ready="true"</script>'));
 await new Promise((resolve) => bare.listen(0, '127.0.0.1', resolve));
 const bareUrl = `http://127.0.0.1:${bare.address().port}/`;
@@ -90,14 +92,14 @@ try {
         matched_rule: denied ? undefined : 'allow-private-api',
       };
       events += denied ? 1 : 2;
-      if (denied) emu.audit.record(`sb-bench-${recorded % 4}`, 'result', { ...attrs, outcome: 'denied' });
+      if (denied) audit.record(`sb-bench-${recorded % 4}`, 'result', { ...attrs, outcome: 'denied' });
       else {
-        emu.audit.record(`sb-bench-${recorded % 4}`, 'attempt', { ...attrs, route: 'proxy' });
-        emu.audit.record(`sb-bench-${recorded % 4}`, 'result', { ...attrs, route: 'proxy', outcome: 'completed', duration_ms: 12, egress_bytes: 517, ingress_bytes: 4096 });
+        audit.record(`sb-bench-${recorded % 4}`, 'attempt', { ...attrs, route: 'proxy' });
+        audit.record(`sb-bench-${recorded % 4}`, 'result', { ...attrs, route: 'proxy', outcome: 'completed', duration_ms: 12, egress_bytes: 517, ingress_bytes: 4096 });
       }
       if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
     }
-    emu.audit.flush();
+    audit.flush();
   };
 
   /** Signs in and resolves with ms until the table says it holds `n` flows. */

@@ -179,19 +179,21 @@ const policyVia = (address) => {
  */
 export async function serveEmulator(blobPort, interception, externalProxyPorts = []) {
   const { startEmulator } = await import('../../dist/emulator.js');
+  const { emulatorInternals } = await import('../../dist/internals.js');
   const external = externalProxyPorts.length > 0;
   const emu = await startEmulator({ token: 'bench-token', interception, testProxy: external ? false : { users: [proxyUser] } });
-  emu.services.credentialSources.create({ name: 'bench-src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...proxyUser } } });
+  const { services, gateway, runtime } = emulatorInternals(emu);
+  services.credentialSources.create({ name: 'bench-src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...proxyUser } } });
   if (emu.proxy) emu.proxy.customerDns = { ...emu.proxy.customerDns, [`${blobHost}:80`]: `127.0.0.1:${blobPort}` };
   const proxyAddresses = externalProxyPorts.length > 1 ? externalProxyPorts.map((_, k) => `proxy-${k}.example.com:1080`) : [benchPolicy.egress.proxy.address];
   const proxyRecords = Object.fromEntries(externalProxyPorts.map((port, k) => [proxyAddresses[k], [`127.0.0.1:${port}`]]));
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [blobHost]: [blobSandboxIp], ...proxyRecords });
-  const policy = (id, address = proxyAddresses[0]) => emu.services.network.put(id, policyVia(address), false);
+  gateway.platformDns.replace({ ...gateway.platformDns.records(), [blobHost]: [blobSandboxIp], ...proxyRecords });
+  const policy = (id, address = proxyAddresses[0]) => services.network.put(id, policyVia(address), false);
   const ingresses = [];
   if (interception === 'explicit') {
     for (const address of proxyAddresses) {
-      const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-      await emu.runtime.attach(id);
+      const id = services.sandboxes.claim({ template: 'default' }).sandbox_id;
+      await runtime.attach(id);
       policy(id, address);
       ingresses.push(emu.sandbox(id).view().ingress.socks5);
     }

@@ -14,6 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { answerParent } from './ipc-child.mjs';
 
 const { startEmulator } = await import('../../dist/emulator.js');
+const { emulatorInternals } = await import('../../dist/internals.js');
 const { createLogger } = await import('../../dist/log.js');
 
 const { token, username, password, proxyTimeoutMs, sqliteCacheKb } = JSON.parse(process.argv[2] ?? '{}');
@@ -34,14 +35,15 @@ const emu = await startEmulator({
 });
 // A smaller SQLite page cache than the driver's build default (16 MB), so that the bounded cache is
 // full after the warm-up instead of growing with the audit table for the first minutes.
-if (sqliteCacheKb) emu.store.db.pragma(`cache_size = -${Number(sqliteCacheKb)}`);
+const { store, gateway, credentials } = emulatorInternals(emu);
+if (sqliteCacheKb) store.db.pragma(`cache_size = -${Number(sqliteCacheKb)}`);
 
 const statusKb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
 const countBy = (xs) => xs.reduce((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
 const state = () => ({
-  activeFlows: emu.gateway.activeFlows(),
-  udpSessions: emu.gateway.udp.sessions(),
-  credentialCache: emu.credentials.size(),
+  activeFlows: gateway.activeFlows(),
+  udpSessions: gateway.udp.sessions(),
+  credentialCache: credentials.size(),
   resources: countBy(process.getActiveResourcesInfo()),
 });
 

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { formatEndpoint } from '../dns/views.js';
 import type { TcpFlowInput } from '../gateway/flow.js';
 import type { Logger } from '../log.js';
+import { listen } from '../net/listen.js';
 import { Socks5Command, Socks5Method, Socks5Reply } from '../socks5/protocol.js';
 import { endAndLinger, serveSocks5Handshake } from '../socks5/server-handshake.js';
 import { maxProxyHeadBytes, parseHttpProxyRequest, type HttpProxyRequest } from './http-proxy-request.js';
@@ -42,15 +43,8 @@ export interface ExplicitIngress {
   stop(): Promise<void>;
 }
 
-async function listen(server: net.Server, host: string): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as net.AddressInfo;
+async function listenOnFreePort(server: net.Server, host: string): Promise<string> {
+  const a = await listen(server, { host, port: 0 });
   return formatEndpoint({ host: a.address, port: a.port });
 }
 
@@ -149,10 +143,10 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
     socket.once('end', onEnd);
   });
 
-  const socks5 = await listen(socksServer, host);
+  const socks5 = await listenOnFreePort(socksServer, host);
   let httpConnect: string;
   try {
-    httpConnect = await listen(httpServer, host);
+    httpConnect = await listenOnFreePort(httpServer, host);
   } catch (err) {
     socksServer.close();
     throw err;

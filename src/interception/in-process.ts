@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { listen } from '../net/listen.js';
 import type { OriginalDestination } from './namespace-backend.js';
 import type { TcpFlowOutcome } from '../gateway/flow.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -87,13 +88,8 @@ export class InProcessInterception {
         this.pairs.offer(s.remotePort ?? 0, s);
       });
       this.server = server;
-      this.listening = new Promise<void>((res, rej) => {
-        server.once('error', rej);
-        server.listen({ host: '127.0.0.1', port: 0 }, () => {
-          this.opened = true;
-          res();
-        });
-      });
+      server.on('error', () => {}); // accept errors after the listen stay non-fatal, as before
+      this.listening = listen(server, { host: '127.0.0.1', port: 0 }).then(() => void (this.opened = true));
       await this.listening;
       // The rendezvous port is the emulator itself: no sandbox reaches it unless its policy names it.
       this.gateway.host.emulatorPorts.add((server.address() as net.AddressInfo).port);

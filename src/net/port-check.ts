@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { EmulatorError } from '../errors.js';
+import { listen } from './listen.js';
 
 /** The API port is taken: stable code, and a message that says what to do. */
 export class PortInUseError extends EmulatorError {
@@ -28,10 +29,7 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
   if (port === 0) return;
   const probe = createServer();
   try {
-    await new Promise<void>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.listen({ host, port, exclusive: true }, resolve);
-    });
+    await listen(probe, { host, port, exclusive: true });
   } catch (err) {
     throw asPortInUse(err, host, port);
   } finally {

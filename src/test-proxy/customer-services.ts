@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
+import { listen } from '../net/listen.js';
 import { fixturesDir } from '../paths.js';
 import { formatHostPort, type CustomerDnsRecords } from './customer-dns.js';
 
@@ -52,15 +52,8 @@ const peerOf = (req: http.IncomingMessage): { peer: string; address: string; por
   return { peer: formatHostPort({ host: address, port }), address, port };
 };
 
-async function listen(server: http.Server, host: string): Promise<ServiceEndpoint> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
+async function listenOnFreePort(server: http.Server, host: string): Promise<ServiceEndpoint> {
+  const a = await listen(server, { host, port: 0 });
   return { host: a.address, port: a.port, address: formatHostPort({ host: a.address, port: a.port }) };
 }
 
@@ -84,10 +77,10 @@ export async function startCustomerServices({ host = '127.0.0.1', logger = silen
   );
   internalApiServer.on('tlsClientError', (err) => log.debug({ err: err.message }, 'internal API TLS error'));
   const identifyServer = http.createServer((req, res) => json(res, 200, { service: 'identify', ...peerOf(req) }));
-  const internalApi = await listen(internalApiServer, host);
+  const internalApi = await listenOnFreePort(internalApiServer, host);
   let identify: ServiceEndpoint;
   try {
-    identify = await listen(identifyServer, host);
+    identify = await listenOnFreePort(identifyServer, host);
   } catch (err) {
     await close(internalApiServer);
     throw err;

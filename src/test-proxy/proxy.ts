@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { silentLogger, type Logger } from '../log.js';
+import { listen } from '../net/listen.js';
 import { ActiveFaults, type TestProxyFaults } from './active-faults.js';
 import { ConnectionLog, type ConnectionLogEntry, type ConnectionLogFilter } from './connection-log.js';
 import { CustomerDnsView, formatHostPort, type CustomerDnsRecords } from './customer-dns.js';
@@ -97,7 +98,7 @@ export async function createTestProxy({
     live,
     log,
   };
-  const server = await listen(host, port, (client) => new ProxyConnection(client, context).start());
+  const server = await startServer(host, port, (client) => new ProxyConnection(client, context).start());
   server.on('error', (err) => log.error({ err }, 'test proxy server error'));
   const handle = testProxyHandle(server, { ...context, activeFaults, initialDns: customerDns });
   log.info({ address: handle.address, users: userTable.usernames(), auth }, 'test proxy listening');
@@ -148,14 +149,9 @@ function testProxyHandle(
   };
 }
 
-function listen(host: string, port: number, onConnection: (client: net.Socket) => void): Promise<net.Server> {
+async function startServer(host: string, port: number, onConnection: (client: net.Socket) => void): Promise<net.Server> {
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
   server.maxConnections = 65_536;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+  await listen(server, { host, port });
+  return server;
 }

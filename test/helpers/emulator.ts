@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator.js';
 import type { NetworkAuditEvent } from '../../src/gateway/audit.js';
+import { emulatorInternals } from '../../src/internals.js';
 
 /** Starts one in-memory emulator on port 0 for the file, stopped after it (even when a test fails). */
 export function useEmulator(options: EmulatorOptions = {}): { readonly current: Emulator } {
@@ -56,7 +57,7 @@ export function waitForEvent(emulator: Emulator, predicate: (e: NetworkAuditEven
       unsubscribe();
       reject(new Error(`no matching audit event within ${timeoutMs} ms; events: ${JSON.stringify(emulator.flows().map((e) => [e.sandbox_id, e.phase, e.attributes]))}`));
     }, timeoutMs);
-    const unsubscribe = emulator.audit.subscribe((event) => {
+    const unsubscribe = emulatorInternals(emulator).audit.subscribe((event) => {
       if (!predicate(event)) return;
       clearTimeout(timer);
       unsubscribe();

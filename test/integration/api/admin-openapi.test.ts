@@ -6,6 +6,7 @@ import type { Emulator } from '../../../src/emulator.js';
 import { defaultTestProxyUsers } from '../../../src/test-proxy/proxy.js';
 import { createDocsSandbox } from '../../helpers/docs-policy.js';
 import { api, useEmulator, waitForEvent } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * `GET /_emulator/openapi.json`: served behind the token, and describing exactly the admin routes the
@@ -21,7 +22,7 @@ const adminPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_]+)/g, '{$1}
 /** `METHOD /_emulator/...` of every admin route the app serves. */
 function servedRoutes(emu: Emulator): string[] {
   // The web view's static files (`/_emulator/ui`) are a page, not API routes.
-  const routes = emu.app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/_emulator/') && !r.path.startsWith('/_emulator/ui'));
+  const routes = emulatorInternals(emu).app.routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/_emulator/') && !r.path.startsWith('/_emulator/ui'));
   return [...new Set(routes.map((r) => `${r.method} ${adminPath(r.path)}`))].sort();
 }
 

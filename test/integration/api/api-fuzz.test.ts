@@ -22,6 +22,7 @@ import {
   type Fuzz,
   type JsonPath,
 } from '../../helpers/fuzz.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * Hostile input at every API route, enumerated from the app (a new route with a body fails the
@@ -346,7 +347,7 @@ const bodyMethods = ['POST', 'PUT', 'PATCH'];
 
 function enumeratedRoutes(): { method: string; path: string }[] {
   const seen = new Map<string, { method: string; path: string }>();
-  for (const r of emu.current.app.routes) if (r.method !== 'ALL') seen.set(`${r.method} ${r.path}`, { method: r.method, path: r.path });
+  for (const r of emulatorInternals(emu.current).app.routes) if (r.method !== 'ALL') seen.set(`${r.method} ${r.path}`, { method: r.method, path: r.path });
   return [...seen.values()];
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isWebUiPath } from '../../../src/api/web-ui.js';
 import { useEmulator } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * Every `/api/` and `/_emulator/` route the app serves (enumerated from the app itself, so a new route
@@ -11,7 +12,7 @@ const emu = useEmulator();
 
 describe('authentication on every route', () => {
   it('refuses a missing or wrong token on every /api/ and /_emulator/ route', async () => {
-    const routes = [...new Map(emu.current.app.routes.filter((r) => r.method !== 'ALL').map((r) => [`${r.method} ${r.path}`, r])).values()].filter(
+    const routes = [...new Map(emulatorInternals(emu.current).app.routes.filter((r) => r.method !== 'ALL').map((r) => [`${r.method} ${r.path}`, r])).values()].filter(
       (r) => (r.path.startsWith('/api/') || r.path.startsWith('/_emulator/')) && r.path !== '/_emulator/health' && !isWebUiPath(r.path),
     );
     expect(routes.length).toBeGreaterThan(25);
@@ -29,7 +30,7 @@ describe('authentication on every route', () => {
     const health = await fetch(emu.current.apiUrl + '/_emulator/health');
     expect(health.status).toBe(200);
     // The web view's routes serve its three static files and nothing else.
-    const web = emu.current.app.routes.filter((r) => r.method !== 'ALL' && isWebUiPath(r.path)).map((r) => `${r.method} ${r.path}`);
+    const web = emulatorInternals(emu.current).app.routes.filter((r) => r.method !== 'ALL' && isWebUiPath(r.path)).map((r) => `${r.method} ${r.path}`);
     expect(web.sort()).toEqual(['GET /_emulator/ui', 'GET /_emulator/ui/:file']);
     for (const file of ['index.html', 'app.js', 'app.css']) expect((await fetch(`${emu.current.apiUrl}/_emulator/ui/${file}`)).status).toBe(200);
     for (const file of ['x', '..%2f..%2fpackage.json', 'secrets.key', 'index.html.bak']) expect((await fetch(`${emu.current.apiUrl}/_emulator/ui/${file}`)).status, file).toBe(404);

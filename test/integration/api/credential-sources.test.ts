@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** Credential sources (reference §1.5): validation messages in upstream's order, versions, write-only secrets. */
 const emu = useEmulator();
@@ -153,7 +154,7 @@ describe('credential sources', () => {
   it('keeps the current version decryptable and drops one nothing pins (issue 16, finding 10)', async () => {
     await client.post('/api/v1/credential-sources', up('corp', 'u', 'v1-pass'));
     await client.put('/api/v1/credential-sources/corp', up('corp', 'u', 'v2-pass'));
-    const store = emu.current.store;
+    const store = emulatorInternals(emu.current).store;
     expect(store.credentialSources.spec('team-local', 'corp', 1)).toBeUndefined();
     expect(store.credentialSources.spec('team-local', 'corp', 2)?.staticUsernamePassword?.password).toBe('v2-pass');
   });

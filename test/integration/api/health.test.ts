@@ -6,6 +6,7 @@ import { SandboxResolver } from '../../../src/dns/resolver-server.js';
 import { startExplicitIngress } from '../../../src/interception/explicit.js';
 import { silentLogger } from '../../../src/log.js';
 import { startEmulator } from '../../../src/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** `GET /_emulator/health` reports what the components say about themselves, not constants. */
 const health = async (apiUrl: string) => {
@@ -49,7 +50,7 @@ describe('GET /_emulator/health', () => {
       const socket = await emulator.sandbox(id).connect({ ip: '127.0.0.1', port: 9 });
       socket.destroy();
       expect((await health(emulator.apiUrl)).body.data.components).toMatchObject({ gateway: 'up', testProxy: 'disabled' });
-      await emulator.runtime.stop(); // closes every ingress port and the rendezvous listener
+      await emulatorInternals(emulator).runtime.stop(); // closes every ingress port and the rendezvous listener
       const after = await health(emulator.apiUrl);
       expect(after.status).toBe(503);
       expect(after.body.data).toMatchObject({ status: 'degraded', components: { gateway: 'down', testProxy: 'disabled' } });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** PUT/GET network semantics of reference §1.4: merge, bindings, pinning, omitempty. */
 const emu = useEmulator();
@@ -101,10 +102,10 @@ describe('PUT /network', () => {
     await source('s1');
     const id = await claim();
     await client.put(`/api/v1/sandboxes/${id}/network`, { mode: 'allow-all', credentialBindings: [upBinding('corp', 's1')] });
-    expect(emu.current.store.bindings.forSandbox(id).map((b) => b.sourceVersion)).toEqual([1]);
+    expect(emulatorInternals(emu.current).store.bindings.forSandbox(id).map((b) => b.sourceVersion)).toEqual([1]);
     const rotated = await client.put('/api/v1/credential-sources/s1', { name: 's1', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'u', password: 'new' } } });
     expect(rotated.json.data.currentVersion).toBe(2);
-    expect(emu.current.store.bindings.forSandbox(id).map((b) => b.sourceVersion)).toEqual([2]);
+    expect(emulatorInternals(emu.current).store.bindings.forSandbox(id).map((b) => b.sourceVersion)).toEqual([2]);
   });
 
   it('leaves empty fields out (omitempty) and drops an empty egress', async () => {

@@ -2,9 +2,11 @@ import { Client } from 'sandbox0';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NetworkAuditAttributes } from '../../../src/gateway/audit.js';
 import { api, useEmulator } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** Network audit events through the Sandbox0 events API (list, filters, cursor, NDJSON watch) and /_emulator/flows. */
 const emu = useEmulator();
+const internals = () => emulatorInternals(emu.current);
 const client = api(() => emu.current);
 
 const attrs = (n: number, over: Partial<NetworkAuditAttributes> = {}): NetworkAuditAttributes => ({
@@ -33,9 +35,9 @@ describe('observability events', () => {
   it('lists network_audit events with upstream fields, filters and a cursor', async () => {
     const id = await claim();
     const other = await claim();
-    for (let i = 0; i < 5; i++) emu.current.audit.record(id, 'attempt', attrs(i));
-    emu.current.audit.record(id, 'result', attrs(9, { action: 'deny', reason: 'l4_denied', outcome: 'denied' }));
-    emu.current.audit.record(other, 'result', attrs(10, { action: 'deny', reason: 'l4_denied', outcome: 'denied' }));
+    for (let i = 0; i < 5; i++) internals().audit.record(id, 'attempt', attrs(i));
+    internals().audit.record(id, 'result', attrs(9, { action: 'deny', reason: 'l4_denied', outcome: 'denied' }));
+    internals().audit.record(other, 'result', attrs(10, { action: 'deny', reason: 'l4_denied', outcome: 'denied' }));
 
     const all = await client.get(`/api/v1/sandboxes/${id}/observability/events`);
     expect(all.status).toBe(200);
@@ -81,13 +83,13 @@ describe('observability events', () => {
 
   it('streams new events as NDJSON watch lines to the official SDK', async () => {
     const id = await claim();
-    emu.current.audit.record(id, 'attempt', attrs(1)); // before the watch: not replayed without a cursor
+    internals().audit.record(id, 'attempt', attrs(1)); // before the watch: not replayed without a cursor
     const sdk = new Client({ token: emu.current.token, baseUrl: emu.current.apiUrl });
     const stream = await sdk.watchSandboxObservabilityEvents(id, { eventType: 'network_audit' });
     const got: string[] = [];
     const iterator = stream[Symbol.asyncIterator]();
-    emu.current.audit.record(id, 'attempt', attrs(2));
-    emu.current.audit.record(id, 'result', attrs(2, { outcome: 'completed' }));
+    internals().audit.record(id, 'attempt', attrs(2));
+    internals().audit.record(id, 'result', attrs(2, { outcome: 'completed' }));
     for (let i = 0; i < 20 && got.length < 2; i++) {
       const { value, done } = await iterator.next();
       if (done) break;
@@ -101,8 +103,8 @@ describe('observability events', () => {
   it('serves all sandboxes at /_emulator/flows and follows them live', async () => {
     const a = await claim();
     const b = await claim();
-    emu.current.audit.record(a, 'attempt', attrs(1));
-    emu.current.audit.record(b, 'attempt', attrs(2));
+    internals().audit.record(a, 'attempt', attrs(1));
+    internals().audit.record(b, 'attempt', attrs(2));
     const list = await client.get('/_emulator/flows');
     expect(list.json.data.events.map((e: { sandbox_id: string }) => e.sandbox_id)).toEqual([a, b]);
     expect((await client.get(`/_emulator/flows?sandbox=${b}`)).json.data.events).toHaveLength(1);
@@ -111,8 +113,8 @@ describe('observability events', () => {
     const res = await fetch(`${emu.current.apiUrl}/_emulator/flows?follow=1&sandbox=${a}`, { headers: { authorization: `Bearer ${emu.current.token}` }, signal: controller.signal });
     expect(res.headers.get('content-type')).toContain('application/x-ndjson');
     const reader = res.body!.getReader();
-    emu.current.audit.record(b, 'attempt', attrs(3)); // other sandbox: filtered out
-    emu.current.audit.record(a, 'result', attrs(4, { outcome: 'completed' }));
+    internals().audit.record(b, 'attempt', attrs(3)); // other sandbox: filtered out
+    internals().audit.record(a, 'result', attrs(4, { outcome: 'completed' }));
     let text = '';
     for (let i = 0; i < 20 && !text.includes('\n'); i++) {
       const { value, done } = await reader.read();
@@ -127,11 +129,11 @@ describe('observability events', () => {
 
   it('keeps the table bounded and clears it on reset', async () => {
     const id = await claim();
-    emu.current.audit.record(id, 'attempt', attrs(1));
-    expect(emu.current.store.auditEvents.count()).toBe(0); // stored with the next batch
-    emu.current.audit.flush();
-    expect(emu.current.store.auditEvents.count()).toBe(1);
+    internals().audit.record(id, 'attempt', attrs(1));
+    expect(internals().store.auditEvents.count()).toBe(0); // stored with the next batch
+    internals().audit.flush();
+    expect(internals().store.auditEvents.count()).toBe(1);
     await client.post('/_emulator/reset');
-    expect(emu.current.store.auditEvents.count()).toBe(0);
+    expect(internals().store.auditEvents.count()).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { api } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** State in a data dir survives a restart; secrets are sealed at rest; readyz follows the database. */
 const dirs: string[] = [];
@@ -44,7 +45,7 @@ describe('durable state', () => {
     const c2 = api(() => second);
     expect((await c2.get(`/api/v1/sandboxes/${id}/network`)).json.data).toEqual(put.json.data);
     expect((await c2.get('/api/v1/credential-sources/corp')).json.data.currentVersion).toBe(1);
-    expect(second.store.credentialSources.spec('team-local', 'corp', 1)?.staticUsernamePassword?.password).toBe('very-secret-password-123');
+    expect(emulatorInternals(second).store.credentialSources.spec('team-local', 'corp', 1)?.staticUsernamePassword?.password).toBe('very-secret-password-123');
     await second.stop();
     running.length = 0;
 
@@ -81,7 +82,7 @@ describe('durable state', () => {
     running.push(e);
     const c = api(() => e);
     expect((await c.get('/readyz')).json.data.status).toBe('ready');
-    e.store.db.close();
+    emulatorInternals(e).store.db.close();
     const res = await c.get('/readyz');
     expect(res.status).toBe(503);
     expect(res.json).toEqual({ success: false, error: { code: 'unavailable', message: 'database unavailable', details: { status: 'not ready' } } });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
 import { docsPolicy } from '../../helpers/docs-policy.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * Tenants (`emulator.tenant()`, `POST /_emulator/tenants`): test files sharing one emulator each get a
@@ -47,7 +48,7 @@ describe('tenants', () => {
     expect(pa.json.data).toMatchObject({ outcome: 'completed', proxySaw: { user: 'proxy-user', host: 'api.internal.example.com' } });
     const pb = await cb.post(`/_emulator/sandboxes/${idB}/probe`, probe);
     expect(pb.json.data.outcome).toBe('error');
-    await emu.current.audit.flush();
+    await emulatorInternals(emu.current).audit.flush();
 
     const flowsA = (await ca.get('/_emulator/flows?limit=1000')).json.data.events as { sandbox_id: string; team_id: string }[];
     expect(flowsA.length).toBeGreaterThan(0);

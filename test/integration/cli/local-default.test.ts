@@ -8,6 +8,7 @@ import { discoveryValue } from '../../../src/discovery.js';
 import { assertBuilt, binPath, waitForOutput } from '../../helpers/bin.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { fakeIo } from '../../unit/cli/fake-io.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * With SANDBOX0_BASE_URL unset every API command talks to the local emulator (the one `run` names in
@@ -55,7 +56,7 @@ describe('CLI target', () => {
       const r = await cli(args, env);
       expect(r.code, `${args.join(' ')}: ${r.all}`).toBe(0);
     }
-    expect(emu.current.services.sandboxes.list({}).count).toBe(1);
+    expect(emulatorInternals(emu.current).services.sandboxes.list({}).count).toBe(1);
   });
 
   it('without SANDBOX0_BASE_URL or SEE_EMULATOR, goes to 127.0.0.1:4780', async () => {

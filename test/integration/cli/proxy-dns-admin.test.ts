@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, binPath } from '../../helpers/bin.js';
 import { useEmulator } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** `proxy users|faults` and `dns platform|customer`: the running emulator's customer side, from the bin. */
 const emu = useEmulator();
@@ -63,11 +64,11 @@ describe('dns (bin)', () => {
     const set = await cli(['dns', 'platform', 'set', 'db.corp.example.com', '198.18.0.53', '198.18.0.54']);
     expect(set.exitCode, set.stderr).toBe(0);
     expect(set.stdout).toMatch(/^db\.corp\.example\.com +198\.18\.0\.53, 198\.18\.0\.54$/m);
-    expect(emu.current.gateway.platformDns.resolve('db.corp.example.com')).toEqual(['198.18.0.53', '198.18.0.54']);
+    expect(emulatorInternals(emu.current).gateway.platformDns.resolve('db.corp.example.com')).toEqual(['198.18.0.53', '198.18.0.54']);
     const json = JSON.parse((await cli(['dns', 'platform', '--json'])).stdout);
     expect(json.records['db.corp.example.com']).toEqual(['198.18.0.53', '198.18.0.54']);
     expect((await cli(['dns', 'platform', 'rm', 'db.corp.example.com'])).exitCode).toBe(0);
-    expect(emu.current.gateway.platformDns.resolve('db.corp.example.com')).toBeUndefined();
+    expect(emulatorInternals(emu.current).gateway.platformDns.resolve('db.corp.example.com')).toBeUndefined();
     const bad = await cli(['dns', 'platform', 'set', 'x.example', 'not-an-ip']);
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toMatch(/^Error: 400 bad_request: /);

@@ -9,6 +9,7 @@ import { databaseFile } from '../../../src/store/db.js';
 import { createDocsSandbox } from '../../helpers/docs-policy.js';
 import { api, waitForEvent } from '../../helpers/emulator.js';
 import { httpsGet, viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * Disk full on the data dir (issue 8), on a small tmpfs the test mounts (root only; skipped with a
@@ -140,7 +141,7 @@ describe.skipIf(skipReason !== undefined)('disk full on the data dir', () => {
     expect((await httpsGet(await viaIngress(ingressAfterReset!, 'api.internal.example.com', 443), 'api.internal.example.com', '/after')).status).toBe(200);
     await waitForEvent(current, (e) => e.sandbox_id === id && e.phase === 'result' && !storedBefore.has(e.event_id));
     // (The flow while the disk was full left no events: they could not be stored — see the report.)
-    expect(current.store.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(emulatorInternals(current).store.db.pragma('integrity_check', { simple: true })).toBe('ok');
 
     // A clean restart on the same data dir reads it all back.
     await current.stop();

@@ -5,6 +5,7 @@ import { docsPolicy } from '../../helpers/docs-policy.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { bulkResponseHead, download, startBulkService, startProxyProcess, type BulkService, type DownloadEnd, type ProxyProcess } from '../../helpers/fault-services.js';
 import { viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * Faults in the middle of a relayed flow (issue 8): the test proxy killed during a large download, the
@@ -17,9 +18,11 @@ const MiB = 1024 * 1024;
 const huge = 1024 * MiB; // never sent in full: backpressure holds the service back
 
 let emu: Emulator;
+let internals: EmulatorInternals;
 const cleanups: (() => Promise<void> | void)[] = [];
 beforeAll(async () => {
   emu = await startEmulator({ token: 't', gatewayTimeouts: { proxyMs: 2_000 } });
+  internals = emulatorInternals(emu);
 });
 afterAll(async () => {
   await emu.stop();
@@ -39,10 +42,10 @@ async function bulk(options: Parameters<typeof startBulkService>[0]): Promise<Bu
 
 /** A sandbox whose allowed TCP goes through the SOCKS5 proxy (the docs' policy in allow-all mode). */
 async function proxiedSandbox() {
-  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-  await emu.runtime.attach(id);
-  emu.services.network.put(id, docsPolicy('src', { mode: 'allow-all' }), false);
+  internals.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+  const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  await internals.runtime.attach(id);
+  internals.services.network.put(id, docsPolicy('src', { mode: 'allow-all' }), false);
   return { id, ingress: emu.sandbox(id).view()!.ingress!.socks5 };
 }
 
@@ -74,7 +77,7 @@ describe('the test proxy dies mid-transfer', () => {
     const service = await bulk({ totalBytes: huge });
     proxy = await startProxyProcess({ [`${bulkHost}:80`]: `127.0.0.1:${service.port}` });
     const killed = proxy.child;
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), 'proxy.example.com:1080': [proxy.address] });
+    internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), 'proxy.example.com:1080': [proxy.address] });
     const { id, ingress } = await proxiedSandbox();
 
     let kills = 0;
@@ -106,7 +109,7 @@ describe('the test proxy dies mid-transfer', () => {
     const service = await bulk({ totalBytes: huge });
     const standalone = await startProxyProcess({ [`${bulkHost}:80`]: `127.0.0.1:${service.port}` });
     proxy = standalone;
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), 'proxy.example.com:1080': [standalone.address] });
+    internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), 'proxy.example.com:1080': [standalone.address] });
     const { id, ingress } = await proxiedSandbox();
     let stopped = 0;
     const end = await sandboxDownload(ingress, (n) => {
@@ -152,10 +155,10 @@ describe('resets mid-stream', () => {
 
   it('a directly dialled service resets: the sandbox sees the end, the audit result is a relay error with the bytes so far', async () => {
     const service = await bulk({ totalBytes: huge, holdAfterBytes: MiB });
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.80:80': [`127.0.0.1:${service.port}`] });
-    const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-    await emu.runtime.attach(id);
-    emu.services.network.put(id, { mode: 'allow-all' }, false);
+    internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), '198.18.0.80:80': [`127.0.0.1:${service.port}`] });
+    const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+    await internals.runtime.attach(id);
+    internals.services.network.put(id, { mode: 'allow-all' }, false);
     const end = await sandboxDownload(emu.sandbox(id).view()!.ingress!.socks5, resetOnceReceived(service));
     expect(end.received).toBe(bulkResponseHead.length + MiB);
     const result = await resultOf(id);

@@ -10,6 +10,7 @@ import { waitForOutput } from '../../helpers/bin.js';
 import { createDocsSandbox } from '../../helpers/docs-policy.js';
 import { api, waitForEvent } from '../../helpers/emulator.js';
 import { httpsGet, viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * SQLite busy (issue 8): another connection holds the database's write lock while the API writes.
@@ -20,11 +21,13 @@ import { httpsGet, viaIngress } from '../../helpers/sandbox-client.js';
 const dir = mkdtempSync(join(tmpdir(), 'see-busy-'));
 const dbPath = join(dir, databaseFile);
 let emu: Emulator;
+let internals: EmulatorInternals;
 const c = api(() => emu);
 let locker: Database | undefined;
 
 beforeAll(async () => {
   emu = await startEmulator({ ephemeral: false, dataDir: dir, port: 0, token: 't', env: {} });
+  internals = emulatorInternals(emu);
 });
 afterAll(async () => {
   locker?.close();
@@ -35,7 +38,7 @@ afterEach(() => {
   if (locker?.inTransaction) locker.exec('ROLLBACK');
   locker?.close();
   locker = undefined;
-  emu.store.db.pragma('busy_timeout = 5000');
+  internals.store.db.pragma('busy_timeout = 5000');
 });
 
 /** Takes the database's write lock from another connection (in WAL mode, EXCLUSIVE still lets readers in). */
@@ -53,13 +56,13 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
 
 describe('SQLite busy', () => {
   it('waits for the busy timeout (5 s by default)', () => {
-    expect(emu.store.db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    expect(internals.store.db.pragma('busy_timeout', { simple: true })).toBe(5000);
   });
 
   it('a write while another connection holds the lock fails after the busy timeout with 503 "database is busy"; reads still work; afterwards all is well', async () => {
     const id = await createDocsSandbox(c);
     const policy = (await c.get(`/api/v1/sandboxes/${id}/network`)).json.data;
-    emu.store.db.pragma('busy_timeout = 300'); // keeps the test quick; the default is 5 s
+    internals.store.db.pragma('busy_timeout = 300'); // keeps the test quick; the default is 5 s
     lockDatabase();
 
     const claim = await timed(() => c.post('/api/v1/sandboxes', { template: 'default' }));
@@ -91,7 +94,7 @@ describe('SQLite busy', () => {
     expect((await c.post('/api/v1/sandboxes', { template: 'default' })).status).toBe(201);
     expect((await c.put(`/api/v1/sandboxes/${id}/network`, { ...policy, mode: 'allow-all' })).json.data.mode).toBe('allow-all');
     expect((await c.get('/api/v1/sandboxes')).json.data.count).toBe(2);
-    expect(emu.store.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(internals.store.db.pragma('integrity_check', { simple: true })).toBe('ok');
   });
 
   /** Another process takes the write lock, changes the database (so earlier read snapshots are stale), and commits after `holdMs`. */
@@ -156,7 +159,7 @@ describe('SQLite busy', () => {
     await c.post('/_emulator/reset');
     const id = await createDocsSandbox(c);
     const ingress = emu.sandbox(id).view()!.ingress!.socks5;
-    emu.store.db.pragma('busy_timeout = 100');
+    internals.store.db.pragma('busy_timeout = 100');
     lockDatabase();
     expect((await httpsGet(await viaIngress(ingress, 'api.internal.example.com', 443), 'api.internal.example.com', '/while-locked')).status).toBe(200);
     locker!.exec('ROLLBACK');

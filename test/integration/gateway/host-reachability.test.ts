@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { api, waitForEvent } from '../../helpers/emulator.js';
 import { httpGet, sendAndCollect, viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * What a sandbox can reach on the emulator's own machine through the gateway (explicit ingress): not
@@ -160,7 +161,7 @@ describe('a sandbox whose policy names the address', () => {
   });
 
   it('reaches a loopback service mapped by a platform endpoint record (the operator explicit route)', async () => {
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), 'svc.internal.example.com': ['198.18.0.45'], [`198.18.0.45:${servicePort}`]: [`127.0.0.1:${servicePort}`] });
+    emulatorInternals(emu).gateway.platformDns.replace({ ...emulatorInternals(emu).gateway.platformDns.records(), 'svc.internal.example.com': ['198.18.0.45'], [`198.18.0.45:${servicePort}`]: [`127.0.0.1:${servicePort}`] });
     const id = await claim();
     expect((await httpGet(await viaIngress(ingressOf(id).socks5, 'svc.internal.example.com', servicePort), 'svc.internal.example.com')).body).toBe('service');
     expect((await resultFor(id, '198.18.0.45', servicePort)).attributes).toMatchObject({ outcome: 'completed', route: 'direct' });

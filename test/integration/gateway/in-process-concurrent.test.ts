@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useEmulator, waitForEvent } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * Found by the soak (issue 8): the first in-process connections of an emulator, made concurrently,
@@ -11,8 +12,8 @@ const ctx = useEmulator();
 describe('in-process connect', () => {
   it('serves concurrent first connections of a fresh emulator', async () => {
     const emu = ctx.current;
-    const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-    emu.services.network.put(id, { mode: 'block-all' }, false);
+    const id = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' }).sandbox_id;
+    emulatorInternals(emu).services.network.put(id, { mode: 'block-all' }, false);
     const sockets = await Promise.all(Array.from({ length: 5 }, () => emu.sandbox(id).connect({ ip: '198.18.0.99', port: 80 })));
     expect(sockets).toHaveLength(5);
     for (const s of sockets) s.end('GET / HTTP/1.1\r\nHost: 198.18.0.99\r\n\r\n');

@@ -7,6 +7,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { fixturesDir } from '../../../src/paths.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { docsPolicy } from '../../helpers/docs-policy.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * In-process interception for datagrams: `emu.sandbox(id).sendDatagram(...)` goes through the gateway's
@@ -15,12 +16,14 @@ import { docsPolicy } from '../../helpers/docs-policy.js';
  * traffic is to a loopback echo service this file starts; 198.18.x addresses exist only as data.
  */
 let emu: Emulator;
+let internals: EmulatorInternals;
 let echo: dgram.Socket;
 let echoPort = 0;
 const echoed: Buffer[] = [];
 
 beforeAll(async () => {
   emu = await startEmulator({ token: 't' });
+  internals = emulatorInternals(emu);
   echo = dgram.createSocket('udp4');
   echo.on('message', (msg, rinfo) => {
     echoed.push(msg);
@@ -44,9 +47,9 @@ const byFlow = (flowId: string, phase: 'attempt' | 'result' = 'result') => waitF
 
 /** The docs' policy (SOCKS5 proxy with credentials) in allow-all mode, so UDP gets past the rules to the proxy question. */
 async function proxiedSandbox() {
-  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-  emu.services.network.put(id, docsPolicy('src', { mode: 'allow-all' }), false);
+  internals.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+  const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  internals.services.network.put(id, docsPolicy('src', { mode: 'allow-all' }), false);
   return id;
 }
 
@@ -55,9 +58,9 @@ async function proxiedSandbox() {
  * example.com is 198.18.0.61 in the platform view, and that address's port 443 is the loopback echo.
  */
 function directSandbox() {
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), 'example.com': ['198.18.0.61'], '198.18.0.61:443': [`127.0.0.1:${echoPort}`] });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-  emu.services.network.put(
+  internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), 'example.com': ['198.18.0.61'], '198.18.0.61:443': [`127.0.0.1:${echoPort}`] });
+  const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  internals.services.network.put(
     id,
     {
       mode: 'block-all',
@@ -83,7 +86,7 @@ describe('sandbox(id).sendDatagram with a proxy configured: UDP is rejected', ()
     expect(event.sandbox_id).toBe(id);
     expect(event.attributes).toMatchObject({ transport: 'udp', dest_ip: '198.18.0.77', dest_port: 443, action: 'deny', outcome: 'denied', reason: 'quic_not_proxied', host: 'example.com', protocol: 'udp' });
     expect(emu.proxy!.connections.list()).toEqual([]);
-    expect(emu.gateway.udp.sessions()).toBe(0);
+    expect(internals.gateway.udp.sessions()).toBe(0);
   });
 
   it('rejects a DNS query to a foreign resolver as udp_not_proxied', async () => {
@@ -93,7 +96,7 @@ describe('sandbox(id).sendDatagram with a proxy configured: UDP is rejected', ()
     const event = await byFlow(r.flowId!);
     expect(event.attributes).toMatchObject({ transport: 'udp', dest_ip: '198.18.0.53', dest_port: 53, action: 'deny', outcome: 'denied', reason: 'udp_not_proxied', host: 'api.internal.example.com' });
     expect(emu.proxy!.connections.list()).toEqual([]);
-    expect(emu.gateway.udp.sessions()).toBe(0);
+    expect(internals.gateway.udp.sessions()).toBe(0);
   });
 });
 
@@ -108,7 +111,7 @@ describe('sandbox(id).sendDatagram without a proxy: the policy decides', () => {
     const attempt = await byFlow(r.flowId, 'attempt');
     expect(attempt.attributes).toMatchObject({ transport: 'udp', dest_ip: '198.18.0.61', dest_port: 443, host: 'example.com', action: 'use-adapter', reason: 'allowed', outcome: 'accepted', route: 'direct', matched_rule: 'allow-quic-example' });
     // The session's result comes when it ends (idle, detach, stop): end it now and read the byte counts.
-    emu.gateway.udp.close(id);
+    internals.gateway.udp.close(id);
     const result = await byFlow(r.flowId);
     expect(result.attributes).toMatchObject({ outcome: 'completed', egress_bytes: quicInitial.length, ingress_bytes: quicInitial.length + 5 });
   });
@@ -119,7 +122,7 @@ describe('sandbox(id).sendDatagram without a proxy: the policy decides', () => {
     expect(r).toEqual({ outcome: 'denied', reason: 'l4_denied', flowId: expect.stringMatching(/^udp-\d+$/) });
     const event = await byFlow(r.flowId!);
     expect(event.attributes).toMatchObject({ transport: 'udp', dest_ip: '198.18.0.99', action: 'deny', outcome: 'denied', reason: 'l4_denied', matched_rule: 'deny-blackhole' });
-    expect(emu.gateway.udp.sessions()).toBe(0);
+    expect(internals.gateway.udp.sessions()).toBe(0);
     expect(echoed).toEqual([]);
   });
 
@@ -132,9 +135,9 @@ describe('sandbox(id).sendDatagram without a proxy: the policy decides', () => {
     expect(again).toEqual({ outcome: 'unresolvable', reason: 'sandbox_resolution_failed', host: 'db.corp.example.com' });
     const event = await byFlow(first.flowId!);
     expect(event.attributes).toMatchObject({ transport: 'udp', host: 'db.corp.example.com', dest_ip: '', dest_port: 443, action: 'deny', reason: 'sandbox_resolution_failed', outcome: 'error' });
-    emu.audit.flush();
+    internals.audit.flush();
     expect(emu.flows({ sandboxId: id })).toHaveLength(1);
-    expect(emu.gateway.udp.sessions()).toBe(0);
+    expect(internals.gateway.udp.sessions()).toBe(0);
     expect(echoed).toEqual([]);
   });
 });
@@ -143,10 +146,10 @@ describe('sandbox(id).sendDatagram with --udp-egress direct', () => {
   it('sends allowed UDP directly despite the proxy, as the platform code does', async () => {
     const direct = await startEmulator({ token: 't', udpEgress: 'direct' });
     try {
-      direct.gateway.platformDns.replace({ ...direct.gateway.platformDns.records(), '198.18.0.53:53': [`127.0.0.1:${echoPort}`] });
-      direct.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-      const id = direct.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-      direct.services.network.put(id, docsPolicy('src', { mode: 'allow-all' }), false);
+      emulatorInternals(direct).gateway.platformDns.replace({ ...emulatorInternals(direct).gateway.platformDns.records(), '198.18.0.53:53': [`127.0.0.1:${echoPort}`] });
+      emulatorInternals(direct).services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+      const id = emulatorInternals(direct).services.sandboxes.claim({ template: 'default' }).sandbox_id;
+      emulatorInternals(direct).services.network.put(id, docsPolicy('src', { mode: 'allow-all' }), false);
       const query = dnsQuery('api.internal.example.com');
       const r = await direct.sandbox(id).sendDatagram({ ip: '198.18.0.53', port: 53, data: query, timeoutMs: 5_000 });
       expect(r).toEqual({ outcome: 'sent', flowId: expect.stringMatching(/^udp-\d+$/), reply: Buffer.concat([Buffer.from('echo:'), query]) });

@@ -3,6 +3,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { httpGet, viaIngress } from '../../helpers/sandbox-client.js';
 import { hasBinary, isRoot, startDante, startMicrosocks, type ExternalProxy } from '../../helpers/socks-servers.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * The same gateway flow through real third-party SOCKS5 proxies with username/password auth. They
@@ -15,8 +16,10 @@ const peers: [string, () => boolean, () => Promise<ExternalProxy>][] = [
 ];
 
 let emu: Emulator;
+let internals: EmulatorInternals;
 beforeAll(async () => {
   emu = await startEmulator({ token: 't' });
+  internals = emulatorInternals(emu);
 });
 afterAll(async () => {
   await emu.stop();
@@ -30,12 +33,12 @@ describe.each(peers)('interop with %s', (name, available, start) => {
     const proxy = await start();
     try {
       await emu.reset();
-      const identifyPort = emu.customerServices!.identify.port;
-      emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), localhost: ['198.18.0.30'], [`${name}.example.com:1080`]: [`127.0.0.1:${proxy.port}`] });
-      emu.services.credentialSources.create({ name: 'ext', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: proxy.username, password: proxy.password } } });
-      const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-      await emu.runtime.attach(id);
-      emu.services.network.put(
+      const identifyPort = internals.customerServices!.identify.port;
+      internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), localhost: ['198.18.0.30'], [`${name}.example.com:1080`]: [`127.0.0.1:${proxy.port}`] });
+      internals.services.credentialSources.create({ name: 'ext', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: proxy.username, password: proxy.password } } });
+      const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+      await internals.runtime.attach(id);
+      internals.services.network.put(
         id,
         {
           mode: 'block-all',

@@ -9,6 +9,7 @@ import { silentLogger } from '../../../src/log.js';
 import { docsPolicy } from '../../helpers/docs-policy.js';
 import { api, useEmulator, waitForEvent } from '../../helpers/emulator.js';
 import { httpsGet, viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * `platformDns.passthrough` (`--platform-dns-passthrough`): names the platform DNS view has no record
@@ -90,7 +91,7 @@ describe('with passthrough on', () => {
 
   it("answers the transparent sandbox resolver's queries through the host resolver", async () => {
     const id = await claim(client);
-    const pending = emu.current.runtime.resolverAnswer(id, 'dns.passthrough.test');
+    const pending = emulatorInternals(emu.current).runtime.resolverAnswer(id, 'dns.passthrough.test');
     expect(pending).toBeInstanceOf(Promise); // not cached yet: the host is asked
     expect(await pending).toEqual(['203.0.113.8']);
 
@@ -100,7 +101,7 @@ describe('with passthrough on', () => {
     udp.bind(0, '127.0.0.1');
     tcp.listen(0, '127.0.0.1');
     await Promise.all([once(udp, 'listening'), once(tcp, 'listening')]);
-    const resolver = new SandboxResolver({ lookup: emu.current.runtime.resolverAnswer, sandboxForAddress: () => id, logger: silentLogger() });
+    const resolver = new SandboxResolver({ lookup: emulatorInternals(emu.current).runtime.resolverAnswer, sandboxForAddress: () => id, logger: silentLogger() });
     resolver.attachUdp(udp);
     resolver.attachTcp(tcp);
     const client4 = dgram.createSocket('udp4');
@@ -153,7 +154,7 @@ describe('with passthrough off (the default)', () => {
     const dry = await client.post(`/_emulator/sandboxes/${id}/evaluate`, { host: 'svc.passthrough.test', port: 443 });
     expect(dry.json.data).toMatchObject({ flowStarts: false, action: 'deny', reason: 'sandbox_resolution_failed' });
     await expect(emu.current.sandbox(id).connect({ host: 'svc.passthrough.test', port: 443 })).rejects.toThrow(`getaddrinfo ENOTFOUND svc.passthrough.test (inside sandbox ${id})`);
-    expect(emu.current.runtime.resolverAnswer(id, 'svc.passthrough.test')).toBeUndefined();
+    expect(emulatorInternals(emu.current).runtime.resolverAnswer(id, 'svc.passthrough.test')).toBeUndefined();
     expect(calls).toEqual([]);
   });
 
@@ -161,7 +162,7 @@ describe('with passthrough off (the default)', () => {
     const id = await claim(client);
     const policy = { mode: 'allow-all', egress: { proxy: { type: 'socks5', address: 'corp-proxy.test:1080' } } };
     expect((await client.put(`/api/v1/sandboxes/${id}/network`, policy)).status).toBe(200);
-    const { socket, flow } = await emu.current.runtime.connectFlow(id, { host: 'api.internal.example.com', port: 443 });
+    const { socket, flow } = await emulatorInternals(emu.current).runtime.connectFlow(id, { host: 'api.internal.example.com', port: 443 });
     socket.on('error', () => {});
     socket.end('hello');
     expect(await flow).toMatchObject({ outcome: 'error', step: 'proxy_resolve', error: 'egress proxy host corp-proxy.test does not resolve in the platform DNS view' });

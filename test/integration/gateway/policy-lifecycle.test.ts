@@ -3,6 +3,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { api, useEmulator, waitForEvent } from '../../helpers/emulator.js';
 import { clientHello, sendAndCollect, viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * The policy lifecycle, as ctld runs it: a policy is compiled when it is applied (on PUT here), and a
@@ -141,7 +142,7 @@ describe('a policy change closes the flows the old policy admitted', () => {
     const { id, ingress } = await echoSandbox();
     const { closed } = await openFlow(ingress);
     const attempt = await waitForEvent(emu.current, (e) => e.sandbox_id === id && e.phase === 'attempt' && e.attributes.dest_port === 7000);
-    expect(emu.current.gateway.activeFlows()).toBe(1);
+    expect(emulatorInternals(emu.current).gateway.activeFlows()).toBe(1);
 
     const put = await client.put(`/api/v1/sandboxes/${id}/network`, { mode: 'block-all' });
     expect(put.status).toBe(200);

@@ -11,14 +11,17 @@ import { encodeUdpDatagram } from '../../../src/socks5/udp-datagram.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { docsPolicy } from '../../helpers/docs-policy.js';
 import { clientHello, sendAndCollect, viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * Proxy failures as the sandbox sees them (accept, then close without payload) and as the audit names
  * them; UDP rejection. A short proxy timeout keeps the handshake-delay case fast.
  */
 let emu: Emulator;
+let internals: EmulatorInternals;
 beforeAll(async () => {
   emu = await startEmulator({ token: 't', gatewayTimeouts: { proxyMs: 400 } });
+  internals = emulatorInternals(emu);
 });
 afterAll(async () => {
   await emu.stop();
@@ -28,10 +31,10 @@ beforeEach(async () => {
 });
 
 async function proxiedSandbox(mode: 'block-all' | 'allow-all' = 'block-all') {
-  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-  await emu.runtime.attach(id);
-  emu.services.network.put(id, docsPolicy('src', { mode }), false);
+  internals.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+  const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  await internals.runtime.attach(id);
+  internals.services.network.put(id, docsPolicy('src', { mode }), false);
   return { id, ingress: emu.sandbox(id).view()!.ingress!.socks5 };
 }
 
@@ -44,7 +47,7 @@ async function failedFlow(id: string, ingress: string) {
 describe('proxy failures: accept-then-close, and the audit names the cause', () => {
   it('wrong password', async () => {
     const { id, ingress } = await proxiedSandbox();
-    emu.services.credentialSources.update('src', { name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'not-the-password' } } });
+    internals.services.credentialSources.update('src', { name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'not-the-password' } } });
     const a = await failedFlow(id, ingress);
     expect(a).toMatchObject({ outcome: 'error', error_step: 'proxy_auth', action: 'use-adapter' });
     expect(a.error).toContain('username/password authentication failed');
@@ -58,7 +61,7 @@ describe('proxy failures: accept-then-close, and the audit names the cause', () 
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
     const port = (dead.address() as net.AddressInfo).port;
     await new Promise((r) => dead.close(r)); // nothing listens there any more
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), 'proxy.example.com:1080': [`127.0.0.1:${port}`] });
+    internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), 'proxy.example.com:1080': [`127.0.0.1:${port}`] });
     const a = await failedFlow(id, ingress);
     expect(a).toMatchObject({ outcome: 'error', error_step: 'proxy_connect' });
     expect(a.error).toContain('ECONNREFUSED');
@@ -89,10 +92,10 @@ describe('proxy failures: accept-then-close, and the audit names the cause', () 
   it('a protected proxy endpoint is refused before any connection (--proxy-endpoints platform)', async () => {
     const strict = await startEmulator({ token: 't', proxyEndpoints: 'platform' });
     try {
-      strict.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-      const id = strict.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-      await strict.runtime.attach(id);
-      strict.services.network.put(id, { mode: 'allow-all', egress: { proxy: { type: 'socks5', address: 'proxy.example.com:1080' } } }, false);
+      emulatorInternals(strict).services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+      const id = emulatorInternals(strict).services.sandboxes.claim({ template: 'default' }).sandbox_id;
+      await emulatorInternals(strict).runtime.attach(id);
+      emulatorInternals(strict).services.network.put(id, { mode: 'allow-all', egress: { proxy: { type: 'socks5', address: 'proxy.example.com:1080' } } }, false);
       const r = await sendAndCollect(await viaIngress(strict.sandbox(id).view()!.ingress!.socks5, 'api.internal.example.com', 443), await clientHello('api.internal.example.com'));
       expect(r.received.length).toBe(0);
       const a = (await waitForEvent(strict, (e) => e.phase === 'result')).attributes;
@@ -137,7 +140,7 @@ describe('UDP is never proxied', () => {
       expect(dns.attributes).toMatchObject({ action: 'deny', outcome: 'denied', reason: 'udp_not_proxied', transport: 'udp' });
       expect(emu.proxy!.connections.list()).toEqual([]);
       expect(received).toEqual([]);
-      expect(emu.gateway.udp.sessions()).toBe(0);
+      expect(internals.gateway.udp.sessions()).toBe(0);
     } finally {
       control.destroy();
       client.close();

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { viaIngress } from '../../helpers/sandbox-client.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * The gateway's relay on its own: bulk both ways with backpressure (a slow reader), byte-exact, and
@@ -37,6 +38,7 @@ function listen(onConnection: (s: Socket) => void): Promise<{ server: Server; po
 
 const servers: Server[] = [];
 let emu: Emulator;
+let internals: EmulatorInternals;
 
 beforeAll(async () => {
   const download = await listen((s) => s.end(bulk));
@@ -69,6 +71,7 @@ beforeAll(async () => {
   ports.upload = upload.port;
   ports.banner = greet.port;
   emu = await startEmulator({ token: 't' });
+  internals = emulatorInternals(emu);
 });
 
 afterAll(async () => {
@@ -80,15 +83,15 @@ afterAll(async () => {
 /** A sandbox with allow-all egress, through the embedded proxy (`proxied`) or direct to the loopback service. */
 async function sandbox(proxied: boolean): Promise<string> {
   await emu.reset();
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [serviceHost]: [serviceIp] });
+  internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), [serviceHost]: [serviceIp] });
   // Both routes reach the loopback services: the proxy through its customer DNS, direct through platform endpoint records.
   // Unclassified flows (these services speak no known protocol) reach the proxy by IP, classified ones by name.
   emu.proxy!.customerDns = Object.fromEntries(Object.values(ports).flatMap((p) => [`${serviceHost}:${p}`, `${serviceIp}:${p}`].map((k) => [k, `127.0.0.1:${p}`])));
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), ...Object.fromEntries(Object.values(ports).map((p) => [`${serviceIp}:${p}`, [`127.0.0.1:${p}`]])) });
-  emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...emu.proxy!.users[0]! } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-  await emu.runtime.attach(id);
-  emu.services.network.put(
+  internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), ...Object.fromEntries(Object.values(ports).map((p) => [`${serviceIp}:${p}`, [`127.0.0.1:${p}`]])) });
+  internals.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { ...emu.proxy!.users[0]! } } });
+  const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  await internals.runtime.attach(id);
+  internals.services.network.put(
     id,
     {
       mode: 'allow-all',

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import type { SandboxNetworkPolicy, TrafficRule } from '../../../src/policy/types.js';
 import { waitForEvent } from '../../helpers/emulator.js';
+import { emulatorInternals, type EmulatorInternals } from '../../../src/internals.js';
 
 /**
  * SSH flows and the two upstream behaviours that make them work (reference §4): the DNS snoop cache
@@ -21,6 +22,7 @@ const gitIp = '198.18.0.22';
 const resolverIp = '198.18.0.53';
 
 let emu: Emulator;
+let internals: EmulatorInternals;
 let sshServer: net.Server;
 let sshPort = 0;
 const sshSockets = new Set<net.Socket>();
@@ -32,6 +34,7 @@ let dnsPort = 0;
 beforeAll(async () => {
   // UDP goes directly (as the platform's code sends it), so a sandbox's DNS query reaches the responder.
   emu = await startEmulator({ token: 't', udpEgress: 'direct' });
+  internals = emulatorInternals(emu);
   sshServer = net.createServer((socket) => {
     sshConnections++;
     sshSockets.add(socket);
@@ -72,7 +75,7 @@ beforeEach(async () => {
   await emu.reset();
   sshConnections = 0;
   sshReceived.length = 0;
-  emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${dnsPort}`] });
+  internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${dnsPort}`] });
 });
 
 const proxyBinding = {
@@ -82,14 +85,14 @@ const proxyBinding = {
 
 /** A sandbox with these rules, optionally behind the test proxy (authenticated with its user). */
 function sandboxWith(mode: 'allow-all' | 'block-all', trafficRules: TrafficRule[], { proxied = false } = {}): string {
-  if (proxied) emu.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
-  const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
+  if (proxied) internals.services.credentialSources.create({ name: 'src', resolverKind: 'static_username_password', spec: { staticUsernamePassword: { username: 'proxy-user', password: 'proxy-pass' } } });
+  const id = internals.services.sandboxes.claim({ template: 'default' }).sandbox_id;
   const policy: SandboxNetworkPolicy = {
     mode,
     egress: { trafficRules, ...(proxied ? { proxy: proxyBinding.proxy } : {}) },
     ...(proxied ? { credentialBindings: proxyBinding.bindings } : {}),
   };
-  emu.services.network.put(id, policy, false);
+  internals.services.network.put(id, policy, false);
   return id;
 }
 
@@ -136,7 +139,7 @@ describe('the DNS snoop cache names SSH flows', () => {
     const id = sandboxWith('allow-all', [{ name: 'allow-git-ssh', action: 'allow', domains: [gitHost], ports: [{ port: 22 }], appProtocols: ['ssh'] }], { proxied: true });
     await resolveGitInSandbox(id);
 
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: gitIp, port: 22 });
+    const { socket, flow } = await internals.runtime.connectFlow(id, { ip: gitIp, port: 22 });
     socket.write(clientBanner);
     expect(await readBytes(socket, serverBanner.length)).toBe(serverBanner);
     socket.end();
@@ -186,16 +189,16 @@ describe('the DNS snoop cache names SSH flows', () => {
     });
     await new Promise<void>((r) => tcpDns.listen(0, '127.0.0.1', () => r()));
     try {
-      emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${(tcpDns.address() as net.AddressInfo).port}`] });
+      internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), [`${resolverIp}:53`]: [`127.0.0.1:${(tcpDns.address() as net.AddressInfo).port}`] });
       const id = sandboxWith('allow-all', []);
-      const { socket, flow } = await emu.runtime.connectFlow(id, { ip: resolverIp, port: 53 });
+      const { socket, flow } = await internals.runtime.connectFlow(id, { ip: resolverIp, port: 53 });
       const query = dnsPacket.encode({ type: 'query', id: 3, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: gitHost }] });
       socket.write(Buffer.concat([Buffer.from([0, query.length]), query]));
       socket.resume();
       const outcome = await flow;
       expect(outcome).toMatchObject({ outcome: 'completed' });
       expect(eventsOf(outcome!.flowId).at(-1)!.attributes).toMatchObject({ protocol: 'dns', host: gitHost });
-      expect(emu.gateway.dnsSnoop.lookup(id, gitIp)).toBe(gitHost);
+      expect(internals.gateway.dnsSnoop.lookup(id, gitIp)).toBe(gitHost);
     } finally {
       await new Promise((r) => tcpDns.close(r));
     }
@@ -207,21 +210,21 @@ describe('the DNS snoop cache names SSH flows', () => {
     const kept = sandboxWith('allow-all', rules);
     await resolveGitInSandbox(deleted);
     await resolveGitInSandbox(kept);
-    expect(emu.gateway.dnsSnoop.lookup(deleted, gitIp)).toBe(gitHost);
-    emu.services.sandboxes.delete(deleted);
-    expect(emu.gateway.dnsSnoop.lookup(deleted, gitIp)).toBeUndefined();
-    expect(emu.gateway.dnsSnoop.lookup(kept, gitIp)).toBe(gitHost);
+    expect(internals.gateway.dnsSnoop.lookup(deleted, gitIp)).toBe(gitHost);
+    internals.services.sandboxes.delete(deleted);
+    expect(internals.gateway.dnsSnoop.lookup(deleted, gitIp)).toBeUndefined();
+    expect(internals.gateway.dnsSnoop.lookup(kept, gitIp)).toBe(gitHost);
     await emu.reset();
-    expect(emu.gateway.dnsSnoop.lookup(kept, gitIp)).toBeUndefined();
+    expect(internals.gateway.dnsSnoop.lookup(kept, gitIp)).toBeUndefined();
   });
 });
 
 describe('the server-first probe', () => {
   it('with appProtocols [ssh] in a rule, an idle client gets the server banner: probe attempt, then the flow is allowed as ssh', async () => {
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
+    internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
     const id = sandboxWith('block-all', [{ name: 'allow-ssh', action: 'allow', cidrs: ['198.18.0.23/32'], ports: [{ port: 22 }], appProtocols: ['ssh'] }]);
 
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
+    const { socket, flow } = await internals.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
     // The client sends nothing until it has the server's banner, as an SSH client does.
     expect(await readBytes(socket, serverBanner.length)).toBe(serverBanner);
     socket.write(clientBanner);
@@ -246,9 +249,9 @@ describe('the server-first probe', () => {
     emu.proxy!.customerDns = { ...emu.proxy!.customerDns, [`${gitHost}:22`]: `127.0.0.1:${sshPort}` };
     const id = sandboxWith('block-all', [{ name: 'allow-git-ssh', action: 'allow', domains: [gitHost], ports: [{ port: 22 }], appProtocols: ['ssh'] }], { proxied: true });
     // block-all denies the foreign resolver's datagram (unknown UDP); the sandbox learnt the name some other way.
-    emu.gateway.dnsSnoop.record(id, gitIp, gitHost, 60);
+    internals.gateway.dnsSnoop.record(id, gitIp, gitHost, 60);
 
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: gitIp, port: 22 });
+    const { socket, flow } = await internals.runtime.connectFlow(id, { ip: gitIp, port: 22 });
     expect(await readBytes(socket, serverBanner.length)).toBe(serverBanner);
     socket.end();
     const outcome = await flow;
@@ -268,9 +271,9 @@ describe('the server-first probe', () => {
     });
     await new Promise<void>((r) => notSsh.listen(0, '127.0.0.1', () => r()));
     try {
-      emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.25:25': [`127.0.0.1:${(notSsh.address() as net.AddressInfo).port}`] });
+      internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), '198.18.0.25:25': [`127.0.0.1:${(notSsh.address() as net.AddressInfo).port}`] });
       const id = sandboxWith('block-all', [{ name: 'allow-ssh', action: 'allow', cidrs: ['198.18.0.25/32'], appProtocols: ['ssh'] }]);
-      const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.25', port: 25 });
+      const { socket, flow } = await internals.runtime.connectFlow(id, { ip: '198.18.0.25', port: 25 });
       const closed = receivedUntilClose(socket);
       const outcome = await flow;
       // Unknown traffic is matched with no protocol, so the ssh rule does not match it: block-all denies it in the
@@ -291,12 +294,12 @@ describe('the server-first probe', () => {
   });
 
   it('without an ssh appProtocol in the policy there is no probe: the idle client is client_idle as before', async () => {
-    emu.gateway.platformDns.replace({ ...emu.gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
+    internals.gateway.platformDns.replace({ ...internals.gateway.platformDns.records(), '198.18.0.23:22': [`127.0.0.1:${sshPort}`] });
     const id = sandboxWith('block-all', [
       { name: 'allow-tls', action: 'allow', cidrs: ['198.18.0.23/32'], appProtocols: ['tls'] },
       { name: 'allow-port', action: 'allow', cidrs: ['198.18.0.23/32'], ports: [{ port: 22 }] },
     ]);
-    const { socket, flow } = await emu.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
+    const { socket, flow } = await internals.runtime.connectFlow(id, { ip: '198.18.0.23', port: 22 });
     const closed = receivedUntilClose(socket);
     const outcome = await flow;
     expect(outcome).toMatchObject({ outcome: 'denied', reason: 'client_idle' });

@@ -5,6 +5,7 @@ import { encodeRequest, Socks5Command, Socks5Method, Socks5Reply } from '../../.
 import { encodeUdpDatagram } from '../../../src/socks5/udp-datagram.js';
 import { waitForEvent } from '../../helpers/emulator.js';
 import { greetingBytes, rawConnect } from '../../helpers/socks-raw.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * Datagrams to a name the sandbox cannot resolve never become flows (the documented pitfall); the
@@ -20,8 +21,8 @@ afterAll(async () => {
 
 describe('UDP to a name the sandbox cannot resolve', () => {
   it('is audited once per destination as a udp flow, however many datagrams are sent', async () => {
-    const id = emu.services.sandboxes.claim({ template: 'default' }).sandbox_id;
-    await emu.runtime.attach(id);
+    const id = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' }).sandbox_id;
+    await emulatorInternals(emu).runtime.attach(id);
     const control = await rawConnect(Number(emu.sandbox(id).view()!.ingress!.socks5.split(':').pop()));
     const udp = dgram.createSocket('udp4');
     try {

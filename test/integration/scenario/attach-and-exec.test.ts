@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../../src/scenario/run.js';
 import { api, useEmulator } from '../../helpers/emulator.js';
 import { examplesDir } from '../../helpers/scenario-mutations.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /** A scenario on an attached emulator (what it changed is undone), and command steps without transparent interception (test/integration/transparent/scenario-exec.test.ts runs them). */
 const emu = useEmulator();
@@ -26,7 +27,7 @@ describe('runScenario with attach', () => {
     expect((await client.get('/_emulator/dns/customer')).json.data).toEqual(before.customer);
     expect((await client.get('/_emulator/proxy/faults')).json.data).toEqual(before.faults);
     // The scenario's sandboxes are deleted after it; its flows stay for inspection.
-    expect(emu.current.store.sandboxes.ids()).toEqual([]);
+    expect(emulatorInternals(emu.current).store.sandboxes.ids()).toEqual([]);
     expect(emu.current.flows().some((e) => e.attributes.proxy_reply_code === 8)).toBe(true);
   });
 });

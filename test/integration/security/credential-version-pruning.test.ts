@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { api, useEmulator } from '../../helpers/emulator.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 const source = (password: string) => ({
   name: 'rotating',
@@ -11,7 +12,7 @@ describe('credential rotation keeps only the versions bindings pin and the curre
   const emulator = useEmulator();
   const client = api(() => emulator.current);
   const versionRows = (): number[] =>
-    (emulator.current.store.db.prepare("SELECT version FROM credential_source_versions WHERE name = 'rotating' ORDER BY version").all() as { version: number }[]).map(
+    (emulatorInternals(emulator.current).store.db.prepare("SELECT version FROM credential_source_versions WHERE name = 'rotating' ORDER BY version").all() as { version: number }[]).map(
       (r) => r.version,
     );
 
@@ -30,10 +31,10 @@ describe('credential rotation keeps only the versions bindings pin and the curre
     const rows = versionRows();
     expect(rows.length).toBeLessThanOrEqual(2);
     expect(rows).toContain(101);
-    const pinned = emulator.current.store.bindings.forSandbox(id).map((b) => b.sourceVersion);
+    const pinned = emulatorInternals(emulator.current).store.bindings.forSandbox(id).map((b) => b.sourceVersion);
     for (const version of pinned) {
       expect(rows).toContain(version);
-      expect(emulator.current.store.credentialSources.spec('team-local', 'rotating', version)?.staticUsernamePassword?.password).toBe('pass-100');
+      expect(emulatorInternals(emulator.current).store.credentialSources.spec('team-local', 'rotating', version)?.staticUsernamePassword?.password).toBe('pass-100');
     }
   });
 

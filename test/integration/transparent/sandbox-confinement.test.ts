@@ -8,6 +8,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator.js';
 import { keyFile } from '../../../src/store/db.js';
 import type { SandboxUser } from '../../../src/interception/transparent/sandbox-confinement.js';
 import { transparentBackends, transparentUnavailable } from '../../helpers/netns.js';
+import { emulatorInternals } from '../../../src/internals.js';
 
 /**
  * A transparent sandbox's programs are confined (issue 15): their own PID and mount namespaces
@@ -21,7 +22,7 @@ afterAll(() => {
 });
 
 async function run(emu: Emulator, id: string, script: string): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
-  const { subprocess } = await emu.runtime.exec(id, ['sh', '-c', script], { timeoutMs: 20_000 });
+  const { subprocess } = await emulatorInternals(emu).runtime.exec(id, ['sh', '-c', script], { timeoutMs: 20_000 });
   const r = await subprocess;
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
@@ -54,8 +55,8 @@ async function startWith(backend: 'root' | 'rootless', sandboxUser?: SandboxUser
   dirs.push(dataDir);
   // No token given: it is generated and kept in the data dir, next to the secrets key.
   const emu = await startEmulator({ ephemeral: false, dataDir, interception: 'transparent', transparentBackend: backend, sandboxUser });
-  const id = emu.services.sandboxes.claim({ template: 'default' } as never).sandbox_id;
-  await emu.runtime.attach(id);
+  const id = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' } as never).sandbox_id;
+  await emulatorInternals(emu).runtime.attach(id);
   return { emu, id, dataDir };
 }
 
@@ -114,13 +115,13 @@ describe.skipIf(skip).each(transparentBackends)('sandbox confinement (%s backend
   });
 
   it('a process left running is gone once the sandbox is deleted', async () => {
-    const other = emu.services.sandboxes.claim({ template: 'default' } as never).sandbox_id;
-    await emu.runtime.attach(other);
+    const other = emulatorInternals(emu).services.sandboxes.claim({ template: 'default' } as never).sandbox_id;
+    await emulatorInternals(emu).runtime.attach(other);
     const seconds = `${randomInt(100_000, 999_999)}`;
     const r = await run(emu, other, `sleep ${seconds} >/dev/null 2>&1 & echo started`);
     expect(r.stdout).toBe('started\n');
     expect(await until(() => hostPids(['sleep', seconds]).length === 1)).toBe(true); // outlived its command
-    emu.services.sandboxes.delete(other);
+    emulatorInternals(emu).services.sandboxes.delete(other);
     expect(await until(() => hostPids(['sleep', seconds]).length === 0)).toBe(true);
   });
 });
