@@ -11,11 +11,12 @@ import type { Decider, FlowVerdict } from './decide.js';
 import { DialError, dialDirect, dialViaProxy, directRoute, resolveProxyEndpoint, type DirectEgress, type ProxyEndpointPolicy, type Upstream } from './dial.js';
 import { peekAndClassify } from './peek.js';
 import { probeServerFirst, sameRoute, type ProbedSsh, type ServerFirstProbeDeps } from './server-first-probe.js';
-import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
+import { routeCredentials, type ProxyCredentials } from './proxy-route.js';
+import { dialRequestFor, failedResult, missingDestinationResult, planTcpFlow, type DialRequest, type FlowPlan } from './tcp-flow-core.js';
 import { writeThrough } from '../net/direct-reads.js';
 import type { ActiveFlows } from './active-flows.js';
 import { joinNotes } from './emulator-note.js';
-import { auditProtocol, tcpFlowClassification } from './flow-classification.js';
+import { tcpFlowClassification } from './flow-classification.js';
 
 export type { DirectEgress };
 
@@ -90,13 +91,11 @@ export type TcpFlowOutcome =
   | { outcome: 'error'; flowId: string; verdict: FlowVerdict; step: string; error: string; replyCode?: number }
   | { outcome: 'completed'; flowId: string; verdict: FlowVerdict; egressBytes: number; ingressBytes: number };
 
-const adapterFor = (c: FlowClassification, action: string): string =>
-  action === 'pass-through' || c.kind === 'unknown' ? 'tcp-pass-through' : c.appProtocol;
-
 /**
  * One intercepted TCP flow, as ctld handles it (reference §4–§6): peek and classify, decide (policy
  * before proxy), deny by closing, or audit the attempt, dial (directly or through SOCKS5 with the
- * hostname), replay the peeked bytes, relay with backpressure and audit the result.
+ * hostname), replay the peeked bytes, relay with backpressure and audit the result. The decisions
+ * are tcp-flow-core.ts's plans; this is their I/O.
  */
 export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Promise<TcpFlowOutcome> {
   const { socket, sandboxId } = input;
@@ -104,88 +103,70 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
   const started = Date.now();
   socket.on('error', () => {});
 
-  if (!input.originalDst) {
-    deps.audit.record(sandboxId, 'result', {
-      flow_id: flowId,
-      src_ip: input.sourceIp,
-      dest_ip: '',
-      dest_port: 0,
-      transport: 'tcp',
-      classifier_result: 'unknown',
-      action: 'deny',
-      reason: 'missing_original_dst',
-      outcome: 'denied',
-      emulator_note: deps.decide.policyNote(sandboxId),
-    });
+  const dst = input.originalDst;
+  if (!dst) {
+    deps.audit.record(sandboxId, 'result', missingDestinationResult(flowId, input.sourceIp, deps.decide.policyNote(sandboxId)));
     socket.destroy();
     return { outcome: 'denied', flowId, reason: 'missing_original_dst' };
   }
-  const dst = input.originalDst;
-
-  // Bytes an explicit ingress already read belong to the flow: put them back so they are classified
-  // and relayed like the rest, and count the flow's bytes from here.
-  const initial = input.initialBytes?.length ?? 0;
-  const counters: ByteBase = { read: socket.bytesRead - initial, written: socket.bytesWritten };
-  if (initial) socket.unshift(input.initialBytes!);
-  const { result, peeked } = await peekAndClassify(socket, { firstReadTimeoutMs: deps.timeouts.firstReadMs, readTimeoutMs: deps.timeouts.readMs });
-  // The same mapping as a dry run's (flow-classification.ts): one decision path for both.
-  let classification: FlowClassification = tcpFlowClassification(result, () => deps.dnsSnoop?.lookup(sandboxId, dst.ip));
-  // A server-first protocol (SSH waits for the server's banner) looks idle or unknown: probe the server.
-  const probe =
-    classification.kind === 'unknown' && deps.probesServerFirst?.(sandboxId)
-      ? await probeServerFirst(serverFirstProbeDeps(deps, dst), { sandboxId, sourceIp: input.sourceIp, dst, flowId })
-      : undefined;
-  if (probe) classification = probe.classification;
+  const counters = replayInitialBytes(input);
+  const { classification, peeked, probe } = await classifyFlow(deps, input, dst, flowId);
   const verdict = await deps.decide.resolved({ sandboxId, sourceIp: input.sourceIp, destIp: dst.ip, destPort: dst.port, transport: 'tcp', classification });
   // The probed connection is the flow's upstream when the flow takes the route it was dialled by.
   const probed = probe && sameRoute(probe.verdict, verdict) ? probe : undefined;
   if (probe && !probed) probe.upstream.socket.destroy();
 
-  const base: NetworkAuditAttributes = {
-    flow_id: flowId,
-    src_ip: input.sourceIp,
-    dest_ip: dst.ip,
-    dest_port: dst.port,
-    transport: 'tcp',
-    protocol: auditProtocol(classification, 'tcp'),
-    host: classification.kind === 'known' ? classification.host : undefined,
-    classifier_result: classification.kind,
-    action: verdict.decision.action,
-    reason: verdict.verdict === 'deny' ? verdict.reason : verdict.decision.reason,
-    outcome: 'accepted',
-    matched_rule: verdict.decision.matchedRule,
-    // The attempt and every result are made from these attributes, so each carries the note.
-    emulator_note: verdict.policyNote,
-  };
-
-  if (verdict.verdict === 'deny') {
-    deps.audit.record(sandboxId, 'result', { ...base, action: 'deny', reason: verdict.reason, outcome: 'denied' });
+  const plan = planTcpFlow({ flowId, sourceIp: input.sourceIp, dst, classification, verdict });
+  if (plan.kind === 'deny') {
+    deps.audit.record(sandboxId, 'result', plan.result);
     socket.destroy();
-    deps.logger.debug({ sandboxId, flowId, reason: verdict.reason }, 'flow denied');
-    return { outcome: 'denied', flowId, verdict, reason: verdict.reason };
+    deps.logger.debug({ sandboxId, flowId, reason: plan.reason }, 'flow denied');
+    return { outcome: 'denied', flowId, verdict, reason: plan.reason };
   }
+  const ctx: FlowContext = { deps, input, attempt: plan.attempt, verdict, flowId, started, counters };
+  return tracked(ctx, (onUpstream) => admitted(ctx, { plan, probed, peeked, classification }, onUpstream));
+}
 
-  const attempt: NetworkAuditAttributes = {
-    ...base,
-    reason: verdict.decision.reason,
-    adapter: adapterFor(classification, verdict.decision.action),
-    adapter_capability: 'pass-through',
-    route: verdict.route,
-    ...proxyRouteAttributes(verdict),
-  };
-  const ctx: FlowContext = { deps, input, attempt, verdict, flowId, started, counters };
+/**
+ * Bytes an explicit ingress already read belong to the flow: put them back so they are classified
+ * and relayed like the rest; the flow's byte counts start from here.
+ */
+function replayInitialBytes(input: TcpFlowInput): ByteBase {
+  const { socket } = input;
+  const initial = input.initialBytes?.length ?? 0;
+  const counters: ByteBase = { read: socket.bytesRead - initial, written: socket.bytesWritten };
+  if (initial) socket.unshift(input.initialBytes!);
+  return counters;
+}
+
+/** Peeks and classifies the client's bytes; a flow that stays unknown may be probed as server-first. */
+async function classifyFlow(deps: TcpFlowDeps, input: TcpFlowInput, dst: { ip: string; port: number }, flowId: string) {
+  const { sandboxId } = input;
+  const { result, peeked } = await peekAndClassify(input.socket, { firstReadTimeoutMs: deps.timeouts.firstReadMs, readTimeoutMs: deps.timeouts.readMs });
+  // The same mapping as a dry run's (flow-classification.ts): one decision path for both.
+  const classification: FlowClassification = tcpFlowClassification(result, () => deps.dnsSnoop?.lookup(sandboxId, dst.ip));
+  // A server-first protocol (SSH waits for the server's banner) looks idle or unknown: probe the server.
+  const probe =
+    classification.kind === 'unknown' && deps.probesServerFirst?.(sandboxId)
+      ? await probeServerFirst(serverFirstProbeDeps(deps, dst), { sandboxId, sourceIp: input.sourceIp, dst, flowId })
+      : undefined;
+  return { classification: probe?.classification ?? classification, peeked, probe };
+}
+
+/** Runs an admitted flow as one of its sandbox's active flows: a policy change retires it (closes both sides). */
+async function tracked(ctx: FlowContext, run: (onUpstream: (s: Socket) => void) => Promise<TcpFlowOutcome>): Promise<TcpFlowOutcome> {
   let upstreamSocket: Socket | undefined;
   const untrack =
-    deps.activeFlows?.add(sandboxId, {
-      policyHash: verdict.policyHash,
+    ctx.deps.activeFlows?.add(ctx.input.sandboxId, {
+      policyHash: ctx.verdict.policyHash,
       retire: () => {
         ctx.retired = true;
-        socket.destroy();
+        ctx.input.socket.destroy();
         upstreamSocket?.destroy();
       },
     }) ?? (() => {});
   try {
-    return await admitted(ctx, { probed, peeked, classification }, (s) => (upstreamSocket = s));
+    return await run((s) => (upstreamSocket = s));
   } finally {
     untrack();
   }
@@ -194,20 +175,18 @@ export async function handleTcpFlow(deps: TcpFlowDeps, input: TcpFlowInput): Pro
 /** An allowed flow from its credentials to the end of its relay. */
 async function admitted(
   ctx: FlowContext,
-  { probed, peeked, classification }: { probed: ProbedSsh | undefined; peeked: Buffer; classification: FlowClassification },
+  { plan, probed, peeked, classification }: { plan: Extract<FlowPlan, { kind: 'dial' }>; probed: ProbedSsh | undefined; peeked: Buffer; classification: FlowClassification },
   onUpstream: (s: Socket) => void,
 ): Promise<TcpFlowOutcome> {
-  const { deps, input, attempt, verdict } = ctx;
+  const { deps, input, attempt } = ctx;
   const { sandboxId, socket } = input;
-  if (verdict.verdict !== 'allow') throw new Error('admitted() needs an allowed verdict');
-  const dst = input.originalDst!;
 
   // Credentials first: like ctld, a credential failure fails the flow before the proxy is contacted.
   // A probed flow's upstream is already connected with the probe's credentials.
   let credentials: ProxyCredentials | undefined;
   if (probed) Object.assign(attempt, probed.auth);
   else {
-    const route = routeCredentials(deps.credentials, sandboxId, verdict);
+    const route = routeCredentials(deps.credentials, sandboxId, plan.verdict);
     Object.assign(attempt, route.auth);
     if (!route.ok) {
       deps.audit.record(sandboxId, 'attempt', attempt);
@@ -219,10 +198,9 @@ async function admitted(
 
   let upstream: Upstream;
   try {
-    upstream = probed?.upstream ?? (await dialFor(deps, verdict, dst, credentials));
+    upstream = probed?.upstream ?? (await dial(deps, plan.dial, credentials));
   } catch (err) {
-    const dialError = err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message);
-    return fail(ctx, dialError);
+    return fail(ctx, err instanceof DialError ? err : new DialError('upstream_connect', (err as Error).message));
   }
   if (upstream.source) attempt.proxy_source = upstream.source;
   onUpstream(upstream.socket);
@@ -238,20 +216,21 @@ async function admitted(
   return relay(ctx, upstream, peeked, probed?.serverBytes, dnsSnoopTap(deps, sandboxId, classification));
 }
 
-/** Dials an allowed flow's upstream: through the policy's SOCKS5 proxy, or directly. */
-async function dialFor(deps: TcpFlowDeps, verdict: AllowedVerdict, dst: { ip: string; port: number }, credentials: ProxyCredentials | undefined): Promise<Upstream> {
-  if (verdict.route === 'proxy') {
-    const endpoint = await resolveProxyEndpoint(verdict.proxy.host, verdict.proxy.port, deps.platformDns(), deps.platform(), deps.proxyEndpoints);
-    return dialViaProxy({ endpoint, label: verdict.proxy.address, target: verdict.target, credentials, timeoutMs: deps.timeouts.proxyMs });
+/** Dials a plan's upstream: through the policy's SOCKS5 proxy, or directly. */
+async function dial(deps: TcpFlowDeps, request: DialRequest, credentials: ProxyCredentials | undefined): Promise<Upstream> {
+  if (request.route === 'proxy') {
+    const { proxy, target } = request;
+    const endpoint = await resolveProxyEndpoint(proxy.host, proxy.port, deps.platformDns(), deps.platform(), deps.proxyEndpoints);
+    return dialViaProxy({ endpoint, label: proxy.address, target, credentials, timeoutMs: deps.timeouts.proxyMs });
   }
-  return dialDirect(directEndpoint(deps, dst), deps.timeouts.directMs);
+  return dialDirect(directEndpoint(deps, request.dst), deps.timeouts.directMs);
 }
 
 const serverFirstProbeDeps = (deps: TcpFlowDeps, dst: { ip: string; port: number }): ServerFirstProbeDeps => ({
   decide: deps.decide,
   audit: deps.audit,
   credentials: deps.credentials,
-  dial: (verdict, credentials) => dialFor(deps, verdict, dst, credentials),
+  dial: (verdict, credentials) => dial(deps, dialRequestFor(verdict, dst), credentials),
   snoopedHost: (sandboxId, ip) => deps.dnsSnoop?.lookup(sandboxId, ip),
   timeouts: deps.timeouts,
   logger: deps.logger,
@@ -280,17 +259,7 @@ function directEndpoint(deps: TcpFlowDeps, dst: { ip: string; port: number }): E
 function fail({ deps, input, attempt, verdict, flowId, started }: FlowContext, err: DialError, step: string = err.step): TcpFlowOutcome {
   input.socket.end();
   input.socket.destroySoon();
-  deps.audit.record(input.sandboxId, 'result', {
-    ...attempt,
-    outcome: 'error',
-    duration_ms: Date.now() - started,
-    egress_bytes: 0,
-    ingress_bytes: 0,
-    error_step: step,
-    error: err.message,
-    proxy_reply_code: err.replyCode,
-    proxy_source: err.proxySource,
-  });
+  deps.audit.record(input.sandboxId, 'result', failedResult(attempt, Date.now() - started, step, err));
   return { outcome: 'error', flowId, verdict, step, error: err.message, replyCode: err.replyCode };
 }
 
@@ -322,94 +291,83 @@ const lingerMs = 5_000;
  * upstream side (most of the bytes of a download) is read into its own reused buffer; each read is
  * written to the client at once, and reading waits while such a write is still pending.
  */
-function relay(
-  ctx: FlowContext,
-  { socket: upstream, reads, afterHandshake }: Upstream,
-  peeked: Buffer,
-  serverBytes?: Buffer,
-  tap?: (view: Buffer) => void,
-): Promise<TcpFlowOutcome> {
+function relay(ctx: FlowContext, upstream: Upstream, peeked: Buffer, serverBytes?: Buffer, tap?: (view: Buffer) => void): Promise<TcpFlowOutcome> {
   const client = ctx.input.socket;
   // Written before any closure exists, so no closure keeps the peeked bytes for the flow's lifetime.
-  if (peeked.length) upstream.write(peeked);
+  if (peeked.length) upstream.socket.write(peeked);
   // What a server-first probe read (the SSH banner) reaches the client before anything else.
   if (serverBytes?.length) client.write(serverBytes);
   return new Promise((resolve) => {
-    let failure: { step: string; error: string } | undefined;
-    let closed = 0;
-    const onClose = () => {
-      if (++closed === 2) resolve(finish(ctx, failure));
-    };
-    const onError = (side: 'client' | 'upstream') => (err: NodeJS.ErrnoException) => {
-      // A sandbox program that resets its own connection (curl exiting with unread TLS records, a
-      // client abort) ended the flow itself: that is how the flow completed, not a gateway failure.
-      const clientAbort = side === 'client' && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-      // Likewise a write the client made after the upstream had already finished (a TLS close_notify
-      // behind the server's own close) failing on the closed upstream is not a relay failure.
-      const afterUpstreamEnd = side === 'upstream' && upstream.readableEnded && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-      if (!clientAbort && !afterUpstreamEnd) failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', onError('client'));
-    upstream.on('error', onError('upstream'));
-    // When one side is gone, the other gets its FIN and keeps being read (so its own close is seen);
-    // it is destroyed if it lingers.
-    const closeOther = (other: Socket) => {
-      if (other.destroyed) return;
-      other.end();
-      other.resume();
-      const timer = setTimeout(() => other.destroy(), lingerMs);
-      timer.unref();
-      other.once('close', () => clearTimeout(timer));
-    };
-    client.once('close', () => {
-      onClose();
-      closeOther(upstream);
-    });
-    upstream.once('close', () => {
-      onClose();
-      closeOther(client);
-    });
-
-    // Up: the client's reads (Node's own buffers) are written upstream; the client pauses while
-    // upstream is full.
-    client.on('data', (chunk: Buffer) => {
-      if (!upstream.write(chunk)) client.pause();
-    });
-    upstream.on('drain', () => client.resume());
-    client.on('end', () => upstream.end());
-    if (client.readableEnded) upstream.end(); // the client closed its side while being classified
-
-    // Down: each upstream read is written to the client from the shared buffer; while that write is
-    // pending, no more reads (they would overwrite it).
-    const toClient = writeThrough(client, () => upstream.resume());
-    const down = tap
-      ? (view: Buffer): boolean => {
-          tap(view);
-          return client.destroyed || toClient(view);
-        }
-      : (view: Buffer): boolean => client.destroyed || toClient(view);
-    // Reads delivered as `data` events (copies): the bytes the SOCKS5 client read past its handshake,
-    // and every read until the direct path starts.
-    upstream.on('data', (chunk: Buffer) => {
-      tap?.(chunk);
-      if (client.write(chunk)) return;
-      upstream.pause();
-      client.once('drain', () => upstream.resume());
-    });
-    const startDown = () => {
-      for (const early of reads.attach(down)) {
-        tap?.(early);
-        client.write(early);
-      }
-      upstream.resume();
-    };
-    upstream.on('end', () => client.end());
-    client.resume();
-    // After a SOCKS5 handshake the client re-emits its surplus on the next turn (then resumes the
-    // socket): the direct path starts after that, so no byte overtakes the surplus.
-    if (afterHandshake) setImmediate(startDown);
-    else startDown();
+    const ended = relayEnds(client, upstream.socket, (failure) => resolve(finish(ctx, failure)));
+    relayBytes(client, upstream, tap);
+    if (client.readableEnded) ended.clientEnded(); // the client closed its side while being classified
   });
+}
+
+/**
+ * How a relay ends: each side's FIN is passed on, a closed side's peer gets its FIN and is destroyed
+ * if it lingers, an error closes both; `done` once both sides are closed, with the failure if any.
+ */
+function relayEnds(client: Socket, upstream: Socket, done: (failure: { step: string; error: string } | undefined) => void): { clientEnded: () => void } {
+  let failure: { step: string; error: string } | undefined;
+  let closed = 0;
+  const onError = (side: 'client' | 'upstream') => (err: NodeJS.ErrnoException) => {
+    // A sandbox program that resets its own connection (curl exiting with unread TLS records, a
+    // client abort) ended the flow itself: that is how the flow completed, not a gateway failure.
+    const clientAbort = side === 'client' && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+    // Likewise a write the client made after the upstream had already finished (a TLS close_notify
+    // behind the server's own close) failing on the closed upstream is not a relay failure.
+    const afterUpstreamEnd = side === 'upstream' && upstream.readableEnded && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+    if (!clientAbort && !afterUpstreamEnd) failure ??= { step: 'relay', error: `${side} ${err.code ?? err.message}` };
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', onError('client'));
+  upstream.on('error', onError('upstream'));
+  // When one side is gone, the other gets its FIN and keeps being read (so its own close is seen);
+  // it is destroyed if it lingers.
+  const closeOther = (other: Socket) => {
+    if (other.destroyed) return;
+    other.end();
+    other.resume();
+    const timer = setTimeout(() => other.destroy(), lingerMs);
+    timer.unref();
+    other.once('close', () => clearTimeout(timer));
+  };
+  const onClose = (other: Socket) => () => {
+    if (++closed === 2) done(failure);
+    closeOther(other);
+  };
+  client.once('close', onClose(upstream));
+  upstream.once('close', onClose(client));
+  const clientEnded = (): void => void upstream.end();
+  client.on('end', clientEnded);
+  upstream.on('end', () => client.end());
+  return { clientEnded };
+}
+
+/**
+ * The bytes of a relay. Up: the client's reads (Node's own buffers) are written upstream; the client
+ * pauses while upstream is full. Down: each upstream read is written to the client from the shared
+ * buffer; while that write is pending, no more reads (they would overwrite it).
+ */
+function relayBytes(client: Socket, { socket: upstream, reads, surplus }: Upstream, tap?: (view: Buffer) => void): void {
+  client.on('data', (chunk: Buffer) => {
+    if (!upstream.write(chunk)) client.pause();
+  });
+  upstream.on('drain', () => client.resume());
+  const toClient = writeThrough(client, () => upstream.resume());
+  const down = tap
+    ? (view: Buffer): boolean => {
+        tap(view);
+        return client.destroyed || toClient(view);
+      }
+    : (view: Buffer): boolean => client.destroyed || toClient(view);
+  client.resume();
+  // What the proxy sent past its SOCKS5 reply, then what was read before the direct path starts.
+  for (const early of surplus?.length ? [surplus, ...reads.attach(down)] : reads.attach(down)) {
+    tap?.(early);
+    client.write(early);
+  }
+  upstream.resume();
 }

@@ -12,7 +12,7 @@ import type { AuditLog } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import { createDecider, type Decider } from './decide.js';
 import type { ProxyEndpointPolicy } from './dial.js';
-import { defaultGatewayTimeouts, flowRetiredNote, handleTcpFlow, type DirectEgress, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
+import { defaultGatewayTimeouts, flowRetiredNote, handleTcpFlow, type DirectEgress, type TcpFlowDeps, type GatewayTimeouts, type TcpFlowInput, type TcpFlowOutcome } from './flow.js';
 import { createPolicyCache, type AppliedPolicyCache } from './policy-cache.js';
 import { ActiveFlows } from './active-flows.js';
 import { createUdpHandler, type UdpHandler } from './udp.js';
@@ -85,6 +85,61 @@ export interface Gateway {
   close(): void;
 }
 
+function gatewayHost(initial: Iterable<string>): GatewayHost {
+  const addresses = new Set<string>();
+  const host: GatewayHost = {
+    addresses,
+    emulatorPorts: new Set<number>(),
+    addAddress: (ip) => void addresses.add(canonicalIp(ip)),
+    deleteAddress: (ip) => void addresses.delete(canonicalIp(ip)),
+  };
+  for (const ip of initial) host.addAddress(ip);
+  return host;
+}
+
+const gatewaySettings = (o: GatewayOptions): Gateway['settings'] => ({
+  proxyEndpoints: o.proxyEndpoints ?? 'allow-loopback',
+  directEgress: o.directEgress ?? 'loopback-only',
+  udpEgress: o.udpEgress ?? 'reject',
+  timeouts: { ...defaultGatewayTimeouts, ...o.timeouts },
+});
+
+/** The gateway's TCP entry point and its count of running flows. */
+function tcpFlows(deps: TcpFlowDeps): Pick<Gateway, 'handleTcp' | 'activeFlows'> {
+  let active = 0;
+  return {
+    async handleTcp(input) {
+      active++;
+      try {
+        return await handleTcpFlow(deps, input);
+      } catch (err) {
+        // A bug must not take the process down with it; the socket is closed and the error logged.
+        deps.logger.error({ err: { message: (err as Error).message }, sandboxId: input.sandboxId }, 'tcp flow failed unexpectedly');
+        input.socket.destroy();
+        return undefined;
+      } finally {
+        active--;
+      }
+    },
+    activeFlows: () => active,
+  };
+}
+
+/**
+ * A policy applied with another hash retires the flows the old one admitted. UDP sessions are bound
+ * to the policy too (active_flows.go ReconcileActiveFlows → reconcileUDPSessions): every open
+ * session of the sandbox was admitted by the replaced policy. Returns the unsubscribe.
+ */
+function retireOnPolicyChange(policies: AppliedPolicyCache, activeFlows: ActiveFlows, udp: UdpHandler, logger: Logger): () => void {
+  return policies.onApplied((sandboxId, state) => {
+    const retired = activeFlows.retire(sandboxId, state?.hash, state === undefined);
+    const sessionsBefore = udp.sessions();
+    udp.close(sandboxId, flowRetiredNote);
+    const udpRetired = sessionsBefore - udp.sessions();
+    if (retired || udpRetired) logger.info({ sandboxId, retired, udpRetired }, 'closed flows admitted by a replaced network policy');
+  });
+}
+
 /** The egress gateway (the platform's ctld role): one per emulator, shared by every interception mode. */
 export function createGateway(o: GatewayOptions): Gateway {
   const compiled = compilePlatform(o.platformSettings ?? {});
@@ -96,25 +151,12 @@ export function createGateway(o: GatewayOptions): Gateway {
   // proxy/active_flows.go ReconcileActiveFlows); a sandbox that is gone retires all of its flows.
   const activeFlows = new ActiveFlows();
   const sandboxIps = new Set<string>();
-  const addresses = new Set<string>();
-  const host: GatewayHost = {
-    addresses,
-    emulatorPorts: new Set<number>(),
-    addAddress: (ip) => void addresses.add(canonicalIp(ip)),
-    deleteAddress: (ip) => void addresses.delete(canonicalIp(ip)),
-  };
-  for (const ip of o.hostAddresses ?? interfaceAddresses()) host.addAddress(ip);
-  const settings = {
-    proxyEndpoints: o.proxyEndpoints ?? 'allow-loopback',
-    directEgress: o.directEgress ?? 'loopback-only',
-    udpEgress: o.udpEgress ?? 'reject',
-    timeouts: { ...defaultGatewayTimeouts, ...o.timeouts },
-  } as const;
+  const host = gatewayHost(o.hostAddresses ?? interfaceAddresses());
+  const settings = gatewaySettings(o);
   // What the host's resolver answers for names a local proxy would resolve itself (the host-local guard).
   const hostResolver = new HostResolverPassthrough(o.hostLookup ? { lookup: o.hostLookup } : {});
   const decide = createDecider({ policies, platform: () => platform, platformDns: () => platformDns, sandboxIps: () => sandboxIps, udpEgress: settings.udpEgress, host: () => host, hostResolver });
   const counters = { tcp: 0, udp: 0 };
-  let active = 0;
   const dnsSnoop = new DnsSnoopCache();
   const forgetSandbox = (id: string) => dnsSnoop.clear(id);
   const forgetAll = () => {
@@ -124,7 +166,7 @@ export function createGateway(o: GatewayOptions): Gateway {
   o.events.on('sandbox-deleted', forgetSandbox);
   o.events.on('reset', forgetAll);
 
-  const flowDeps = {
+  const flowDeps: TcpFlowDeps = {
     decide,
     audit: o.audit,
     credentials: o.credentials,
@@ -152,15 +194,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     dnsSnoop,
   });
 
-  // UDP sessions are bound to the policy too (active_flows.go ReconcileActiveFlows → reconcileUDPSessions):
-  // every open session of the sandbox was admitted by the replaced policy.
-  const stopRetiring = policies.onApplied((sandboxId, state) => {
-    const retired = activeFlows.retire(sandboxId, state?.hash, state === undefined);
-    const sessionsBefore = udp.sessions();
-    udp.close(sandboxId, flowRetiredNote);
-    const udpRetired = sessionsBefore - udp.sessions();
-    if (retired || udpRetired) o.logger.info({ sandboxId, retired, udpRetired }, 'closed flows admitted by a replaced network policy');
-  });
+  const stopRetiring = retireOnPolicyChange(policies, activeFlows, udp, o.logger);
 
   return {
     platformDns,
@@ -173,20 +207,7 @@ export function createGateway(o: GatewayOptions): Gateway {
     host,
     settings,
     nextFlowId: flowDeps.nextFlowId,
-    async handleTcp(input) {
-      active++;
-      try {
-        return await handleTcpFlow(flowDeps, input);
-      } catch (err) {
-        // A bug must not take the process down with it; the socket is closed and the error logged.
-        o.logger.error({ err: { message: (err as Error).message }, sandboxId: input.sandboxId }, 'tcp flow failed unexpectedly');
-        input.socket.destroy();
-        return undefined;
-      } finally {
-        active--;
-      }
-    },
-    activeFlows: () => active,
+    ...tcpFlows(flowDeps),
     close() {
       udp.close();
       stopRetiring();

@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import { classifyTcp, defaultHeaderLimit } from '../classify/classify-tcp.js';
 import type { Classification } from '../classify/protocol-match.js';
 import type { Logger } from '../log.js';
+import { readUntilJudged } from './read-until-judged.js';
 
 export interface PeekOptions {
   firstReadTimeoutMs?: number;
@@ -38,7 +39,7 @@ export const defaultReadTimeoutMs = 5_000;
  * beyond `headerLimit` are pushed back into the socket with `unshift`, so nothing is lost and memory
  * stays bounded by the limit.
  */
-export function peekAndClassify(
+export async function peekAndClassify(
   socket: Socket,
   {
     firstReadTimeoutMs = defaultFirstReadTimeoutMs,
@@ -47,77 +48,28 @@ export function peekAndClassify(
     logger,
   }: PeekOptions = {},
 ): Promise<PeekResult> {
-  return new Promise((resolve) => {
-    let buffer = Buffer.alloc(0);
-    let size = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-
-    const finish = (result: Classification, excess?: Buffer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      socket.pause();
-      if (excess !== undefined && excess.length > 0 && !socket.destroyed) socket.unshift(excess);
-      const peeked = buffer.subarray(0, size);
-      logger?.debug({ result, peekedBytes: size }, 'classified client bytes');
-      resolve({ result, peeked });
-    };
-    const unknownAfterTimeout = (reason: 'client_idle' | 'classification_timeout'): void =>
-      finish({ kind: 'unknown', reason });
-    const arm = (ms: number, reason: 'client_idle' | 'classification_timeout'): void => {
-      clearTimeout(timer);
-      timer = setTimeout(unknownAfterTimeout, ms, reason);
-    };
-
-    const onData = (chunk: Buffer): void => {
-      const take = Math.min(chunk.length, headerLimit - size);
-      append(chunk.subarray(0, take));
-      const result = classifyTcp(buffer.subarray(0, size), { headerLimit });
-      if (result.kind !== 'need-more') {
-        finish(result, chunk.subarray(take));
-        return;
-      }
-      arm(readTimeoutMs, 'classification_timeout');
-    };
-    const append = (bytes: Buffer): void => {
-      if (size + bytes.length > buffer.length) {
-        // Grow geometrically, never past the limit: memory is bounded by headerLimit.
-        const grown = Buffer.allocUnsafe(Math.min(headerLimit, Math.max(size + bytes.length, buffer.length * 2, 4096)));
-        buffer.copy(grown, 0, 0, size);
-        buffer = grown;
-      }
-      bytes.copy(buffer, size);
-      size += bytes.length;
-    };
+  const { result, bytes, excess } = await readUntilJudged<Classification>(socket, {
+    firstReadMs: firstReadTimeoutMs,
+    readMs: readTimeoutMs,
+    limit: headerLimit,
+    judge: (view) => {
+      const result = classifyTcp(view, { headerLimit });
+      return result.kind === 'need-more' ? undefined : result;
+    },
+    // classifyTcp itself says header_limit_exceeded once the limit is full.
+    full: () => ({ kind: 'unknown', reason: 'header_limit_exceeded' }),
     // Upstream (classifier.go tcpUnknownClassifier): a read error, EOF included, is `read_failed` only
     // when no byte came; otherwise the bytes are classified as complete (a prefix that never completes
     // is `unclassified`).
-    const readFailed = (): void => {
-      if (size === 0) return finish({ kind: 'unknown', reason: 'read_failed' });
-      const result = classifyTcp(buffer.subarray(0, size), { headerLimit, final: true });
-      finish(result.kind === 'need-more' ? { kind: 'unknown', reason: 'unclassified' } : result);
-    };
-    const onEnd = readFailed;
-    const onClose = readFailed;
-    const onError = (err: Error): void => {
-      logger?.debug({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'client read failed');
-      readFailed();
-    };
-
-    if (socket.destroyed || socket.readableEnded) {
-      readFailed();
-      return;
-    }
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-    arm(firstReadTimeoutMs, 'client_idle');
-    socket.resume();
+    ended: (view, err) => {
+      if (err) logger?.debug({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'client read failed');
+      if (view.length === 0) return { kind: 'unknown', reason: 'read_failed' };
+      const result = classifyTcp(view, { headerLimit, final: true });
+      return result.kind === 'need-more' ? { kind: 'unknown', reason: 'unclassified' } : result;
+    },
+    timedOut: (idle) => ({ kind: 'unknown', reason: idle ? 'client_idle' : 'classification_timeout' }),
   });
+  if (excess.length > 0 && !socket.destroyed) socket.unshift(excess);
+  logger?.debug({ result, peekedBytes: bytes.length }, 'classified client bytes');
+  return { result, peeked: bytes };
 }

@@ -20,6 +20,7 @@ import type { CredentialResolver } from './credentials.js';
 import type { Decider, FlowVerdict } from './decide.js';
 import type { Upstream } from './dial.js';
 import { emitData } from '../net/direct-reads.js';
+import { readUntilJudged } from './read-until-judged.js';
 import { proxyRouteAttributes, routeCredentials, type AllowedVerdict, type ProxyCredentials } from './proxy-route.js';
 
 /** The audit reason of the probe's attempt (reference §6). */
@@ -109,7 +110,8 @@ export async function probeServerFirst(deps: ServerFirstProbeDeps, input: Server
     upstream.socket.destroy();
     return undefined;
   }
-  return { classification, verdict, upstream, serverBytes: first.bytes, auth };
+  // The surplus is part of the server bytes now: the flow's relay must not replay it again.
+  return { classification, verdict, upstream: { ...upstream, surplus: undefined }, serverBytes: first.bytes, auth };
 }
 
 export type ServerFirstBytes = { kind: 'ssh'; bytes: Buffer } | { kind: 'other'; reason: 'idle' | 'timeout' | 'closed' | 'not_ssh' | 'limit' };
@@ -117,50 +119,32 @@ export type ServerFirstBytes = { kind: 'ssh'; bytes: Buffer } | { kind: 'other';
 /**
  * Reads the server's first bytes as the classifier reads a client's (first read 500 ms, later ones
  * 5 s, 64 KiB): until they are an SSH banner or cannot become one. On an SSH banner the socket is left
- * paused with every byte read returned, and nothing of this function's left attached to it.
+ * paused with every byte read returned (a SOCKS5 handshake's surplus first), and nothing of this
+ * function's left attached to it.
  */
-export function readServerFirstBytes(
-  { socket, reads, afterHandshake }: Upstream,
+export async function readServerFirstBytes(
+  { socket, reads, surplus }: Upstream,
   { firstReadMs, readMs, headerLimit = defaultHeaderLimit }: { firstReadMs: number; readMs: number; headerLimit?: number },
 ): Promise<ServerFirstBytes> {
-  return new Promise((resolve) => {
-    let bytes: Buffer = Buffer.alloc(0);
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    const finish = (result: ServerFirstBytes): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onClosed);
-      socket.off('close', onClosed);
-      socket.off('error', onClosed);
-      socket.pause();
-      resolve(result);
-    };
-    const arm = (ms: number, reason: 'idle' | 'timeout'): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish({ kind: 'other', reason }), ms);
-    };
-    const onData = (chunk: Buffer): void => {
-      bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
-      const match = matchSsh(bytes.subarray(0, headerLimit));
-      if (match.kind === 'matched') return finish({ kind: 'ssh', bytes });
-      if (match.kind !== 'need-more') return finish({ kind: 'other', reason: 'not_ssh' });
-      if (bytes.length >= headerLimit) return finish({ kind: 'other', reason: 'limit' });
-      arm(readMs, 'timeout');
-    };
-    const onClosed = (): void => finish({ kind: 'other', reason: 'closed' });
-    socket.on('data', onData);
-    socket.once('end', onClosed);
-    socket.once('close', onClosed);
-    socket.once('error', onClosed);
-    arm(firstReadMs, 'idle');
-    // After a SOCKS5 handshake the reads already arrive as `data` events (and the handshake's
-    // surplus comes as one on the next turn); a direct connection's reads are bridged to them here.
-    if (!afterHandshake) for (const early of reads.attach(emitData(socket))) onData(early);
-    if (!settled) socket.resume();
+  // A direct read path is bridged to `data` events for the read loop; the flow's relay replaces it.
+  const early = reads.attach(emitData(socket));
+  const initial = surplus?.length ? [surplus, ...early] : early;
+  const { result, bytes, excess } = await readUntilJudged<ServerFirstBytes | 'ssh'>(socket, {
+    initial: initial.length === 0 ? undefined : initial.length === 1 ? initial[0] : Buffer.concat(initial),
+    firstReadMs,
+    readMs,
+    limit: headerLimit,
+    judge: (view) => {
+      const match = matchSsh(view);
+      if (match.kind === 'matched') return 'ssh';
+      return match.kind === 'need-more' ? undefined : { kind: 'other', reason: 'not_ssh' };
+    },
+    full: () => ({ kind: 'other', reason: 'limit' }),
+    ended: () => ({ kind: 'other', reason: 'closed' }),
+    timedOut: (idle) => ({ kind: 'other', reason: idle ? 'idle' : 'timeout' }),
   });
+  if (result !== 'ssh') return result;
+  return { kind: 'ssh', bytes: excess.length ? Buffer.concat([bytes, excess]) : bytes };
 }
 
 /** Is the verdict the probe dialled by the route the flow's own verdict takes? Then the probe is reused. */

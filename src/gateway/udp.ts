@@ -58,13 +58,7 @@ interface Session {
   timer: NodeJS.Timeout;
 }
 
-/**
- * UDP from sandboxes (reference §3.6, §6): each datagram is classified (QUIC Initial SNI) and decided;
- * a denied datagram gets its own `result` event. With a proxy configured the emulator rejects UDP
- * (`udp_not_proxied` / `quic_not_proxied`): it is never proxied. An allowed 4-tuple is a session with
- * one `attempt` and one `result` when it goes idle; it is sent directly (only where direct egress may go).
- */
-export function createUdpHandler(deps: {
+export interface UdpHandlerDeps {
   decide: Decider;
   audit: AuditLog;
   platformDns: () => PlatformDnsView;
@@ -76,77 +70,92 @@ export function createUdpHandler(deps: {
   idleMs?: number;
   /** Fed with the DNS answers relayed back to sandboxes (UDP replies from port 53). */
   dnsSnoop?: DnsSnoopCache;
-}) {
-  const sessions = new Map<string, Session>();
-  const idleMs = deps.idleMs ?? udpSessionIdleMs;
-  // Upstream's udpSNIClassifier asks HasDomainRules of the sandbox's compiled policy (platform rules
-  // included): with no policy there are none and a datagram is plain `udp`.
-  const domainRulesExist = (sandboxId: string) => deps.decide.domainRulesExist(sandboxId);
+}
 
-  const endSession = (key: string, sandboxId: string, note?: string) => {
-    const s = sessions.get(key);
-    if (!s) return;
-    sessions.delete(key);
-    clearTimeout(s.timer);
-    s.socket.close();
-    deps.audit.record(sandboxId, 'result', {
-      ...s.attempt,
-      outcome: 'completed',
-      duration_ms: Date.now() - s.started,
-      egress_bytes: s.egress,
-      ingress_bytes: s.ingress,
-      ...noteOf(joinNotes(s.attempt.emulator_note, note)),
-    });
-  };
+export interface UdpHandler {
+  /** Never throws: a datagram that cannot be handled is dropped and logged (input comes from sockets). */
+  handle(input: DatagramInput): DatagramOutcome;
+  /** Ends every session of a sandbox (or all), writing their results (with `note`, when given). */
+  close(sandboxId?: string, note?: string): void;
+  sessions(): number;
+}
 
-  const directEndpoint = (dst: { ip: string; port: number }) => directRoute(deps.platformDns(), deps.directEgress, dst);
-
+/**
+ * UDP from sandboxes (reference §3.6, §6): each datagram is classified (QUIC Initial SNI) and decided;
+ * a denied datagram gets its own `result` event. With a proxy configured the emulator rejects UDP
+ * (`udp_not_proxied` / `quic_not_proxied`): it is never proxied. An allowed 4-tuple is a session with
+ * one `attempt` and one `result` when it goes idle; it is sent directly (only where direct egress may go).
+ */
+export function createUdpHandler(deps: UdpHandlerDeps): UdpHandler {
+  const sessions = new UdpSessions(deps);
   return {
-    /** Never throws: a datagram that cannot be handled is dropped and logged (input comes from sockets). */
-    handle(input: DatagramInput): DatagramOutcome {
+    handle: (input) => {
       try {
-        return handleDatagram(input);
+        return sessions.handle(input);
       } catch (err) {
         deps.logger.error({ sandboxId: input.sandboxId, err: { message: (err as Error).message } }, 'udp datagram failed unexpectedly');
         return { outcome: 'dropped', reason: 'internal_error', flowId: '' };
       }
     },
-    /** Ends every session of a sandbox (or all), writing their results (with `note`, when given). */
-    close(sandboxId?: string, note?: string) {
-      for (const [key] of [...sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) endSession(key, key.slice(0, key.indexOf('|')), note);
-    },
+    close: (sandboxId, note) => sessions.close(sandboxId, note),
     sessions: () => sessions.size,
   };
+}
 
-  function handleDatagram(input: DatagramInput): DatagramOutcome {
+/** The audit attributes every event of a datagram's flow starts from (denied until decided otherwise). */
+function datagramBase(input: DatagramInput, flowId: string, classification: FlowClassification, queryName: string | undefined): NetworkAuditAttributes {
+  const dst = input.originalDst;
+  return {
+    flow_id: flowId,
+    src_ip: input.sourceIp,
+    dest_ip: dst?.ip ?? '',
+    dest_port: dst?.port ?? 0,
+    transport: 'udp',
+    protocol: dst ? auditProtocol(classification, 'udp') : 'unknown',
+    host: classification.kind === 'known' ? classification.host : queryName,
+    classifier_result: classification.kind,
+    action: 'deny',
+    reason: '',
+    outcome: 'denied',
+    ...(queryName && classification.kind === 'unknown' ? { emulator_note: `DNS query for ${queryName}` } : {}),
+  };
+}
+
+/** The allowed UDP 4-tuples, each a session until it goes idle. */
+class UdpSessions {
+  private readonly sessions = new Map<string, Session>();
+  private readonly idleMs: number;
+
+  constructor(private readonly deps: UdpHandlerDeps) {
+    this.idleMs = deps.idleMs ?? udpSessionIdleMs;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  close(sandboxId?: string, note?: string): void {
+    for (const [key] of [...this.sessions]) if (!sandboxId || key.startsWith(`${sandboxId}|`)) this.end(key, key.slice(0, key.indexOf('|')), note);
+  }
+
+  handle(input: DatagramInput): DatagramOutcome {
+    const { deps } = this;
     const dst = input.originalDst;
     const key = `${input.sandboxId}|${input.source}|${dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : '?'}`;
-    const existing = sessions.get(key);
+    const existing = this.sessions.get(key);
     if (existing) {
       existing.egress += input.payload.length;
       existing.timer.refresh();
-      const target = dst && directEndpoint(dst);
+      const target = dst && this.directEndpoint(dst);
       if (target) existing.socket.send(input.payload, target.port, target.host);
       return { outcome: 'forwarded', flowId: existing.flowId, newSession: false };
     }
     const flowId = deps.nextFlowId();
-    const result = classifyUdp(input.payload, { domainRulesExist: domainRulesExist(input.sandboxId), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
+    // Upstream's udpSNIClassifier asks HasDomainRules of the sandbox's compiled policy (platform rules
+    // included): with no policy there are none and a datagram is plain `udp`.
+    const result = classifyUdp(input.payload, { domainRulesExist: deps.decide.domainRulesExist(input.sandboxId), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
     const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
-    const queryName = dnsQueryName(input.payload);
-    const base: NetworkAuditAttributes = {
-      flow_id: flowId,
-      src_ip: input.sourceIp,
-      dest_ip: dst?.ip ?? '',
-      dest_port: dst?.port ?? 0,
-      transport: 'udp',
-      protocol: dst ? auditProtocol(classification, 'udp') : 'unknown',
-      host: classification.kind === 'known' ? classification.host : queryName,
-      classifier_result: classification.kind,
-      action: 'deny',
-      reason: '',
-      outcome: 'denied',
-      ...(queryName && classification.kind === 'unknown' ? { emulator_note: `DNS query for ${queryName}` } : {}),
-    };
+    const base = datagramBase(input, flowId, classification, dnsQueryName(input.payload));
     if (!dst) {
       deps.audit.record(input.sandboxId, 'result', { ...base, reason: 'missing_original_dst', ...noteOf(joinNotes(base.emulator_note, deps.decide.policyNote(input.sandboxId))) });
       return { outcome: 'denied', reason: 'missing_original_dst', flowId };
@@ -159,34 +168,56 @@ export function createUdpHandler(deps: {
       return { outcome: 'denied', reason: verdict.reason, flowId };
     }
     const attempt: NetworkAuditAttributes = { ...base, action: verdict.decision.action, reason: verdict.decision.reason, outcome: 'accepted', adapter: verdict.decision.action === 'pass-through' ? 'udp-pass-through' : 'udp', route: 'direct', matched_rule: verdict.decision.matchedRule };
-    const target = directEndpoint(dst);
+    const target = this.directEndpoint(dst);
     deps.audit.record(input.sandboxId, 'attempt', attempt);
     if (!target) {
       deps.audit.record(input.sandboxId, 'result', { ...attempt, outcome: 'error', error_step: 'upstream_no_route', error: `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })}` });
       return { outcome: 'dropped', reason: 'upstream_no_route', flowId };
     }
+    this.open(key, input, dst, target, { flowId, attempt });
+    return { outcome: 'forwarded', flowId, newSession: true };
+  }
+
+  private directEndpoint(dst: { ip: string; port: number }) {
+    return directRoute(this.deps.platformDns(), this.deps.directEgress, dst);
+  }
+
+  /** A new session: its own socket to the target, replies relayed back (DNS answers snooped). */
+  private open(key: string, input: DatagramInput, dst: { ip: string; port: number }, target: { host: string; port: number }, flow: { flowId: string; attempt: NetworkAuditAttributes }): void {
     const socket = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
     const session: Session = {
-      flowId,
+      ...flow,
       socket,
-      attempt,
       started: Date.now(),
       egress: input.payload.length,
       ingress: 0,
-      timer: setTimeout(() => endSession(key, input.sandboxId), idleMs),
+      timer: setTimeout(() => this.end(key, input.sandboxId), this.idleMs),
     };
     session.timer.unref();
-    sessions.set(key, session);
-    socket.on('error', () => endSession(key, input.sandboxId));
+    this.sessions.set(key, session);
+    socket.on('error', () => this.end(key, input.sandboxId));
     socket.on('message', (msg) => {
       session.ingress += msg.length;
       session.timer.refresh();
-      if (dst.port === dnsPort) deps.dnsSnoop?.recordAnswers(input.sandboxId, snoopDnsResponse(msg));
+      if (dst.port === dnsPort) this.deps.dnsSnoop?.recordAnswers(input.sandboxId, snoopDnsResponse(msg));
       input.reply(msg, dst);
     });
     socket.send(input.payload, target.port, target.host);
-    return { outcome: 'forwarded', flowId, newSession: true };
+  }
+
+  private end(key: string, sandboxId: string, note?: string): void {
+    const s = this.sessions.get(key);
+    if (!s) return;
+    this.sessions.delete(key);
+    clearTimeout(s.timer);
+    s.socket.close();
+    this.deps.audit.record(sandboxId, 'result', {
+      ...s.attempt,
+      outcome: 'completed',
+      duration_ms: Date.now() - s.started,
+      egress_bytes: s.egress,
+      ingress_bytes: s.ingress,
+      ...noteOf(joinNotes(s.attempt.emulator_note, note)),
+    });
   }
 }
-
-export type UdpHandler = ReturnType<typeof createUdpHandler>;

@@ -244,7 +244,7 @@ export function parseAddress(buf: Uint8Array, offset: number): Parsed<Socks5Addr
     case Socks5AddressType.IPv4: {
       end = offset + 1 + 4;
       if (buf.length < end + 2) return undefined;
-      host = Array.from(buf.subarray(offset + 1, end)).join('.');
+      host = `${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}.${buf[offset + 4]}`;
       break;
     }
     case Socks5AddressType.IPv6: {
@@ -279,28 +279,44 @@ export function encodeAddress({ atyp, host, port }: Socks5Address): Buffer {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Socks5ProtocolError('socks5_bad_address', `port out of range: ${port}`);
   }
-  let head: Buffer;
+  // One allocation per address: it is encoded for every request and reply.
   if (atyp === 'domain') {
-    const name = Buffer.from(host, 'utf8');
-    if (name.length === 0) throw new Socks5ProtocolError('socks5_empty_domain', 'empty domain name');
-    if (name.length > MAX_DOMAIN_BYTES) {
-      throw new Socks5ProtocolError('socks5_domain_too_long', `domain name is ${name.length} bytes; at most 255 fit in a request`);
+    const length = Buffer.byteLength(host, 'utf8');
+    if (length === 0) throw new Socks5ProtocolError('socks5_empty_domain', 'empty domain name');
+    if (length > MAX_DOMAIN_BYTES) {
+      throw new Socks5ProtocolError('socks5_domain_too_long', `domain name is ${length} bytes; at most 255 fit in a request`);
     }
-    head = Buffer.concat([Buffer.from([Socks5AddressType.Domain, name.length]), name]);
-  } else {
-    const want = atyp === 'ipv4' ? 'ipv4' : 'ipv6';
-    let bytes: number[];
-    try {
-      const parsed = ipaddr.parse(host);
-      if (parsed.kind() !== want) throw new Error('wrong family');
-      bytes = parsed.toByteArray();
-    } catch {
-      throw new Socks5ProtocolError('socks5_bad_address', `not an ${want} address: ${JSON.stringify(host)}`);
-    }
-    head = Buffer.from([atyp === 'ipv4' ? Socks5AddressType.IPv4 : Socks5AddressType.IPv6, ...bytes]);
+    const out = Buffer.allocUnsafe(2 + length + 2);
+    out[0] = Socks5AddressType.Domain;
+    out[1] = length;
+    out.write(host, 2, 'utf8');
+    out.writeUInt16BE(port, 2 + length);
+    return out;
   }
-  const portBytes = Buffer.from([port >> 8, port & 0xff]);
-  return Buffer.concat([head, portBytes]);
+  const want = atyp === 'ipv4' ? 'ipv4' : 'ipv6';
+  let bytes: number[];
+  try {
+    const parsed = ipaddr.parse(host);
+    if (parsed.kind() !== want) throw new Error('wrong family');
+    bytes = parsed.toByteArray();
+  } catch {
+    throw new Socks5ProtocolError('socks5_bad_address', `not an ${want} address: ${JSON.stringify(host)}`);
+  }
+  const out = Buffer.allocUnsafe(1 + bytes.length + 2);
+  out[0] = atyp === 'ipv4' ? Socks5AddressType.IPv4 : Socks5AddressType.IPv6;
+  out.set(bytes, 1);
+  out.writeUInt16BE(port, 1 + bytes.length);
+  return out;
+}
+
+/** VER + two bytes + an encoded address, in one buffer (requests and replies). */
+function withHead(second: number, address: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(3 + address.length);
+  out[0] = SOCKS_VERSION;
+  out[1] = second;
+  out[2] = 0x00;
+  address.copy(out, 3);
+  return out;
 }
 
 /** The address kind a host string needs: an IP literal keeps its family, anything else is a domain. */
@@ -326,7 +342,7 @@ export function parseRequest(buf: Uint8Array): Parsed<Socks5Request> | undefined
 }
 
 export function encodeRequest({ command, address }: Socks5Request): Buffer {
-  return Buffer.concat([Buffer.from([SOCKS_VERSION, command, 0x00]), encodeAddress(address)]);
+  return withHead(command, encodeAddress(address));
 }
 
 // ---- reply: VER REP RSV ATYP BND.ADDR BND.PORT
@@ -344,6 +360,10 @@ export function parseReply(buf: Uint8Array): Parsed<Socks5ReplyMessage> | undefi
   return { value: { code: buf[1]!, bound: bound.value }, length: 3 + bound.length };
 }
 
+// Most replies carry the unspecified address: encoded once.
+let unspecifiedBoundBytes: Buffer | undefined;
+
 export function encodeReply({ code, bound = unspecifiedBound }: { code: number; bound?: Socks5Address }): Buffer {
-  return Buffer.concat([Buffer.from([SOCKS_VERSION, code, 0x00]), encodeAddress(bound)]);
+  const address = bound === unspecifiedBound ? (unspecifiedBoundBytes ??= encodeAddress(unspecifiedBound)) : encodeAddress(bound);
+  return withHead(code, address);
 }

@@ -6,8 +6,8 @@ import { dialViaProxy } from '../../../src/gateway/dial.js';
 import { createTestProxy, type TestProxy } from '../../../src/test-proxy/proxy.js';
 
 /**
- * The `socks` client keeps its handshake timer armed after success until the timeout fires; the
- * gateway must not let that keep a finished flow's upstream socket (and its read buffers) alive.
+ * Nothing of the SOCKS5 handshake (a timer armed until the proxy timeout, as the `socks` library's
+ * was) may keep a finished flow's upstream socket (and its read buffers) alive.
  */
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
