@@ -1,3 +1,4 @@
+// @ts-check
 // Classifier throughput: ClientHello parse/s (target >= 300,000/s) and QUIC Initial SNI extraction/s
 // (target >= 20,000/s). Baseline in the same run: httptoolkit's read-tls-client-hello on the same
 // ClientHellos. Imports the built code (npm run build). Every loop is bounded in time and count.
@@ -68,11 +69,13 @@ async function oracle(bytes) {
 // Sanity: the inputs are what we think they are.
 for (const h of hellos) if (parseTlsClientHelloRecords(h).kind !== 'ok') throw new Error('fixture does not parse');
 for (const p of [...quicPackets, ...coldPackets.slice(0, 4)]) {
-  if (extractQuicClientHello(p).hello?.serverName !== 'example.com') throw new Error('QUIC packet does not decode');
+  const r = extractQuicClientHello(p);
+  if ((r.kind === 'client-hello' ? r.hello.serverName : undefined) !== 'example.com') throw new Error('QUIC packet does not decode');
 }
 
 console.log(`inputs: ${hellos.length} captured ClientHellos (${hellos.map((h) => h.length).join(', ')} bytes), RFC 9001/9369 Initials (1200 bytes)`);
 console.log(`${RUNS} runs of ${budgetMs} ms per figure, interleaved`);
+/** @type {[key: string, label: string, fn: (i: number) => unknown, isAsync?: boolean][]} */
 const cases = [
   ['ours', 'ClientHello parse (parseTlsClientHelloRecords)', (i) => parseTlsClientHelloRecords(hellos[i % hellos.length]).kind === 'ok'],
   ['full', 'classifyTcp on the same ClientHellos (ordered, all rules)', (i) => classifyTcp(hellos[i % hellos.length]).kind !== 'need-more'],
@@ -81,6 +84,7 @@ const cases = [
   ['quicWarm', 'QUIC Initial SNI extraction, same connection (memo keys)', (i) => extractQuicClientHello(quicPackets[i % 2]).kind === 'client-hello'],
   ['udp', 'classifyUdp on the cold Initials (TLS try, then QUIC)', (i) => classifyUdp(coldPackets[i % coldPackets.length], { domainRulesExist: true, dst: '198.18.0.1:443' }).kind === 'known'],
 ];
+/** @type {Record<string, number[]>} */
 const rates = Object.fromEntries(cases.map(([key]) => [key, []]));
 for (const [, , fn, isAsync] of cases) await (isAsync ? warmAsync(fn) : warm(fn));
 for (let r = 0; r < RUNS; r++) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Control-plane benchmarks (issue: control plane).
 //  1. `start` of the built bin to ready (ready file written), --ephemeral; baseline: a bare Node
 //     process that listens on a port and writes a ready file. Target: median < 300 ms.
@@ -81,13 +82,13 @@ async function startupBench() {
 async function roundTripBench() {
   const readyFile = join(dir, 'rt-ready.json');
   const child = spawn(process.execPath, [bin, 'start', '--ephemeral', '--port', '0', '--ready-file', readyFile, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((resolve) => {
+  await /** @type {Promise<void>} */ (new Promise((resolve) => {
     let out = '';
     child.stdout.on('data', (b) => {
       out += b;
       if (out.includes('SANDBOX0_TOKEN=')) resolve();
     });
-  });
+  }));
   try {
     const { apiUrl, token } = JSON.parse(readFileSync(readyFile, 'utf8'));
     // A keep-alive node:http client: fetch (undici) costs more CPU per request than the server does,

@@ -1,3 +1,4 @@
+// @ts-check
 // Egress gateway benchmarks (issue 5 "Speed", issue 6 bulk/claim/cmd), importing the built code
 // (npm run build first). The chain is sandbox → gateway (explicit SOCKS5 ingress or transparent
 // namespace) → embedded test proxy (RFC 1929 auth, domain ATYP) → a loopback blob service, with the
@@ -140,7 +141,13 @@ function directConnect(port) {
   });
 }
 
-/** GET `path` on a connected socket; counts every byte until the peer closes. */
+/**
+ * GET `path` on a connected socket; counts every byte until the peer closes.
+ * @param {import('node:net').Socket} socket
+ * @param {string} path
+ * @param {string} [host]
+ * @param {{ onFirstByte?: () => void }} [options]
+ */
 function get(socket, path, host = blobHost, { onFirstByte } = {}) {
   return new Promise((resolve, reject) => {
     let bytes = 0;
@@ -214,12 +221,12 @@ async function holdFlows(open, count, concurrency = 200, deadlineMs = 90_000) {
       const i = started++;
       try {
         const s = await open(i);
-        await new Promise((resolve, reject) => {
+        await /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
           s.once('data', () => resolve());
           s.once('error', reject);
           s.once('close', () => reject(new Error('closed')));
           s.write(`GET /hold HTTP/1.1\r\nHost: ${blobHost}\r\nConnection: close\r\n\r\n`);
-        });
+        }));
         s.removeAllListeners('close');
         s.removeAllListeners('error');
         s.on('error', () => {});
@@ -311,11 +318,11 @@ async function closeAll(sockets) {
   await Promise.all(
     sockets.map(
       (s) =>
-        new Promise((resolve) => {
+        /** @type {Promise<void>} */ (new Promise((resolve) => {
           if (s.destroyed) return resolve();
           s.once('close', resolve);
           s.destroy();
-        }),
+        })),
     ),
   );
 }
@@ -570,7 +577,7 @@ async function api(info, method, path, body) {
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(60_000),
   });
-  const json = await res.json();
+  const json = /** @type {any} */ (await res.json());
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json.data;
 }

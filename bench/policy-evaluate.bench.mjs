@@ -1,3 +1,4 @@
+// @ts-check
 // Policy evaluation throughput: decisions/s with 50 rules and with 10,000 domain patterns, their
 // ratio (does domain matching scale?), and a baseline measured in the same run: the same 10,000
 // patterns matched by a linear scan, as an unindexed evaluator would. Imports the built code (dist/).
@@ -5,6 +6,8 @@ import { compilePolicy } from '../dist/policy/compile.js';
 import { compilePlatform } from '../dist/policy/platform.js';
 import { evaluate } from '../dist/policy/evaluate.js';
 import { median, runsFrom, spread, verdict } from './lib/stats.mjs';
+
+/** @typedef {import('../dist/policy/evaluate.js').FlowFacts} FlowFacts */
 
 const TARGET_50_RULES = 1_000_000;
 const TARGET_10K_DOMAINS = 300_000;
@@ -36,6 +39,11 @@ const ctx = {
   verifyHost: (host) => resolved.get(host) ?? { ok: false },
 };
 
+/**
+ * @param {string} destIp
+ * @param {string} host
+ * @returns {FlowFacts & { classification: { host: string } }}
+ */
 function tlsFlow(destIp, host, destPort = 443) {
   resolved.set(host, { ok: true, addresses: [destIp] });
   return { destIp, destPort, transport: 'tcp', classification: { kind: 'known', appProtocol: 'tls', host } };
@@ -66,6 +74,7 @@ function fiftyRulePolicy() {
 }
 
 function fiftyRuleFlows() {
+  /** @type {FlowFacts[]} */
   const flows = [];
   for (let i = 0; i < 50; i += 5) {
     flows.push(tlsFlow(`198.18.100.${i}`, `svc${i}.internal.example.com`));

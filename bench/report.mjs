@@ -1,3 +1,4 @@
+// @ts-check
 // Runs every bench/*.bench.mjs in turn (like run.mjs), tees their output to the console and to a log
 // file, and writes BENCHMARKS.md: the machine, a results table built from the benches' BENCH-RESULT
 // lines (bench/lib/stats.mjs), and each bench's full output in a collapsed section.
@@ -26,7 +27,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 
 // ---- arguments ------------------------------------------------------------------------------------
+/**
+ * @typedef {{ from?: string, out: string, save?: string, only: string[], skip: string[], note?: string, filter: string }} ReportOptions
+ * @typedef {{ file?: string, lines: string[], results: any[], exit?: Record<string, any> }} Section
+ * @typedef {{ machine?: Record<string, any>, end?: Record<string, any>, sections: Section[] }} ParsedRun
+ */
+
+/** @param {string[]} argv */
 function parseArgs(argv) {
+  /** @type {ReportOptions} */
   const opts = { from: undefined, out: join(root, 'BENCHMARKS.md'), save: undefined, only: [], skip: [], note: undefined, filter: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -126,6 +135,7 @@ async function runAll(opts) {
   const savePath = opts.save ?? join(os.tmpdir(), `see-bench-report-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   const fd = openSync(savePath, 'w');
   let text = '';
+  /** @param {string} s @param {NodeJS.WriteStream} [stream] */
   const emit = (s, stream = process.stdout) => {
     stream.write(s);
     writeSync(fd, s);
@@ -189,9 +199,16 @@ async function runAll(opts) {
 }
 
 // ---- parsing a run's output -----------------------------------------------------------------------
+/**
+ * @param {string} text
+ * @returns {ParsedRun}
+ */
 export function parseRunOutput(text) {
+  /** @type {ParsedRun} */
   const parsed = { machine: undefined, end: undefined, sections: [] };
+  /** @type {Section | undefined} */
   let current;
+  /** @type {Section} */
   const loose = { file: undefined, lines: [], results: [], exit: undefined };
   for (const raw of text.split(/\r?\n/)) {
     // eslint-disable-next-line no-control-regex
@@ -313,6 +330,10 @@ const exitText = (e) => {
   return e.seconds !== undefined ? `${how}, ${e.seconds} s` : how;
 };
 
+/**
+ * @param {ParsedRun} parsed
+ * @param {{ source?: string, note?: string }} [options]
+ */
 export function renderMarkdown(parsed, { source, note } = {}) {
   const results = parsed.sections.flatMap((s) => s.results.map((r) => ({ ...r, file: s.file })));
   const targets = results.filter((r) => r.target !== null && r.target !== undefined && !r.skipped);
@@ -364,7 +385,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     opts = parseArgs(process.argv.slice(2));
   } catch (err) {
-    console.error(err.message);
+    console.error(err instanceof Error ? err.message : err);
     process.exit(2);
   }
   let text;

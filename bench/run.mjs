@@ -1,3 +1,4 @@
+// @ts-check
 // Runs every bench/*.bench.mjs in turn (each a standalone script that prints its figures and its
 // ratio against a baseline measured in the same run). Usage: node bench/run.mjs [filter]
 import { readdirSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// @ts-check
 // Soak benchmark (issue 8), importing the built code (npm run build first): the soak of
 // bench/lib/soak.mjs — mixed allowed / denied / proxied / UDP flows from 4 sandboxes at a bounded rate,
 // network policy PUTs and credential rotations in alternating update phases — with the emulator alone
@@ -21,13 +22,22 @@ import { describeReport, latencySummary, rssGrowth, runSoak, soakOptionsFromEnv 
 
 const benchStart = performance.now();
 const load = () => `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`;
+/** @param {number} x */
 const ms = (x) => `${x.toFixed(2)} ms`;
 const line = (name, value) => console.log(`  ${name.padEnd(52)} ${value}`);
+/** @type {{ name: string, met: unknown }[]} */
 const verdicts = [];
 /** `TARGET MET|MISSED name: detail`, and the machine-readable BENCH-RESULT line other benches print too. */
+/**
+ * @param {string} name
+ * @param {unknown} met
+ * @param {string} detail
+ * @param {{ value?: number | null, unit?: string | null, target?: string | null, baseline?: { name: string, value: number, unit?: string } | null }} [data]
+ */
 function verdict(name, met, detail, { value = null, unit = null, target = null, baseline = null } = {}) {
   verdicts.push({ name, met });
   console.log(`  TARGET ${met ? 'MET   ' : 'MISSED'} ${name}: ${detail}`);
+  /** @param {unknown} x */
   const finite = (x) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(6)) : null);
   const record = { v: 1, bench: 'soak', name, figure: name, value: finite(value), min: finite(value), max: finite(value), n: value === null ? 0 : 1, unit, baseline: baseline && { ...baseline, value: finite(baseline.value), min: finite(baseline.value), max: finite(baseline.value), n: 1, unit: baseline.unit ?? unit }, ratio: null, ratioMin: null, ratioMax: null, target, met: Boolean(met), detail };
   console.log(`BENCH-RESULT ${JSON.stringify(record)}`);
@@ -45,7 +55,7 @@ try {
   console.log(`\n[1] added latency, connect → first response byte of proxied HTTP flows, chain minus direct loopback`);
   const l = latencySummary(report);
   for (const [phase, label] of [['quiet', 'without policy updates'], ['updates', 'while policy updates happen']]) {
-    const p = l[phase];
+    const p = l[/** @type {'quiet' | 'updates'} */ (phase)];
     line(`${label}: chain p50 / p99`, `${ms(p.chainP50)} / ${ms(p.chainP99)} (n=${p.samples})`);
     line(`${label}: direct baseline p50 / p99`, `${ms(p.baselineP50)} / ${ms(p.baselineP99)}`);
     line(`${label}: added p50 / p99`, `${ms(p.addedP50)} / ${ms(p.addedP99)}`);
@@ -58,12 +68,13 @@ try {
   });
 
   console.log(`\n[2] the soak's criteria`);
-  const { before, after, child, audit } = report;
+  // Present once the soak completed (checked above).
+  const { before, after, child, audit } = /** @type {Required<typeof report>} */ (report);
   line('emulator descriptors, drained: after warm-up → after load', `${before.fds} → ${after.fds}`);
   line('emulator RSS after GC, drained: after warm-up → after load', `${(before.rssKb / 1024).toFixed(1)} MB → ${(after.rssKb / 1024).toFixed(1)} MB (${(rssGrowth(report, { raw: true }) * 100).toFixed(1)}%)`);
   line('  without free committed V8 heap (in use)', `${(before.inUseKb / 1024).toFixed(1)} MB → ${(after.inUseKb / 1024).toFixed(1)} MB`);
   line('emulator JS heap used after GC', `${(before.heapUsedKb / 1024).toFixed(1)} MB → ${(after.heapUsedKb / 1024).toFixed(1)} MB`);
-  const crashFree = child.aliveAfterLoad === true && child.exit?.code === 0 && child.logs.errors.length === 0 && child.logs.other.length === 0;
+  const crashFree = child.aliveAfterLoad === true && (child.exit !== undefined && 'code' in child.exit && child.exit.code === 0) && child.logs.errors.length === 0 && child.logs.other.length === 0;
   verdict('zero crashes', crashFree, `alive after the load: ${child.aliveAfterLoad}, exit ${JSON.stringify(child.exit)}, ${child.logs.errors.length} error logs`);
   const leakFree = before.drained.settled && after.drained.settled && after.fds - before.fds <= 2 && (after.resources.TCPSocketWrap ?? 0) <= (before.resources.TCPSocketWrap ?? 0) && (after.resources.UDPWrap ?? 0) <= (before.resources.UDPWrap ?? 0);
   verdict('no leaked sockets or descriptors', leakFree, `${before.fds} → ${after.fds} descriptors; sockets ${before.resources.TCPSocketWrap ?? 0} → ${after.resources.TCPSocketWrap ?? 0} TCP, ${before.resources.UDPWrap ?? 0} → ${after.resources.UDPWrap ?? 0} UDP`, { value: after.fds, unit: 'descriptors', target: `≤ ${before.fds + 2}` });

@@ -1,3 +1,4 @@
+// @ts-check
 // Benchmarks the embedded SOCKS5 test proxy against dante-server and microsocks, all measured in this
 // run on loopback: CPU-seconds per GiB relayed (the stable figure on a noisy machine), bulk throughput,
 // new connections/s with username/password auth, and peak RSS with 5,000 concurrent relayed connections.
@@ -91,12 +92,13 @@ function peakRssMiB(pid) {
   return hwm ? Number(hwm[1]) / 1024 : NaN;
 }
 
+/** @param {import('node:child_process').ChildProcess} child @returns {Promise<void>} */
 function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => {
       try {
-        process.kill(-child.pid, 'SIGKILL');
+        process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL');
       } catch {}
     }, 3000);
     child.once('exit', () => {
@@ -104,7 +106,7 @@ function stopChild(child) {
       resolve();
     });
     try {
-      process.kill(-child.pid, 'SIGTERM'); // the whole group (dante forks)
+      process.kill(-(/** @type {number} */ (child.pid)), 'SIGTERM'); // the whole group (dante forks)
     } catch {
       resolve();
     }
@@ -355,6 +357,8 @@ for (const sig of ['SIGTERM', 'SIGINT']) {
   });
 }
 
+/** @typedef {{ name: string, port: number, user?: string, stop: () => Promise<unknown> }} Contender */
+/** @type {[name: string, start: () => Promise<Contender>, userName: string | undefined][]} */
 const contenders = [['test-proxy', () => startOurs('bench', pass), 'bench']];
 if (has('danted') && isRoot) contenders.push(['dante-server', () => startDante(pass), undefined]);
 else console.log(`dante-server: skipped (${has('danted') ? 'needs root for a system user' : 'not installed'})`);
@@ -362,6 +366,7 @@ if (has('microsocks')) contenders.push(['microsocks', () => startMicrosocks('ben
 else console.log('microsocks: skipped (not installed)');
 
 const only = process.env.SEE_BENCH_ONLY;
+/** @type {{ name: string, proxy: Contender, user: string | undefined, bulk: { gbps: number, cpuPerGiB: number, secs: number }[], rate: number[], failed: number, dead: boolean }[]} */
 const active = [];
 for (const [name, start, userName] of contenders) {
   if (only && !only.split(',').includes(name)) continue;
@@ -369,7 +374,7 @@ for (const [name, start, userName] of contenders) {
     const proxy = await track(start);
     active.push({ name, proxy, user: userName ?? proxy.user, bulk: [], rate: [], failed: 0, dead: false });
   } catch (err) {
-    console.log(`${name}: failed to start: ${err.message}`);
+    console.log(`${name}: failed to start: ${err instanceof Error ? err.message : err}`);
   }
 }
 console.log(`${RUNS} runs per figure, ${totalGiB} GiB per bulk run, ${conns} handshakes per rate run; contenders ${active.map((c) => c.name).join(', ')}`);
@@ -380,7 +385,7 @@ async function attempt(c, what, fn) {
   try {
     await fn();
   } catch (err) {
-    console.log(`${c.name}: ${what} failed: ${err.message}`);
+    console.log(`${c.name}: ${what} failed: ${err instanceof Error ? err.message : err}`);
     c.dead = true;
   }
 }
@@ -403,7 +408,9 @@ for (let r = 0; r < RUNS; r++) {
 for (const c of active) await c.proxy.stop();
 
 // Peak RSS with 5,000 concurrent relayed connections: a fresh process per run (VmHWM only grows).
+/** @type {Record<string, number[]>} */
 const rss = { 'test-proxy': [], microsocks: [] };
+/** @type {Record<string, number[]>} */
 const open = { 'test-proxy': [], microsocks: [] };
 const wantsRss = (name) => (!only || only.split(',').includes(name)) && contenders.some(([n]) => n === name);
 if (process.env.SEE_BENCH_SKIP_CONCURRENT !== '1' && wantsRss('test-proxy')) {
@@ -419,7 +426,7 @@ if (process.env.SEE_BENCH_SKIP_CONCURRENT !== '1' && wantsRss('test-proxy')) {
         open[name].push(x.open);
         console.log(`  ${CONCURRENT} concurrent run ${r + 1} ${name.padEnd(13)} ${x.open} open, peak RSS ${fmt(x.peakRssMiB, 1)} MiB (TIME_WAIT before: ${tw})`);
       } catch (err) {
-        console.log(`${name}: ${CONCURRENT} concurrent connections failed: ${err.message}`);
+        console.log(`${name}: ${CONCURRENT} concurrent connections failed: ${err instanceof Error ? err.message : err}`);
       } finally {
         await proxy?.stop();
       }
@@ -455,18 +462,26 @@ const gbpsOf = (c) => c.bulk.map((b) => b.gbps);
 const cpuOf = (c) => c.bulk.map((b) => b.cpuPerGiB);
 const rateOf = (c) => c.rate;
 const x = (r) => `${fmt(median(r))}x`;
+/**
+ * @param {any} other
+ * @param {string} label
+ * @param {(c: any) => number[]} get
+ * @param {string} unit
+ * @param {{ target: string, ok: (v: number) => boolean, figureName: string } | { target?: undefined, ok?: undefined, figureName: string }} options
+ */
 const compare = (other, label, get, unit, { target, ok, figureName }) => {
   const r = pairRatios(other, get);
   const name = `${label} vs ${other.name}`;
   console.log(`ratio vs ${other.name}: ${label} ${spread(r, (v) => `${fmt(v)}x`)}`);
   const data = { figure: figureName, samples: get(ours), unit, baseline: { name: other.name, samples: get(other), unit }, ratio: r, target };
-  if (target) verdict(`${label} ${target}`, r.length > 0 && ok(median(r)), `median ratio ${x(r)}`, data);
+  if (target !== undefined) verdict(`${label} ${target}`, r.length > 0 && ok(median(r)), `median ratio ${x(r)}`, data);
   else figure(name, data);
 };
 const have = (c, get) => c && !c.dead && get(c).length > 0;
 const oursOk = have(ours, gbpsOf);
 const dante = byName['dante-server'];
 const micro = byName['microsocks'];
+/** @type {[label: string, get: (c: any) => number[], unit: string, target: string, ok: (v: number) => boolean, figureName: string][]} */
 const danteTargets = [
   ['CPU-s/GiB', cpuOf, 'CPU-s/GiB', '≤ 1.1×', (v) => v <= 1.1, 'test-proxy CPU-seconds per GiB relayed'],
   ['throughput', gbpsOf, 'GB/s', '≥ 0.8×', (v) => v >= 0.8, 'test-proxy bulk throughput (2 streams)'],

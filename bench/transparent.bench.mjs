@@ -1,3 +1,4 @@
+// @ts-check
 // Transparent interception plumbing (root namespace backend), importing the built code (npm run build):
 //  - sandbox namespace creation, median (target < 200 ms); baseline: a bare `ip netns add` + delete.
 //  - `exec(['true'])` round trip inside a sandbox, median (the contexts API's floor; target < 50 ms).
@@ -174,7 +175,7 @@ try {
   await holder;
   for (const s of accepted) s.destroy();
 } catch (err) {
-  console.log(`transparent benchmark failed: ${err.message}`);
+  console.log(`transparent benchmark failed: ${err instanceof Error ? err.message : err}`);
   failed = true;
 } finally {
   await backend.stop();
@@ -210,7 +211,7 @@ if (!rootless.ok) {
     line('rootless exec(true) in the sandbox, median (target < 50 ms)', fmt(median(execs)), `p90 ${fmt(pct(execs, 0.9))}`);
     verdict(TARGETS.rootlessExec, median(execs) < 50, fmt(median(execs)), { figure: "exec(['true']) round trip in a sandbox (rootless backend)", samples: execs, unit: 'ms', target: '< 50 ms' });
   } catch (err) {
-    console.log(`rootless transparent benchmark failed: ${err.message}`);
+    console.log(`rootless transparent benchmark failed: ${err instanceof Error ? err.message : err}`);
     failed = true;
   } finally {
     await rl.stop();

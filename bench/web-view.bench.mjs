@@ -1,3 +1,4 @@
+// @ts-check
 // Web view benchmarks (issue 18), in Debian's chromium driven by playwright-core, against the built
 // emulator (dist/) in this process:
 //  1. Page load: the browser's navigation timing, navigation start to the load event's end (the
@@ -35,8 +36,8 @@ const { chromium } = await import('playwright-core');
 const emu = await startEmulator({ ephemeral: true, port: 0 });
 const { audit } = emulatorInternals(emu);
 const bare = http.createServer((_q, r) => r.end('<!doctype html><title>bare</title><script>document.documentElement.dataset.ready="true"</script>'));
-await new Promise((resolve) => bare.listen(0, '127.0.0.1', resolve));
-const bareUrl = `http://127.0.0.1:${bare.address().port}/`;
+await new Promise((resolve) => bare.listen(0, '127.0.0.1', () => resolve(undefined)));
+const bareUrl = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (bare.address()).port}/`;
 const userDataDir = await mkdtemp(join(tmpdir(), 'see-bench-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: CHROMIUM,
@@ -53,7 +54,7 @@ try {
   const loadTime = async (url) => {
     await page.goto(url, { waitUntil: 'load' });
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
-    return page.evaluate(() => performance.getEntriesByType('navigation')[0].loadEventEnd);
+    return page.evaluate(() => /** @type {PerformanceNavigationTiming} */ (performance.getEntriesByType('navigation')[0]).loadEventEnd);
   };
   await loadTime(bareUrl);
   await loadTime(emu.apiUrl + '/');
@@ -78,6 +79,7 @@ try {
   const record = async (n) => {
     for (let i = 0; i < n; i++, recorded++) {
       const denied = recorded % 3 === 0;
+      /** @type {import('../dist/gateway/audit.js').NetworkAuditAttributes} */
       const attrs = {
         flow_id: `tcp-bench-${recorded}`,
         dest_ip: `198.18.${(recorded >> 8) & 255}.${recorded & 255}`,
@@ -118,9 +120,9 @@ try {
   /** In the page: input → two animation frames (the render and the paint after it), in ms. */
   const interactions = async (runs) =>
     page.evaluate(async (runs) => {
-      const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
-      const scroller = document.getElementById('flows-scroller');
-      const text = document.getElementById('f-text');
+      const frame = () => new Promise((r) => requestAnimationFrame(() => r(undefined)));
+      const scroller = /** @type {HTMLElement} */ (document.getElementById('flows-scroller'));
+      const text = /** @type {HTMLInputElement} */ (document.getElementById('f-text'));
       const scroll = [];
       const filter = [];
       const work = [];
@@ -155,11 +157,13 @@ try {
   const small = await interactions(RUNS);
   await record(FLOWS - BASE_FLOWS);
   const shown = [];
+  /** @type {Awaited<ReturnType<typeof interactions>> | undefined} */
   let large;
   for (let i = 0; i < Math.min(RUNS, 5); i++) {
     shown.push(await signInUntil(FLOWS));
     if (!large) large = await interactions(RUNS);
   }
+  if (!large) throw new Error('no interaction runs');
   const rows = await page.locator('#flows-body tr.flow').count();
   console.log(`  ${FLOWS} flows: ${rows} rows in the DOM (virtualised)`);
   console.log(`  scroll → painted: ${spread(large.scroll, fmt)}; with ${BASE_FLOWS} flows ${spread(small.scroll, fmt)}`);

@@ -1,3 +1,4 @@
+// @ts-check
 // The processes the gateway benchmark measures, each alone in a child process so its CPU and memory
 // can be read without the client's: the emulator (gateway + test proxy), a bare two-hop Node pipe
 // relay (the baseline), and the loopback blob server (the service). Parent and child talk over the
@@ -65,10 +66,10 @@ function listen(server) {
 }
 
 function closeServer(server, sockets) {
-  return new Promise((resolve) => {
+  return /** @type {Promise<void>} */ (new Promise((resolve) => {
     for (const s of sockets) s.destroy();
     server.close(() => resolve());
-  });
+  }));
 }
 
 function track(server) {
@@ -122,7 +123,7 @@ export async function serveBlob() {
   const sockets = track(server);
   const port = await listen(server);
   serveIpc({}, () => closeServer(server, sockets));
-  process.send({ ready: true, port });
+  process.send?.({ ready: true, port });
 }
 
 /**
@@ -142,7 +143,7 @@ export async function serveRelay(blobPort, single = false) {
     const onlySockets = track(only);
     const port = await listen(only);
     serveIpc({}, () => closeServer(only, onlySockets));
-    process.send({ ready: true, port });
+    process.send?.({ ready: true, port });
     return;
   }
   const hop2 = hop(blobPort);
@@ -155,7 +156,7 @@ export async function serveRelay(blobPort, single = false) {
     await closeServer(hop1, hop1Sockets);
     await closeServer(hop2, hop2Sockets);
   });
-  process.send({ ready: true, port });
+  process.send?.({ ready: true, port });
 }
 
 /** The bench policy with its proxy at `address` (one sandbox per external test proxy process). */
@@ -195,7 +196,7 @@ export async function serveEmulator(blobPort, interception, externalProxyPorts =
       const id = services.sandboxes.claim({ template: 'default' }).sandbox_id;
       await runtime.attach(id);
       policy(id, address);
-      ingresses.push(emu.sandbox(id).view().ingress.socks5);
+      ingresses.push(emu.sandbox(id).view()?.ingress?.socks5);
     }
   }
   const ingress = ingresses[0];
@@ -206,7 +207,7 @@ export async function serveEmulator(blobPort, interception, externalProxyPorts =
     },
     () => emu.stop(),
   );
-  process.send({ ready: true, apiUrl: emu.apiUrl, token: emu.token, ingress, ingresses, mode: emu.info().interception.mode });
+  process.send?.({ ready: true, apiUrl: emu.apiUrl, token: emu.token, ingress, ingresses, mode: emu.info().interception.mode });
 }
 
 /**
@@ -224,7 +225,7 @@ export async function serveProxy(blobPort) {
     return { accepted: kept.at(-1)?.id ?? 0, kept: kept.length, keptOpenOk: ok.length };
   };
   serveIpc({ connections }, () => proxy.stop());
-  process.send({ ready: true, port: proxy.port });
+  process.send?.({ ready: true, port: proxy.port });
 }
 
 const [mode, ...rest] = process.argv.slice(2);

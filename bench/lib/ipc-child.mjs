@@ -1,30 +1,41 @@
+// @ts-check
 // The bench children's protocol, parent side: a Node child with an IPC channel sends {ready, ...}
 // once listening, then answers each {id, op, args} with {id, result} or {id, error}. Every wait is
 // bounded; a child that exits fails its pending calls at once.
 import { spawn } from 'node:child_process';
 
+/** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} ChildExit */
+/** @typedef {{ resolve: (v: any) => void, reject: (e: Error) => void, timer: NodeJS.Timeout }} PendingCall */
+
 /**
  * Spawns `script` and waits (bounded) for its {ready} message. `call(op, args, timeoutMs)` asks it
  * something; `stop()` asks it to stop, then SIGTERM, then SIGKILL (bounded), and resolves with its exit.
+ * @param {string} script
+ * @param {string[]} args
+ * @param {{ nodeFlags?: string[], stderr?: 'inherit' | 'ignore' | 'pipe', onExit?: (exit: ChildExit) => void, callTimeoutMs?: number }} [options]
  */
 export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'inherit', onExit, callTimeoutMs = 60_000 } = {}) {
   const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'inherit', stderr, 'ipc'] });
+  /** @type {Map<number, PendingCall>} */
   const pending = new Map();
   let nextId = 1;
+  /** @type {ChildExit | undefined} */
   let exit;
+  /** @type {Promise<ChildExit>} */
   const exited = new Promise((resolve) =>
     child.once('exit', (code, signal) => {
-      exit = { code, signal };
+      const e = { code, signal };
+      exit = e;
       for (const p of pending.values()) {
         clearTimeout(p.timer);
         p.reject(new Error(`child exited (${code ?? signal})`));
       }
       pending.clear();
-      onExit?.(exit);
-      resolve(exit);
+      onExit?.(e);
+      resolve(e);
     }),
   );
-  child.on('message', (m) => {
+  child.on('message', (/** @type {any} */ m) => {
     const p = m && pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
@@ -33,8 +44,10 @@ export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'in
     else p.resolve(m.result);
   });
   const name = `${script} ${args[0] ?? ''}`.trim();
+  /** @type {any} */
   const info = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} not ready within 30 s`)), 30_000);
+    /** @param {any} m */
     const onMessage = (m) => {
       if (!m?.ready) return;
       clearTimeout(timer);
@@ -47,6 +60,7 @@ export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'in
       reject(new Error(`${name} exited (${e.code ?? e.signal}) before it was ready`));
     });
   });
+  /** @param {string} op @param {unknown} [callArgs] @param {number} [timeoutMs] @returns {Promise<any>} */
   const call = (op, callArgs, timeoutMs = callTimeoutMs) =>
     new Promise((resolve, reject) => {
       if (exit) return reject(new Error(`child exited (${exit.code ?? exit.signal})`));
@@ -58,7 +72,9 @@ export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'in
       pending.set(id, { resolve, reject, timer });
       child.send({ id, op, args: callArgs });
     });
+  /** @type {Promise<ChildExit> | undefined} */
   let stopping;
+  /** @returns {Promise<ChildExit>} */
   const stop = () =>
     (stopping ??= (async () => {
       if (exit) return exit;
@@ -78,22 +94,27 @@ export async function startIpcChild(script, args, { nodeFlags = [], stderr = 'in
 /**
  * The child side: answers each {id, op, args} from the parent with `ops[op](args)`; `stop` (the op,
  * or the parent going away) runs `stop()` and exits. Call `process.send({ready, ...})` after this.
+ * @param {Record<string, (args: any) => unknown>} ops
+ * @param {() => Promise<void>} [stop]
  */
 export function answerParent(ops, stop = async () => {}) {
+  /** @type {Promise<void> | undefined} */
   let stopping;
+  // Started by startIpcChild, with an IPC channel: `process.send` is there.
+  const send = /** @type {NonNullable<typeof process.send>} */ (process.send).bind(process);
   const stopOnce = () => (stopping ??= Promise.resolve().then(stop));
-  process.on('message', async (msg) => {
+  process.on('message', async (/** @type {any} */ msg) => {
     const { id, op, args } = msg ?? {};
     try {
       if (op === 'stop') {
         await stopOnce();
-        process.send({ id, result: true }, () => process.exit(0));
+        send({ id, result: true }, () => process.exit(0));
         return;
       }
       if (!Object.hasOwn(ops, op)) throw new Error(`unknown op ${op}`);
-      process.send({ id, result: await ops[op](args) });
+      send({ id, result: await ops[op]?.(args) });
     } catch (err) {
-      process.send({ id, error: err instanceof Error ? err.message : String(err) });
+      send({ id, error: err instanceof Error ? err.message : String(err) });
     }
   });
   // The parent going away ends the child too (no orphans when a bench is interrupted).

@@ -1,3 +1,4 @@
+// @ts-check
 // The emulator under soak, alone in a child process so its descriptors and memory are its own: the
 // built library (`startEmulator`, dist/), explicit interception, state in a fresh data dir (so audit
 // events live on disk, not in the heap), logs at `warn` and above on stderr as JSON lines. Everything
@@ -83,8 +84,8 @@ const ops = {
 if (process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR) {
   ops['heap-snapshot'] = async () => {
     const { writeHeapSnapshot } = await import('node:v8');
-    return writeHeapSnapshot(join(process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR, `soak-${Date.now()}.heapsnapshot`));
+    return writeHeapSnapshot(join(process.env.SEE_SOAK_HEAP_SNAPSHOT_DIR ?? '', `soak-${Date.now()}.heapsnapshot`));
   };
 }
 answerParent(ops, stop);
-process.send({ ready: true, apiUrl: emu.apiUrl, token: emu.token, testProxyPort: emu.proxy?.port, mode: emu.info().interception.mode });
+process.send?.({ ready: true, apiUrl: emu.apiUrl, token: emu.token, testProxyPort: emu.proxy?.port, mode: emu.info().interception.mode });

@@ -1,3 +1,4 @@
+// @ts-check
 // The soak's latency prober: a process that does nothing but time proxied HTTP flows through a
 // sandbox's ingress and, at the same moment, the direct loopback baseline. The soak's own process
 // runs hundreds of flows, TLS handshakes, API calls and checks, and its event loop was measured
@@ -14,4 +15,4 @@ answerParent({
     return { flow, baselineMs: await baseline };
   },
 });
-process.send({ ready: true });
+process.send?.({ ready: true });

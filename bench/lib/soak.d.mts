@@ -130,5 +130,9 @@ export function latencySummary(report: SoakReport): { quiet: PhaseLatency; updat
 export function rssGrowth(report: SoakReport, options?: { raw?: boolean }): number;
 export function describeReport(report: SoakReport): string[];
 export function percentile(xs: readonly number[], p: number): number;
+/** One flow through a sandbox's SOCKS5 ingress, as the sandbox sees it (the prober times it). */
+export function tcpFlow(ingress: string, via: Record<string, unknown>, options: { timeoutMs: number; hello?: unknown }): Promise<{ started: boolean; observed: string; detail?: string; [k: string]: unknown }>;
+/** A direct loopback GET to the service: its time in ms. */
+export function baselineFlow(port: number, timeoutMs: number): Promise<number>;
 export function descriptors(pid: number, ports: { api: number; proxy?: number; service: number; ingress: Set<number>; ingressUdp?: Set<number> }): { count: number; kinds: Record<string, number> };
 export const flowKinds: Record<string, { via: Record<string, unknown>; match: { transport: 'tcp' | 'udp'; ip: string; port: number }; weight: Record<string, number>; expect: Record<string, unknown> }>;

@@ -1,3 +1,4 @@
+// @ts-check
 // The soak (issue 8): mixed allowed / denied / proxied / UDP flows from 4 sandboxes at a bounded rate
 // for SEE_SOAK_SECONDS (default 60), with network policy PUTs and credential source rotations during
 // it, against the built emulator alone in a child process (bench/lib/soak-emulator.mjs), so its

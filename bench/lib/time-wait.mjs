@@ -1,3 +1,4 @@
+// @ts-check
 // Loopback TIME_WAIT sockets. Every connection a benchmark closes leaves one for 60 s (Linux's fixed
 // TIME_WAIT length) on the side that closed first; a few thousand per run pile up, eat into the
 // ephemeral port range and skew the runs that follow (connects slow down or fail). Before every

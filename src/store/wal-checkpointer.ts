@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -42,40 +41,15 @@ export const defaultCheckpointIntervalMs = 1_000;
 /** How long `stop` waits for the worker's last checkpoint before terminating it. */
 const stopTimeoutMs = 5_000;
 
-// A CommonJS script for an `eval` worker: the emulator's CLI is bundled, so a worker file next to this
-// module would not be found at run time; the driver is passed as a resolved path for the same reason.
-const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-// Checkpoints stream pages; a large page cache on this connection would only hold memory.
-db.pragma('cache_size = -1024');
-const checkpoint = () => {
-  const startedAt = Date.now();
-  try {
-    const row = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    parentPort.postMessage({ kind: 'checkpoint', busy: row.busy === 1, logFrames: row.log, checkpointedFrames: row.checkpointed, startedAt });
-  } catch (err) {
-    parentPort.postMessage({ kind: 'checkpoint', busy: false, logFrames: -1, checkpointedFrames: -1, error: String((err && err.message) || err), startedAt });
-  }
-};
-const timer = setInterval(checkpoint, workerData.intervalMs);
-parentPort.on('message', (m) => {
-  if (m !== 'stop') return;
-  clearInterval(timer);
-  checkpoint();
-  db.close();
-  parentPort.close();
-});
-`;
+// A file of its own (plain JavaScript, next to this module in src/, dist/ and the bin's dist/bin/).
+const workerUrl = new URL('./wal-checkpoint-worker.js', import.meta.url);
 
 type WorkerMessage = { kind: 'checkpoint' } & CheckpointResult;
 
 /** Starts checkpointing the WAL database `file` (already in WAL mode) from a worker thread. */
 export function startWalCheckpointer(file: string, { intervalMs = defaultCheckpointIntervalMs, onFailure }: WalCheckpointerOptions = {}): WalCheckpointer {
   const events = new EventEmitter<{ checkpoint: [CheckpointResult] }>();
-  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(workerSource, { eval: true, workerData: { driver, file, intervalMs } });
+  const worker = new Worker(workerUrl, { workerData: { file, intervalMs } });
   // The worker must never keep the process alive on its own.
   worker.unref();
   let stopping = false;

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,27 @@ describe('build', () => {
     expect(pkg.scripts.build).toBe('rm -rf dist && tsc -p tsconfig.build.json && node scripts/build-bin.mjs');
     expect(pkg.scripts.prepack).toBe('npm run build');
   });
+
+  it('bundles only our own code: every dependency stays an import (shipped once, in node_modules)', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const bin = join(dir, 'bin');
+    const code = readdirSync(bin).map((f) => readFileSync(join(bin, f), 'utf8')).join('\n');
+    // rolldown marks every module it inlines with a `//#region <path>` comment.
+    expect(code).not.toMatch(/node_modules\//);
+    const imported = new Set([...code.matchAll(/(?:from |import\()"([^".][^"]*)"/g)].map((m) => m[1]!.replace(/^((?:@[^/]+\/)?[^/]+).*$/, '$1')));
+    for (const dep of ['better-sqlite3', 'execa', 'hono', 'pino', 'yaml', 'zod']) expect(pkg.dependencies[dep], dep).toBeDefined();
+    expect([...imported].filter((name) => !name.startsWith('node:') && !(name in pkg.dependencies))).toEqual([]);
+    expect([...imported]).toEqual(expect.arrayContaining(['better-sqlite3', 'execa', 'hono', 'pino', 'yaml', 'zod']));
+  });
+
+  it('ships the worker thread and the namespace helper as files next to the code that starts them', () => {
+    for (const file of ['wal-checkpoint-worker.js', 'helper-process.js']) {
+      expect(readdirSync(join(dir, 'bin')), file).toContain(file);
+      expect(readdirSync(join(repoRoot, 'dist', 'bin')), file).toContain(file);
+    }
+    expect(readdirSync(join(repoRoot, 'dist', 'store'))).toContain('wal-checkpoint-worker.js');
+    expect(readdirSync(join(repoRoot, 'dist', 'interception', 'transparent'))).toContain('helper-process.js');
+  });
 });
 
 describe('npm package contents', () => {
@@ -35,6 +56,8 @@ describe('npm package contents', () => {
     const paths = files.map((f) => f.path);
     expect(paths).toEqual(expect.arrayContaining(['BENCHMARKS.md', 'examples/walkthrough.mjs', 'examples/walkthrough.mts', 'examples/vitest-project/package.json', 'dist/vitest-tenant.js']));
     expect(paths.some((p) => p.includes('node_modules'))).toBe(false);
+    // Source maps would point at src/, which is not shipped: there are none.
+    expect(paths.filter((p) => p.endsWith('.map'))).toEqual([]);
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
     expect(links.length).toBeGreaterThanOrEqual(4);

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { EmulatorError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { helperSource } from './helper-source.js';
 import { prefixed, type CommandPrefix } from './ip-command.js';
 
 /**
- * The main-process side of the gateway-namespace helper (see helper-source.ts): spawns it inside
+ * The main-process side of the gateway-namespace helper (see helper-process.js): spawns it inside
  * the namespace with an IPC channel and turns its replies into promises.
  */
 
@@ -32,6 +32,8 @@ export interface GatewayHelperOptions {
 }
 
 const maxStderrBytes = 4096;
+/** The helper's own file, next to this module (src/, dist/, or the bin's dist/bin/). */
+const helperFile = fileURLToPath(new URL('./helper-process.js', import.meta.url));
 
 export class GatewayHelper {
   readonly process: ChildProcess;
@@ -44,7 +46,7 @@ export class GatewayHelper {
 
   private constructor({ namespace, logger, requestTimeoutMs = 5000, prefix = [] }: GatewayHelperOptions) {
     this.requestTimeoutMs = requestTimeoutMs;
-    const [file, args] = prefixed(prefix, 'ip', ['netns', 'exec', namespace, process.execPath, '-e', helperSource]);
+    const [file, args] = prefixed(prefix, 'ip', ['netns', 'exec', namespace, process.execPath, helperFile]);
     this.process = spawn(file, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       // The helper needs nothing from our environment.
