@@ -1,22 +1,22 @@
 // @ts-check
-// Bundles our own CLI code (tsc's output in dist/) into dist/bin: one entry, one chunk per lazily
-// loaded command, and the two files that run as processes or threads of their own (the WAL
-// checkpoint worker, the gateway-namespace helper). Every package in `dependencies` stays an import:
-// the package ships each of them once, in node_modules. Concatenating our ~200 modules keeps
-// `start` close to the full bundle it replaces (BENCHMARKS.md, start → ready); no source maps, as
-// in the rest of dist/: the output is readable JavaScript.
+// Bundles the CLI (tsc's output in dist/) into dist/bin: one entry, one chunk per lazily loaded
+// command, and the two files that run as processes or threads of their own (the WAL checkpoint
+// worker, the gateway-namespace helper). Dependencies are bundled too, except the native
+// better-sqlite3: measured on a quiet 2-core machine (BENCHMARKS.md, "Bin bundle shape"), keeping
+// them as imports made `start` → ready 452 ms instead of 313 ms (580 vs 320 ms CPU), because node
+// then loads ~170 ES modules and ~45 CommonJS files (zod's locales, hono, pino) instead of ~35
+// chunks. The price: the library entry (dist/index.js) imports the same packages from node_modules,
+// so the tarball carries them twice (about 1 MB of dist/bin). No source maps, as in the rest of
+// dist/: the output is readable JavaScript.
 // Silent on success: `npm pack --json` runs this through prepack, and its stdout must stay JSON.
 // `node scripts/build-bin.mjs [outDir]` (default dist/bin; tests build into a directory of their own).
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build } from 'rolldown';
 
 const outDir = process.argv[2] ?? 'dist/bin';
-const pkg = /** @type {{ dependencies: Record<string, string> }} */ (JSON.parse(readFileSync('package.json', 'utf8')));
-const dependencies = Object.keys(pkg.dependencies);
-
-/** @param {string} id */
-const isDependency = (id) => dependencies.some((d) => id === d || id.startsWith(`${d}/`));
+/** The one dependency that stays an import: a native addon cannot be bundled. @param {string} id */
+const isNative = (id) => id === 'better-sqlite3' || id.startsWith('better-sqlite3/');
 
 /**
  * A chunk is named after the module it stands for, path included (`cli-commands-proxy`,
@@ -38,7 +38,7 @@ await build({
     'helper-process': 'dist/interception/transparent/helper-process.js',
   },
   platform: 'node',
-  external: isDependency,
+  external: isNative,
   logLevel: 'warn',
   output: { dir: outDir, format: 'esm', entryFileNames: '[name].js', chunkFileNames: chunkName },
 });

@@ -3,11 +3,8 @@ import { formatEndpoint } from '../dns/views.js';
 import type { TcpFlowInput } from '../gateway/flow.js';
 import type { Logger } from '../log.js';
 import { listen } from '../net/listen.js';
-import { Socks5Command, Socks5Method, Socks5Reply } from '../socks5/protocol.js';
-import { endAndLinger, serveSocks5Handshake } from '../socks5/server-handshake.js';
-import { maxProxyHeadBytes, parseHttpProxyRequest, type HttpProxyRequest } from './http-proxy-request.js';
-
-type HttpProxyTarget = Extract<HttpProxyRequest, { kind: 'connect' | 'forward' }>;
+import { serveHttpIngress } from './explicit-http-ingress.js';
+import { serveSocks5Ingress } from './explicit-socks5-ingress.js';
 
 /**
  * Explicit interception (anywhere, no privileges): a sandbox's programs reach the gateway through a
@@ -60,87 +57,11 @@ export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<E
   // Half-open connections stay open: a client's FIN (end of its request) is passed on while the answer comes back.
   const socksServer = net.createServer({ allowHalfOpen: true }, (socket) => {
     track(socket);
-    let resolved: { ip: string; port: number } | undefined;
-    void serveSocks5Handshake(
-      socket,
-      {
-        selectMethod: (offered) => ({ kind: 'method', method: offered.includes(Socks5Method.NoAuth) ? Socks5Method.NoAuth : Socks5Method.NoAcceptable }),
-        request: async (req) => {
-          if (req.command === Socks5Command.UdpAssociate && deps.onUdpAssociate) {
-            const bound = await deps.onUdpAssociate(socket);
-            return bound ? { kind: 'reply', code: Socks5Reply.Succeeded, bound: { atyp: 'ipv4', host: bound.host, port: bound.port } } : { kind: 'reply', code: Socks5Reply.GeneralFailure };
-          }
-          if (req.command !== Socks5Command.Connect) return { kind: 'reply', code: Socks5Reply.CommandNotSupported };
-          const ip = await deps.resolve(req.address.host);
-          if (!ip) {
-            deps.onUnresolvable(req.address.host, req.address.port, 'socks5');
-            return { kind: 'reply', code: Socks5Reply.HostUnreachable };
-          }
-          resolved = { ip, port: req.address.port };
-          return { kind: 'reply', code: Socks5Reply.Succeeded };
-        },
-      },
-      { handshakeTimeoutMs },
-    ).then((outcome) => {
-      if (outcome.kind !== 'established' || !resolved) return;
-      if (outcome.state.request.command === Socks5Command.UdpAssociate) return; // the control connection just stays open
-      deps.onTcpFlow({ sandboxId, originalDst: resolved, socket, initialBytes: outcome.rest });
-    });
+    serveSocks5Ingress(socket, deps, handshakeTimeoutMs);
   });
-
   const httpServer = net.createServer({ allowHalfOpen: true }, (socket) => {
     track(socket);
-    let head = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
-    // A client that closes its side before its request head is complete gets nothing more.
-    const onEnd = () => {
-      clearTimeout(timer);
-      socket.destroy();
-    };
-    const reject = (status: number, message: string) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      const body = `${message}\n`;
-      endAndLinger(socket, `HTTP/1.1 ${status} ${status === 502 ? 'Bad Gateway' : status === 405 ? 'Method Not Allowed' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-    };
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      if (head.length > maxProxyHeadBytes * 2) return reject(431, 'request head too large');
-      const req = parseHttpProxyRequest(head);
-      if (req.kind === 'need-more') return;
-      if (req.kind === 'invalid') return reject(req.status, req.message);
-      const found = deps.resolve(req.host);
-      if (!(found instanceof Promise)) return proceed(req, found);
-      // The answer takes a while (the host's resolver): the request head is complete, so nothing more
-      // is read until it is here; the handshake timer still runs.
-      socket.off('data', onData);
-      socket.pause();
-      found.then(
-        (ip) => proceed(req, ip),
-        () => proceed(req, undefined),
-      );
-    };
-    const proceed = (req: HttpProxyTarget, ip: string | undefined) => {
-      if (socket.destroyed) return;
-      if (!ip) {
-        deps.onUnresolvable(req.host, req.port, 'http-connect');
-        return reject(502, `sandbox-egress-emulator: ${req.host} does not resolve inside the sandbox, so no connection was opened`);
-      }
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.pause();
-      if (req.kind === 'connect') {
-        const rest = head.subarray(req.headLength);
-        socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-        deps.onTcpFlow({ sandboxId, originalDst: { ip, port: req.port }, socket, initialBytes: rest });
-      } else {
-        deps.onTcpFlow({ sandboxId, originalDst: { ip, port: req.port }, socket, initialBytes: head });
-      }
-    };
-    socket.on('data', onData);
-    socket.once('end', onEnd);
+    serveHttpIngress(socket, deps, handshakeTimeoutMs);
   });
 
   const socks5 = await listenOnFreePort(socksServer, host);
