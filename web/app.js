@@ -787,14 +787,27 @@ async function showSandbox(id) {
 // ---------------------------------------------------------------------------------------------
 // Proxy
 
-const faultTypes = ['auth_reject', 'no_acceptable_method', 'reply_code', 'reject_domain_atyp', 'reject_ipv6', 'handshake_delay', 'connect_delay', 'bandwidth', 'reset_after_bytes', 'silent_close', 'fragmented_replies'];
+/**
+ * The fault types, from the emulator's own OpenAPI document (one `oneOf` branch per registered kind):
+ * a fault added to the registry shows up here without touching this page.
+ */
+async function loadFaultTypes() {
+  const res = await fetch('/_emulator/openapi.json', { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new ApiFailure(res.status, 'openapi', `${res.status} ${res.statusText}`);
+  const doc = await res.json();
+  const deref = (s) => (s && typeof s.$ref === 'string' ? doc.components?.schemas?.[s.$ref.split('/').pop()] : s);
+  const request = deref(doc.paths?.['/_emulator/proxy/faults']?.post?.requestBody?.content?.['application/json']?.schema);
+  const types = (request?.oneOf ?? []).map((branch) => deref(branch)?.properties?.type?.const).filter((t) => typeof t === 'string');
+  if (types.length === 0) throw new ApiFailure(0, 'openapi', 'the OpenAPI document lists no fault types');
+  return types;
+}
 
 async function loadProxy() {
   if (!emulatorInfo?.testProxy) {
     $('proxy-missing').hidden = false;
     return;
   }
-  if ($('fault-type').options.length === 0) $('fault-type').replaceChildren(...faultTypes.map((t) => h('option', { value: t }, t)));
+  if ($('fault-type').options.length === 0) $('fault-type').replaceChildren(...(await loadFaultTypes()).map((t) => h('option', { value: t }, t)));
   await Promise.all([loadUsers(), loadFaults(), loadCustomerDns(), loadConnections()]);
 }
 

@@ -186,7 +186,56 @@ export function matchExample(buf: Buffer): ProtocolMatch {
   },
 };
 
-const recipes: Recipe[] = [fault, command, classifier];
+const adminRoute: Recipe = {
+  label: 'An admin API route',
+  async apply(copy) {
+    await copy.write(
+      'src/api/admin/example-routes.ts',
+      `import { Hono } from 'hono';
+import { okJson } from '../envelope.js';
+import { describeRoute, ok, pathParam, responses, tag } from './openapi-operation.js';
+import { componentSchema, objectWith, str } from './openapi-schema.js';
+
+const echoSchema = componentSchema('ExampleEcho', () => objectWith('echo', str('the word sent')));
+
+/** \`GET /_emulator/example/{word}\`: an example route. */
+export function exampleRoutes() {
+  return new Hono().get(
+    '/example/:word',
+    describeRoute({
+      operationId: 'example',
+      tags: [tag.emulator],
+      summary: 'Echoes a word',
+      parameters: [pathParam('word', 'any word')],
+      responses: responses({ '200': ok('the word', echoSchema) }, 'NotFound'),
+    }),
+    (c) => okJson(c, { echo: c.req.param('word') }),
+  );
+}
+`,
+    );
+    await copy.insertAfter('src/api/admin/admin-app.ts', "from './story-routes.js';", "import { exampleRoutes } from './example-routes.js';\n");
+    await copy.insertAfter('src/api/admin/admin-app.ts', "    .route('/', proxyRoutes)", "    .route('/', exampleRoutes())\n");
+  },
+  async prove(copy) {
+    const { startEmulator } = await copy.import<typeof import('../../src/emulator.js')>('src/emulator.ts');
+    const { adminData } = await copy.import<typeof import('../../src/api/admin/client.js')>('src/api/admin/client.ts');
+    const emu = await startEmulator({ testProxy: false });
+    try {
+      // The typed client knows the new route (the copy's types; this file compiles against the original).
+      const admin = emu.admin as unknown as { example: { ':word': { $get(a: { param: { word: string } }): Promise<Response> } } };
+      expect(await adminData(admin.example[':word'].$get({ param: { word: 'hi' } }) as never)).toEqual({ echo: 'hi' });
+      const res = await fetch(`${emu.apiUrl}/_emulator/openapi.json`, { headers: { authorization: `Bearer ${emu.token}` } });
+      const doc = (await res.json()) as { paths: Record<string, Record<string, { operationId: string }>>; components: { schemas: Record<string, unknown> } };
+      expect(doc.paths['/_emulator/example/{word}']?.get?.operationId).toBe('example');
+      expect(doc.components.schemas.ExampleEcho).toBeDefined();
+    } finally {
+      await emu.stop();
+    }
+  },
+};
+
+const recipes: Recipe[] = [fault, command, classifier, adminRoute];
 
 describe('README "Where to add" recipes', () => {
   let copy: Copy;
@@ -195,7 +244,7 @@ describe('README "Where to add" recipes', () => {
 
   beforeAll(async () => {
     copy = new Copy(await mkdtemp(path.join(tmpdir(), 'see-where-to-add-')));
-    for (const entry of ['src', 'README.md', 'package.json', 'tsconfig.json']) await cp(path.join(repo, entry), copy.file(entry), { recursive: true });
+    for (const entry of ['src', 'fixtures', 'web', 'README.md', 'package.json', 'tsconfig.json']) await cp(path.join(repo, entry), copy.file(entry), { recursive: true });
     await symlink(path.join(repo, 'node_modules'), copy.file('node_modules'), 'dir');
     await writeFile(copy.file('tsconfig.json'), JSON.stringify({ extends: './tsconfig.base.json', include: ['src'] }));
     await cp(path.join(repo, 'tsconfig.json'), copy.file('tsconfig.base.json'));
@@ -211,7 +260,7 @@ describe('README "Where to add" recipes', () => {
   });
 
   it.each(recipes.map((r) => [r.label, r] as const))('%s touches exactly the files the README names', (label) => {
-    const name = { 'A test-proxy fault': 'example-reset', 'A CLI command': 'hello', 'A TCP classifier': 'example' }[label] ?? '';
+    const name = { 'A test-proxy fault': 'example-reset', 'A CLI command': 'hello', 'A TCP classifier': 'example', 'An admin API route': 'example' }[label] ?? '';
     expect(touched.get(label)).toEqual(readmeFiles(readme, label, name));
   });
 

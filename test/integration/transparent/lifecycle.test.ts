@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,8 @@ describe.skipIf(skip)('namespace lifecycle', () => {
       output: { file: ownerScript, format: 'esm' },
       logLevel: 'silent',
     });
+    // The backend starts its namespace helper from the file next to its own code (`./helper-process.js`).
+    copyFileSync(fileURLToPath(new URL('../../../src/interception/transparent/helper-process.js', import.meta.url)), join(bundleDir, 'helper-process.js'));
   });
 
   afterEach(async () => {
