@@ -14,8 +14,11 @@ export type Endpoint = HostPort;
 
 export const normalizeName = (name: string): string => name.trim().toLowerCase().replace(/\.$/, '');
 
-/** Splits `host:port` / `[v6]:port` (a port is required); undefined when it is not one. */
-export function splitHostPort(s: string): Endpoint | undefined {
+/**
+ * A record key or value as an endpoint: `host:port` / `[v6]:port` with a port of at least 1; undefined
+ * when it is not one (a plain name). Not Go's SplitHostPort (`go/net.ts`): that one reports errors.
+ */
+function parseEndpoint(s: string): Endpoint | undefined {
   const e = parseHostPort(s);
   return e && e.port >= 1 ? e : undefined;
 }
@@ -27,13 +30,14 @@ export function validatePlatformRecords(records: unknown): string | undefined {
   if (records === null || typeof records !== 'object' || Array.isArray(records)) return 'records must be an object of name → addresses';
   for (const [key, value] of Object.entries(records)) {
     if (!Array.isArray(value) || value.length === 0) return `records["${key}"] must be a non-empty array`;
-    const endpointKey = splitHostPort(key) !== undefined;
-    const name = endpointKey ? splitHostPort(key)!.host : key;
+    const keyEndpoint = parseEndpoint(key);
+    const endpointKey = keyEndpoint !== undefined;
+    const name = keyEndpoint?.host ?? key;
     if (!/^[a-z0-9_*]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(name) || name.length > 253) return `"${key}" is not a DNS name`;
     for (const v of value) {
       if (typeof v !== 'string') return `records["${key}"] must hold strings`;
       if (endpointKey) {
-        if (!splitHostPort(v)) return `records["${key}"]: "${v}" must be host:port (a name:port record maps to endpoints)`;
+        if (!parseEndpoint(v)) return `records["${key}"]: "${v}" must be host:port (a name:port record maps to endpoints)`;
       } else if (!isIP(v)) {
         return `records["${key}"]: "${v}" is not an IP address`;
       }
@@ -71,8 +75,8 @@ export class PlatformDnsView {
     this.names.clear();
     this.endpoints.clear();
     for (const [key, values] of Object.entries(records)) {
-      const ep = splitHostPort(key);
-      if (ep) this.endpoints.set(`${normalizeName(ep.host)}:${ep.port}`, values.map((v) => splitHostPort(v)!));
+      const ep = parseEndpoint(key);
+      if (ep) this.endpoints.set(`${normalizeName(ep.host)}:${ep.port}`, values.map((v) => parseEndpoint(v)!));
       else this.names.set(normalizeName(key), [...values]);
     }
   }
