@@ -96,7 +96,7 @@ const ip = {
 };
 const sourceName = 'soak-src';
 /** How long after the sandbox saw a flow end the gateway may still hold it open (and a policy PUT retire it). */
-const retireGraceMs = 2_000;
+const retireGraceMs = 500;
 const credentialRef = 'corp-proxy';
 const userFor = (generation) => ({ username: `soak-user-${generation}`, password: `soak-pass-${generation}-${Math.random().toString(36).slice(2, 10)}` });
 
