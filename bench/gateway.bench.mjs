@@ -345,6 +345,8 @@ try {
   const blob = await started(['--serve-blob']);
   const blobPort = blob.info.port;
   const relay = await started(['--serve-relay', String(blobPort)]);
+  // Only the rate figures use it: the same sockets and SOCKS5 messages as the chain, without its logic.
+  const socksFloor = wanted('rate') ? await started(['--serve-socks-relay', String(blobPort)]) : undefined;
   const profDir = process.env.GATEWAY_BENCH_CPU_PROF;
   const emu = await started(['--serve-emulator', String(blobPort), 'explicit'], { nodeFlags: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   const ingress = parseHostPort(emu.info.ingress);
@@ -362,6 +364,8 @@ try {
   };
   const warmChain = await warm(viaChain);
   const warmRelay = await warm(viaRelay);
+  const viaSocksFloor = socksFloor ? () => socksConnect({ host: '127.0.0.1', port: socksFloor.info.port }, blobHost, 80) : undefined;
+  if (viaSocksFloor) await warm(viaSocksFloor);
   console.log(`warm-up: ${WARMUP_CONNS} connections each, chain ${warmChain.perSecond.toFixed(0)}/s, bare relay ${warmRelay.perSecond.toFixed(0)}/s (GATEWAY_BENCH_WARMUP)`);
   if (wanted('bulk')) await bulkRun(viaChain, emu.cpuSeconds);
 
@@ -446,6 +450,8 @@ try {
     let rateFailed = 0;
     const cpuPerConnChain = [];
     const cpuPerConnRelay = [];
+    const cpuPerConnFloor = [];
+    if (!socksFloor || !viaSocksFloor) throw new Error('the SOCKS5 floor was not started');
     for (let i = 0; i < RUNS; i++) {
       const tw1 = await drainTimeWait();
       const e0 = await emu.cpuSeconds();
@@ -455,9 +461,13 @@ try {
       const r0 = await relay.cpuSeconds();
       const r = await connectionRate(viaRelay, RATE_CONNS, RATE_CONCURRENCY);
       cpuPerConnRelay.push((((await relay.cpuSeconds()) - r0) / r.done) * 1000);
+      await drainTimeWait();
+      const f0 = await socksFloor.cpuSeconds();
+      const f = await connectionRate(viaSocksFloor, RATE_CONNS, RATE_CONCURRENCY);
+      cpuPerConnFloor.push((((await socksFloor.cpuSeconds()) - f0) / f.done) * 1000);
       rateChain.push(c.perSecond);
       rateRelay.push(r.perSecond);
-      rateFailed += c.failed + r.failed;
+      rateFailed += c.failed + r.failed + f.failed;
       line(`run ${i + 1}: chain / relay (TIME_WAIT before: ${tw1} / ${tw2})`, `${c.perSecond.toFixed(0)}/s / ${r.perSecond.toFixed(0)}/s`);
     }
     line('chain connections/s', spread(rateChain, (x) => `${x.toFixed(0)}/s`));
@@ -465,6 +475,15 @@ try {
     line('ratio chain / relay (medians)', `${(median(rateChain) / median(rateRelay)).toFixed(2)}x; failed connections ${rateFailed}`);
     line('emulator CPU per new connection', spread(cpuPerConnChain, ms));
     line('bare relay CPU per new connection', spread(cpuPerConnRelay, ms));
+    line('SOCKS5 floor CPU per new connection (same sockets and messages, no logic)', spread(cpuPerConnFloor, ms));
+    line('ratio emulator / SOCKS5 floor (medians)', `${(median(cpuPerConnChain) / median(cpuPerConnFloor)).toFixed(2)}x`);
+    verdict('emulator CPU per new proxied connection ≤ 0.7 ms', median(cpuPerConnChain) <= 0.7, `median ${ms(median(cpuPerConnChain))}`, {
+      figure: `emulator CPU per new proxied connection, explicit chain (${RATE_CONNS} per run after ${WARMUP_CONNS} warm-up)`,
+      samples: cpuPerConnChain,
+      unit: 'ms',
+      baseline: { name: 'SOCKS5 floor: the same sockets and messages without policy, audit or logging', samples: cpuPerConnFloor },
+      target: '≤ 0.7 ms',
+    });
     verdict('new proxied connections ≥ 1,200/s', median(rateChain) >= 1200 && rateFailed === 0, `median ${median(rateChain).toFixed(0)}/s`, {
       figure: `new proxied connections/s (${RATE_CONCURRENCY} in flight)`,
       samples: rateChain,
@@ -484,6 +503,7 @@ try {
   }
   await stopChild(emu); // writes the CPU profile when asked for
   await stopChild(relay);
+  if (socksFloor) await stopChild(socksFloor);
 
   // 4b: 5,000 concurrent flows. Held through one process, they would be 4 sockets each (20,000 and
   // more descriptors), over this machine's hard limit; so each hop runs in its own fresh process —

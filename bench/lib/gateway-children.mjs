@@ -159,6 +159,107 @@ export async function serveRelay(blobPort, single = false) {
   process.send?.({ ready: true, port });
 }
 
+/**
+ * Reads whole SOCKS5 messages off `socket`: `next(size)` resolves with the next message once
+ * `size(buffered)` (the length the bytes so far announce, or 0 while too short to tell) is buffered.
+ * @param {net.Socket} socket
+ */
+function messages(socket) {
+  let buffered = /** @type {Buffer} */ (Buffer.alloc(0));
+  /** @type {{ size: (b: Buffer) => number, resolve: (m: Buffer) => void } | undefined} */
+  let want;
+  const pump = () => {
+    if (!want) return;
+    const n = want.size(buffered);
+    if (n === 0 || buffered.length < n) return;
+    const { resolve } = want;
+    want = undefined;
+    const message = buffered.subarray(0, n);
+    buffered = buffered.subarray(n);
+    resolve(message);
+  };
+  const onData = (/** @type {Buffer} */ d) => {
+    buffered = buffered.length ? Buffer.concat([buffered, d]) : d;
+    pump();
+  };
+  socket.on('data', onData);
+  return {
+    /** @param {(b: Buffer) => number} size @returns {Promise<Buffer>} */
+    next: (size) => new Promise((resolve) => ((want = { size, resolve }), pump())),
+    /** Stops reading messages; what is buffered is the start of the stream. */
+    release: () => (socket.off('data', onData), buffered),
+  };
+}
+const greetingSize = (/** @type {Buffer} */ b) => (b.length < 2 ? 0 : 2 + b[1]);
+const authSize = (/** @type {Buffer} */ b) => (b.length < 2 || b.length < 3 + b[1] ? 0 : 3 + b[1] + b[2 + b[1]]);
+const requestSize = (/** @type {Buffer} */ b) => (b.length < 5 ? 0 : b[3] === 1 ? 10 : b[3] === 4 ? 22 : 7 + b[4]);
+const fixed = (/** @type {number} */ n) => (/** @type {Buffer} */ b) => (b.length < n ? 0 : n);
+const successReply = Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]);
+
+/**
+ * The socket floor of the emulator's explicit chain: the same topology and the same messages with
+ * no policy, classification, audit or logging. Hop 1 is a no-auth SOCKS5 server that answers the
+ * CONNECT at once, waits for the first bytes (the gateway classifies them), then dials hop 2 as a
+ * SOCKS5 client with RFC 1929 auth and a domain CONNECT; hop 2 checks nothing and connects to the
+ * blob server. Four socket ends and the same twelve writes per connection as the emulator.
+ */
+export async function serveSocksRelay(blobPort) {
+  const user = Buffer.from(proxyUser.username);
+  const pass = Buffer.from(proxyUser.password);
+  const relay = (/** @type {net.Socket} */ a, /** @type {net.Socket} */ b) => {
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+    a.pipe(b).pipe(a);
+  };
+  const hop2 = net.createServer(async (s) => {
+    s.on('error', () => {});
+    const m = messages(s);
+    await m.next(greetingSize);
+    s.write(Buffer.from([5, 2]));
+    await m.next(authSize);
+    s.write(Buffer.from([1, 0]));
+    await m.next(requestSize);
+    const up = net.connect({ host: '127.0.0.1', port: blobPort }, () => {
+      s.write(successReply);
+      const rest = m.release();
+      if (rest.length) up.write(rest);
+      relay(s, up);
+    });
+    up.on('error', () => s.destroy());
+  });
+  const hop2Sockets = track(hop2);
+  const hop2Port = await listen(hop2);
+  const hop1 = net.createServer(async (s) => {
+    s.on('error', () => {});
+    const m = messages(s);
+    await m.next(greetingSize);
+    s.write(Buffer.from([5, 0]));
+    const request = await m.next(requestSize);
+    s.write(successReply);
+    const first = await m.next((b) => (b.length ? b.length : 0));
+    const up = net.connect({ host: '127.0.0.1', port: hop2Port });
+    up.setNoDelay(true);
+    up.on('error', () => s.destroy());
+    const um = messages(up);
+    up.write(Buffer.from([5, 1, 2]));
+    await um.next(fixed(2));
+    up.write(Buffer.concat([Buffer.from([1, user.length]), user, Buffer.from([pass.length]), pass]));
+    await um.next(fixed(2));
+    up.write(Buffer.concat([Buffer.from([5, 1, 0]), request.subarray(3)]));
+    await um.next(fixed(10));
+    um.release();
+    up.write(Buffer.concat([first, m.release()]));
+    relay(s, up);
+  });
+  const hop1Sockets = track(hop1);
+  const port = await listen(hop1);
+  serveIpc({}, async () => {
+    await closeServer(hop1, hop1Sockets);
+    await closeServer(hop2, hop2Sockets);
+  });
+  process.send?.({ ready: true, port });
+}
+
 /** The bench policy with its proxy at `address` (one sandbox per external test proxy process). */
 const policyVia = (address) => {
   const p = structuredClone(benchPolicy);
@@ -231,5 +332,6 @@ export async function serveProxy(blobPort) {
 const [mode, ...rest] = process.argv.slice(2);
 if (mode === '--serve-blob') await serveBlob();
 else if (mode === '--serve-relay') await serveRelay(Number(rest[0]), rest[1] === 'single');
+else if (mode === '--serve-socks-relay') await serveSocksRelay(Number(rest[0]));
 else if (mode === '--serve-proxy') await serveProxy(Number(rest[0]));
 else if (mode === '--serve-emulator') await serveEmulator(Number(rest[0]), rest[1] ?? 'explicit', (rest[2] ?? '').split(',').filter(Boolean).map(Number));

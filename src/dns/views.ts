@@ -10,20 +10,16 @@ import type { HostResolverPassthrough, PassthroughAnswer } from './passthrough.j
  */
 export type PlatformRecords = Record<string, string[]>;
 
-export type Endpoint = HostPort;
-
 export const normalizeName = (name: string): string => name.trim().toLowerCase().replace(/\.$/, '');
 
 /**
  * A record key or value as an endpoint: `host:port` / `[v6]:port` with a port of at least 1; undefined
  * when it is not one (a plain name). Not Go's SplitHostPort (`go/net.ts`): that one reports errors.
  */
-function parseEndpoint(s: string): Endpoint | undefined {
+function parseEndpoint(s: string): HostPort | undefined {
   const e = parseHostPort(s);
   return e && e.port >= 1 ? e : undefined;
 }
-
-export const formatEndpoint = formatHostPort;
 
 /** Returns an error message for an invalid record set, or undefined. */
 export function validatePlatformRecords(records: unknown): string | undefined {
@@ -51,11 +47,11 @@ export function validatePlatformRecords(records: unknown): string | undefined {
  * host's resolver was asked, through passthrough, and did not help).
  */
 export type NameLookup = { ok: true; addresses: string[] } | { ok: false; reason: string; askedHost?: true };
-export type EndpointLookup = { ok: true; endpoints: Endpoint[] } | { ok: false; reason: string; askedHost?: true };
+export type EndpointLookup = { ok: true; endpoints: HostPort[] } | { ok: false; reason: string; askedHost?: true };
 
 export class PlatformDnsView {
   private names = new Map<string, string[]>();
-  private endpoints = new Map<string, Endpoint[]>();
+  private endpoints = new Map<string, HostPort[]>();
   private readonly hostResolver: HostResolverPassthrough | undefined;
 
   /** With `passthrough`, names without a record are looked up with the host's resolver (`lookup*`). */
@@ -85,7 +81,7 @@ export class PlatformDnsView {
   records(): PlatformRecords {
     const out: PlatformRecords = {};
     for (const [k, v] of this.names) out[k] = [...v];
-    for (const [k, v] of this.endpoints) out[k] = v.map(formatEndpoint);
+    for (const [k, v] of this.endpoints) out[k] = v.map(formatHostPort);
     return out;
   }
 
@@ -138,12 +134,12 @@ export class PlatformDnsView {
   }
 
   /** An explicit `name:port` (or `ip:port`) record, if there is one. */
-  endpointOverride(host: string, port: number): Endpoint[] | undefined {
+  endpointOverride(host: string, port: number): HostPort[] | undefined {
     return this.endpoints.get(`${normalizeName(host)}:${port}`)?.map((e) => ({ ...e }));
   }
 
   /** Where a connection to `host:port` really goes: a `name:port` record first, else the name's addresses. */
-  resolveEndpoint(host: string, port: number): Endpoint[] | undefined {
+  resolveEndpoint(host: string, port: number): HostPort[] | undefined {
     const override = this.endpoints.get(`${normalizeName(host)}:${port}`);
     if (override) return override.map((e) => ({ ...e }));
     return this.resolve(host)?.map((ip) => ({ host: ip, port }));

@@ -77,13 +77,6 @@ export interface AuditLog {
   readonly signingKey: { id: string; publicKeyPem: string };
 }
 
-/** Drops undefined attributes so events stay compact and stable. */
-function compact<T extends object>(o: T): T {
-  const out: Record<string, unknown> = {};
-  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
-  return out as T;
-}
-
 const integrityAlgorithm = 'ed25519-sha256-v1';
 
 interface PendingEvent {
@@ -122,9 +115,9 @@ function auditEnvelope(sandboxId: string, teamId: string, phase: AuditPhase, att
 
 /**
  * Events are signed like upstream's (ed25519 over the payload hash) with a key made per instance.
- * Ed25519 signatures are deterministic, so an event is signed when it is read or delivered rather
- * than on the data path: the stored record keeps the payload hash, and every reader gets the same
- * signature for it.
+ * Hashes and ed25519 signatures are deterministic, so an event is hashed and signed when it is read or
+ * delivered rather than on the data path: the stored record is the payload itself, and every reader
+ * gets the same hash and signature for it. (Records stored before carry their hash in the JSON.)
  */
 class AuditSigner {
   private readonly privateKey: KeyObject;
@@ -137,12 +130,14 @@ class AuditSigner {
     this.key = { id, publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
   }
 
-  signed(event: Record<string, unknown>): NetworkAuditEvent {
-    const partial = event.integrity as { payload_hash: string };
+  /** `payload`: the stored JSON that `event` was parsed from. */
+  signed(event: Record<string, unknown>, payload: string): NetworkAuditEvent {
+    const stored = (event.integrity as { payload_hash?: string } | undefined)?.payload_hash;
+    const payloadHash = stored ?? createHash('sha256').update(payload).digest('hex');
     event.integrity = {
       algorithm: integrityAlgorithm,
-      payload_hash: partial.payload_hash,
-      signature: sign(null, Buffer.from(partial.payload_hash, 'hex'), this.privateKey).toString('base64'),
+      payload_hash: payloadHash,
+      signature: sign(null, Buffer.from(payloadHash, 'hex'), this.privateKey).toString('base64'),
       signing_key_id: this.key.id,
       signature_status: 'verified',
     };
@@ -189,18 +184,16 @@ class BatchedAuditLog implements AuditLog {
 
   record = (sandboxId: string, phase: AuditPhase, attributes: NetworkAuditAttributes): void => {
     const at = this.now().toISOString();
-    const body = auditEnvelope(sandboxId, this.teamOf(sandboxId), phase, compact(attributes), at, { instance: this.instance, sequence: ++this.sequence });
-    const payload = JSON.stringify(body);
-    const payloadHash = createHash('sha256').update(payload).digest('hex');
-    // The stored JSON is the payload with the integrity block appended (one serialization).
-    const json = `${payload.slice(0, -1)},"integrity":{"algorithm":"${integrityAlgorithm}","payload_hash":"${payloadHash}"}}`;
-    this.pending.push({ event: body, json });
+    const body = auditEnvelope(sandboxId, this.teamOf(sandboxId), phase, attributes, at, { instance: this.instance, sequence: ++this.sequence });
+    // Serialized now (undefined attributes are left out), so a caller may go on changing `attributes`;
+    // the stored JSON is the signed payload. `body` only gives the store its columns.
+    this.pending.push({ event: body, json: JSON.stringify(body) });
     if (!this.retry) this.scheduled ??= setImmediate(this.flush);
   };
 
   list = (filter: AuditEventFilter): { seq: number; event: NetworkAuditEvent }[] => {
     this.flush();
-    return this.store.auditEvents.list(filter).map((r) => ({ seq: r.seq, event: this.signer.signed(r.event) }));
+    return this.store.auditEvents.list(filter).map((r) => ({ seq: r.seq, event: this.signer.signed(r.event, r.json) }));
   };
 
   subscribe = (listener: AuditListener): (() => void) => {
@@ -257,7 +250,7 @@ class BatchedAuditLog implements AuditLog {
   private deliver(batch: PendingEvent[], seqs: number[]): void {
     if (this.listeners.size === 0) return;
     batch.forEach((p, i) => {
-      const event = this.signer.signed(JSON.parse(p.json) as Record<string, unknown>);
+      const event = this.signer.signed(JSON.parse(p.json) as Record<string, unknown>, p.json);
       for (const l of this.listeners) {
         try {
           l(event, seqs[i]!);

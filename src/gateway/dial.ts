@@ -1,7 +1,8 @@
 import { isCloudMetadataAddress } from '../policy/cloud-metadata.js';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
+import type { PlatformDnsView } from '../dns/views.js';
+import { formatHostPort, type HostPort } from '../net/host-port.js';
 import type { CompiledPlatform } from '../policy/platform.js';
 import { cidrsContain, parseIp } from '../policy/ip.js';
 import type { ProxyTarget } from './decide.js';
@@ -20,7 +21,7 @@ export type DirectEgress = 'loopback-only' | 'real';
  * Where a direct (unproxied) TCP or UDP flow to `dst` goes: a platform `ip:port` endpoint record,
  * loopback, or (with `real`) the address itself; undefined when the emulator has no route there.
  */
-export function directRoute(view: PlatformDnsView, directEgress: DirectEgress, dst: { ip: string; port: number }): Endpoint | undefined {
+export function directRoute(view: PlatformDnsView, directEgress: DirectEgress, dst: { ip: string; port: number }): HostPort | undefined {
   const mapped = view.endpointOverride(dst.ip, dst.port)?.[0];
   if (mapped) return mapped;
   if (directEgress === 'real' || dst.ip === '::1' || dst.ip.startsWith('127.')) return { host: dst.ip, port: dst.port };
@@ -68,7 +69,7 @@ function isProtectedProxyAddressCached(ip: string, platform: CompiledPlatform, p
  * The proxy's address resolved through the platform DNS view (the platform's node resolver: with
  * passthrough, the host's resolver for a name without a record): the first address that is not protected.
  */
-export async function resolveProxyEndpoint(host: string, port: number, view: PlatformDnsView, platform: CompiledPlatform, policy: ProxyEndpointPolicy): Promise<Endpoint> {
+export async function resolveProxyEndpoint(host: string, port: number, view: PlatformDnsView, platform: CompiledPlatform, policy: ProxyEndpointPolicy): Promise<HostPort> {
   let candidates = view.resolveEndpoint(host, port);
   if (!candidates && view.passthrough) {
     const found = await view.lookupEndpoint(host, port);
@@ -85,7 +86,7 @@ export async function resolveProxyEndpoint(host: string, port: number, view: Pla
 }
 
 export interface ProxyDialOptions {
-  endpoint: Endpoint;
+  endpoint: HostPort;
   /** The policy's proxy address as written (`proxy.example.com:1080`), for messages. */
   label: string;
   target: ProxyTarget;
@@ -111,7 +112,7 @@ export interface Upstream {
 }
 
 /** Opens a TCP connection reading into its own buffer; resolves once connected. */
-function connectTcp(endpoint: Endpoint, timeoutMs: number, onTimeout: () => DialError, onError: (err: NodeJS.ErrnoException) => DialError): Promise<Upstream> {
+function connectTcp(endpoint: HostPort, timeoutMs: number, onTimeout: () => DialError, onError: (err: NodeJS.ErrnoException) => DialError): Promise<Upstream> {
   return new Promise((resolve, reject) => {
     const reads = new DirectReads(upstreamReadBytes);
     const socket = net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true, onread: reads.onread });
@@ -139,17 +140,17 @@ function connectTcp(endpoint: Endpoint, timeoutMs: number, onTimeout: () => Dial
  * proxy sent past its reply come back as `surplus`, in the same turn.
  */
 export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
-  const proxy = `${o.label} (${formatEndpoint(o.endpoint)})`;
+  const proxy = `${o.label} (${formatHostPort(o.endpoint)})`;
   const started = Date.now();
   const upstream = await connectTcp(
     o.endpoint,
     o.timeoutMs,
     () => proxyDialError(proxy, { kind: 'timeout', stage: 'method' }),
-    (err) => proxyConnectError(proxy, err.code, `${err.code ?? err.message} ${formatEndpoint(o.endpoint)}`),
+    (err) => proxyConnectError(proxy, err.code, `${err.code ?? err.message} ${formatHostPort(o.endpoint)}`),
   );
   const { socket, reads } = upstream;
   // Read once while connected: it ties the flow's audit to the proxy's connection-log entry.
-  const source = formatEndpoint({ host: socket.localAddress ?? '?', port: socket.localPort ?? 0 });
+  const source = formatHostPort({ host: socket.localAddress ?? '?', port: socket.localPort ?? 0 });
   const outcome = await socks5Connect(socket, reads, { target: o.target, credentials: o.credentials }, Math.max(1, o.timeoutMs - (Date.now() - started)));
   if (outcome.kind === 'established') return { socket, reads, surplus: outcome.surplus, source };
   socket.destroy();
@@ -159,11 +160,11 @@ export async function dialViaProxy(o: ProxyDialOptions): Promise<Upstream> {
 }
 
 /** A direct TCP connection (only where the emulator has a route: loopback or a mapped platform endpoint). */
-export function dialDirect(endpoint: Endpoint, timeoutMs: number): Promise<Upstream> {
+export function dialDirect(endpoint: HostPort, timeoutMs: number): Promise<Upstream> {
   return connectTcp(
     endpoint,
     timeoutMs,
-    () => new DialError('upstream_timeout', `connecting to ${formatEndpoint(endpoint)} timed out after ${timeoutMs} ms`),
-    (err) => new DialError('upstream_connect', `connecting to ${formatEndpoint(endpoint)} failed: ${err.code ?? err.message}`),
+    () => new DialError('upstream_timeout', `connecting to ${formatHostPort(endpoint)} timed out after ${timeoutMs} ms`),
+    (err) => new DialError('upstream_connect', `connecting to ${formatHostPort(endpoint)} failed: ${err.code ?? err.message}`),
   );
 }

@@ -4,7 +4,7 @@ import type { FlowClassification } from '../policy/evaluate.js';
 import type { Decider, ProxyTarget } from './decide.js';
 import { QuicCryptoReassembler } from '../classify/quic-crypto-reassembler.js';
 import { normalizeHost } from '../classify/http.js';
-import { formatEndpoint } from '../dns/views.js';
+import { formatHostPort } from '../net/host-port.js';
 import { classifyClientBytes, classifyUdp, tcpFlowClassification } from './flow-classification.js';
 
 /** `POST /_emulator/sandboxes/{id}/evaluate` request (PRODUCT.md). */
@@ -76,7 +76,7 @@ function requestClassification(req: DryRunRequest, ip: string, ctx: DryRunContex
   if (req.data !== undefined) {
     const bytes = Buffer.from(req.data, 'base64');
     if (transport === 'udp') {
-      const result = classifyUdp(bytes, { domainRulesExist: ctx.domainRulesExist?.() ?? true, dst: formatEndpoint({ host: ip, port: req.port }), reassembler: new QuicCryptoReassembler() });
+      const result = classifyUdp(bytes, { domainRulesExist: ctx.domainRulesExist?.() ?? true, dst: formatHostPort({ host: ip, port: req.port }), reassembler: new QuicCryptoReassembler() });
       return result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, ...(result.host ? { host: result.host } : {}) } : { kind: 'unknown', reason: result.reason };
     }
     return tcpFlowClassification(classifyClientBytes(bytes), snooped);

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { DnsSnoopCache } from '../dns/snoop-cache.js';
 import { DnsTcpFramer, snoopDnsResponse } from '../dns/snoop-response.js';
-import { formatEndpoint, type Endpoint, type PlatformDnsView } from '../dns/views.js';
+import type { PlatformDnsView } from '../dns/views.js';
+import { formatHostPort, type HostPort } from '../net/host-port.js';
 import type { Logger } from '../log.js';
 import type { CompiledPlatform } from '../policy/platform.js';
 import type { FlowClassification } from '../policy/evaluate.js';
@@ -246,12 +247,12 @@ function dnsSnoopTap(deps: TcpFlowDeps, sandboxId: string, classification: FlowC
   };
 }
 
-function directEndpoint(deps: TcpFlowDeps, dst: { ip: string; port: number }): Endpoint {
+function directEndpoint(deps: TcpFlowDeps, dst: { ip: string; port: number }): HostPort {
   const route = directRoute(deps.platformDns(), deps.directEgress, dst);
   if (route) return route;
   throw new DialError(
     'upstream_no_route',
-    `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })} (direct egress reaches loopback and platform endpoint records only; start with --direct-egress real to dial real addresses)`,
+    `the emulator has no direct route to ${formatHostPort({ host: dst.ip, port: dst.port })} (direct egress reaches loopback and platform endpoint records only; start with --direct-egress real to dial real addresses)`,
   );
 }
 

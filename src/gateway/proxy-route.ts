@@ -2,7 +2,7 @@
  * What an allowed flow's route means for its audit attempt and its dial: the proxy attributes and the
  * proxy credentials. Shared by a flow and by the server-first probe, which dials as the flow would.
  */
-import { formatEndpoint } from '../dns/views.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { NetworkAuditAttributes } from './audit.js';
 import type { CredentialResolver } from './credentials.js';
 import type { FlowVerdict } from './decide.js';
@@ -16,7 +16,7 @@ export function proxyRouteAttributes(verdict: AllowedVerdict): Partial<NetworkAu
   return {
     proxy_address: verdict.proxy.address,
     proxy_target_atyp: verdict.target.atyp,
-    proxy_target: formatEndpoint({ host: verdict.target.host, port: verdict.target.port }),
+    proxy_target: formatHostPort({ host: verdict.target.host, port: verdict.target.port }),
     auth_ref: verdict.proxy.credentialRef,
   };
 }

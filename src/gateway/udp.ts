@@ -3,7 +3,8 @@ import dnsPacket from 'dns-packet';
 import { classifyUdp, type QuicCryptoReassembler } from '../classify/index.js';
 import type { DnsSnoopCache } from '../dns/snoop-cache.js';
 import { snoopDnsResponse } from '../dns/snoop-response.js';
-import { formatEndpoint, type PlatformDnsView } from '../dns/views.js';
+import type { PlatformDnsView } from '../dns/views.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { Logger } from '../log.js';
 import type { FlowClassification } from '../policy/evaluate.js';
 import type { CompiledPlatform } from '../policy/platform.js';
@@ -141,7 +142,7 @@ class UdpSessions {
   handle(input: DatagramInput): DatagramOutcome {
     const { deps } = this;
     const dst = input.originalDst;
-    const key = `${input.sandboxId}|${input.source}|${dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : '?'}`;
+    const key = `${input.sandboxId}|${input.source}|${dst ? formatHostPort({ host: dst.ip, port: dst.port }) : '?'}`;
     const existing = this.sessions.get(key);
     if (existing) {
       existing.egress += input.payload.length;
@@ -153,7 +154,7 @@ class UdpSessions {
     const flowId = deps.nextFlowId();
     // Upstream's udpSNIClassifier asks HasDomainRules of the sandbox's compiled policy (platform rules
     // included): with no policy there are none and a datagram is plain `udp`.
-    const result = classifyUdp(input.payload, { domainRulesExist: deps.decide.domainRulesExist(input.sandboxId), dst: dst ? formatEndpoint({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
+    const result = classifyUdp(input.payload, { domainRulesExist: deps.decide.domainRulesExist(input.sandboxId), dst: dst ? formatHostPort({ host: dst.ip, port: dst.port }) : null, src: input.source, reassembler: deps.reassembler });
     const classification: FlowClassification = result.kind === 'known' ? { kind: 'known', appProtocol: result.appProtocol, host: result.host } : { kind: 'unknown', reason: result.reason };
     const base = datagramBase(input, flowId, classification, dnsQueryName(input.payload));
     if (!dst) {
@@ -171,7 +172,7 @@ class UdpSessions {
     const target = this.directEndpoint(dst);
     deps.audit.record(input.sandboxId, 'attempt', attempt);
     if (!target) {
-      deps.audit.record(input.sandboxId, 'result', { ...attempt, outcome: 'error', error_step: 'upstream_no_route', error: `the emulator has no direct route to ${formatEndpoint({ host: dst.ip, port: dst.port })}` });
+      deps.audit.record(input.sandboxId, 'result', { ...attempt, outcome: 'error', error_step: 'upstream_no_route', error: `the emulator has no direct route to ${formatHostPort({ host: dst.ip, port: dst.port })}` });
       return { outcome: 'dropped', reason: 'upstream_no_route', flowId };
     }
     this.open(key, input, dst, target, { flowId, attempt });

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { formatEndpoint } from '../dns/views.js';
+import { formatHostPort } from '../net/host-port.js';
 import type { TcpFlowInput } from '../gateway/flow.js';
 import type { Logger } from '../log.js';
 import { listen } from '../net/listen.js';
@@ -42,7 +42,7 @@ export interface ExplicitIngress {
 
 async function listenOnFreePort(server: net.Server, host: string): Promise<string> {
   const a = await listen(server, { host, port: 0 });
-  return formatEndpoint({ host: a.address, port: a.port });
+  return formatHostPort({ host: a.address, port: a.port });
 }
 
 export async function startExplicitIngress(deps: ExplicitIngressDeps): Promise<ExplicitIngress> {

@@ -14,7 +14,7 @@ import { createSandboxConnect, type ConnectTarget } from './sandbox-connect.js';
 import { createSandboxExec } from './sandbox-exec.js';
 import { addressesOf, addressOf, pickAddress, SandboxNameResolver, thenApply, type SandboxLookup } from './sandbox-name-resolver.js';
 import { createDatagramSender, type DatagramResult, type DatagramTarget } from './send-datagram.js';
-import { dispatchTransparent } from './transparent-dispatch.js';
+import { dispatchTransparent } from '../interception/transparent-dispatch.js';
 import { createUnresolvableAudit } from './unresolvable-audit.js';
 
 // The runtime composes one module per concept; these names stay importable from here.

@@ -19,6 +19,8 @@ export interface AuditEventFilter {
 export interface StoredAuditEvent {
   seq: number;
   event: Record<string, unknown> & { sandbox_id: string; occurred_at: string };
+  /** The event as stored (the audit log hashes it when it is read). */
+  json: string;
 }
 
 export interface AuditEventRepository {
@@ -70,7 +72,7 @@ export function createAuditEventRepository(db: Database, maxEvents = 100_000): A
       add('phase = @phase', 'phase', f.phase);
       add("json_extract(event_json, '$.operation_id') = @operationId", 'operationId', f.operationId);
       const sql = `SELECT seq, event_json FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT @limit`;
-      return (db.prepare(sql).all(params) as { seq: number; event_json: string }[]).map((r) => ({ seq: r.seq, event: JSON.parse(r.event_json) }));
+      return (db.prepare(sql).all(params) as { seq: number; event_json: string }[]).map((r) => ({ seq: r.seq, event: JSON.parse(r.event_json), json: r.event_json }));
     },
     count: () => count.get()!.n,
     clear() {

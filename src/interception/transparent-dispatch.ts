@@ -1,5 +1,5 @@
 import type { Gateway } from '../gateway/gateway.js';
-import type { NamespaceBackend } from '../interception/namespace-backend.js';
+import type { NamespaceBackend } from './namespace-backend.js';
 
 const unmapped = (address: string): string => address.replace(/^::ffff:/, '');
 
