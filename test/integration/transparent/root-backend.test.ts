@@ -194,7 +194,13 @@ describe.skipIf(skip)('root namespace backend', () => {
   it('deleteSandbox removes its namespace, links and files; stop removes the rest', async () => {
     const second = await backend.createSandbox('sb-2');
     expect(ourNamespaces(instanceId)).toContain(second.namespace);
-    const running = backend.exec('sb-2', ['sleep', '30']);
+    // Deleted once the command is really running inside (a delete that wins the race against the
+    // start fails the start instead, which is not what this checks).
+    const running = backend.exec('sb-2', ['sh', '-c', 'echo started; exec sleep 30']);
+    await new Promise<void>((resolve, reject) => {
+      running.stdout!.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+      void running.then((r) => reject(new Error(`the command ended before it started: ${JSON.stringify({ exitCode: r.exitCode, signal: r.signal, stderr: r.stderr })}`)));
+    });
     await backend.deleteSandbox('sb-2');
     // A command still running inside would keep the namespace (and its link) alive: it is killed.
     expect((await running).signal).toBe('SIGKILL');
