@@ -149,12 +149,20 @@ export async function serveRelay(blobPort, single = false) {
   const hop2 = hop(blobPort);
   const hop2Sockets = track(hop2);
   const hop2Port = await listen(hop2);
-  const hop1 = hop(hop2Port);
-  const hop1Sockets = track(hop1);
-  const port = await listen(hop1);
+  await announceFront(hop(hop2Port), hop2, hop2Sockets);
+}
+
+/**
+ * Listens with `front` and tells the parent its port; `back` (already listening) is what it forwards
+ * to. Stopping closes both.
+ * @param {net.Server} front @param {net.Server} back @param {Set<net.Socket>} backSockets
+ */
+async function announceFront(front, back, backSockets) {
+  const frontSockets = track(front);
+  const port = await listen(front);
   serveIpc({}, async () => {
-    await closeServer(hop1, hop1Sockets);
-    await closeServer(hop2, hop2Sockets);
+    await closeServer(front, frontSockets);
+    await closeServer(back, backSockets);
   });
   process.send?.({ ready: true, port });
 }
@@ -251,13 +259,7 @@ export async function serveSocksRelay(blobPort) {
     up.write(Buffer.concat([first, m.release()]));
     relay(s, up);
   });
-  const hop1Sockets = track(hop1);
-  const port = await listen(hop1);
-  serveIpc({}, async () => {
-    await closeServer(hop1, hop1Sockets);
-    await closeServer(hop2, hop2Sockets);
-  });
-  process.send?.({ ready: true, port });
+  await announceFront(hop1, hop2, hop2Sockets);
 }
 
 /** The bench policy with its proxy at `address` (one sandbox per external test proxy process). */
