@@ -113,7 +113,8 @@ export class RootNamespaceBackend implements NamespaceBackend {
   private readonly byAddress = new Map<string, string>();
   private readonly freeIndexes: number[] = [];
   private readonly tcpOriginals = new WeakMap<net.Socket, OriginalDestination | undefined>();
-  private readonly subprocesses = new Set<SandboxSubprocess>();
+  /** Commands started by `exec`, with the sandbox each runs in. */
+  private readonly subprocesses = new Map<SandboxSubprocess, string>();
   private nextIndex = 0;
   private readonly counters = { events: 0, lookups: 0, misses: 0 };
   private helper: GatewayHelper | undefined;
@@ -365,6 +366,9 @@ export class RootNamespaceBackend implements NamespaceBackend {
   private async removeSandbox(record: SandboxRecord): Promise<void> {
     this.sandboxes.delete(record.id);
     this.byAddress.delete(record.address);
+    // Its commands end killed, also one whose nsenter has not joined the namespaces yet (it would
+    // otherwise fail to join once the init is gone, instead of ending like the others).
+    for (const [p, sandboxId] of this.subprocesses) if (sandboxId === record.id) p.kill('SIGKILL');
     // The init's end kills its PID namespace: every process a command left running.
     record.init?.kill();
     // Commands still running inside (started by exec) would keep the namespace and its link alive.
@@ -422,7 +426,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
       stripFinalNewline: false,
       forceKillAfterDelay: 1000,
     }) as SandboxSubprocess;
-    this.subprocesses.add(subprocess);
+    this.subprocesses.set(subprocess, id);
     void subprocess.finally(() => this.subprocesses.delete(subprocess));
     return subprocess;
   }
@@ -468,7 +472,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    for (const p of this.subprocesses) p.kill('SIGKILL');
+    for (const p of this.subprocesses.keys()) p.kill('SIGKILL');
     await Promise.allSettled([...this.sandboxes.values()].map((r) => this.removeSandbox(r)));
     await this.conntrack?.stop();
     this.index.clear();
@@ -497,7 +501,7 @@ export class RootNamespaceBackend implements NamespaceBackend {
     void closeSocket(this.udp);
     void this.resolver?.close();
     void this.conntrack?.stop();
-    for (const p of this.subprocesses) p.kill('SIGKILL');
+    for (const p of this.subprocesses.keys()) p.kill('SIGKILL');
     for (const pid of [this.conntrack?.pid, this.helper?.pid]) {
       if (pid === undefined) continue;
       try {

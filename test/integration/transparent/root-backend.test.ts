@@ -191,6 +191,21 @@ describe.skipIf(skip)('root namespace backend', () => {
     }
   });
 
+  it('a command started right before its sandbox is deleted ends killed too, whoever wins the race', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = `race-${round}`;
+      const sandbox = await backend.createSandbox(id);
+      const running = backend.exec(id, ['sleep', '30']);
+      // Rounds differ in how far the command got: not yet spawned, spawned, or inside.
+      if (round % 3 === 1) await new Promise((r) => setImmediate(r));
+      if (round % 3 === 2) await new Promise((r) => setTimeout(r, 20));
+      await backend.deleteSandbox(id);
+      const result = await running;
+      expect({ round, signal: result.signal, stderr: result.stderr }).toEqual({ round, signal: 'SIGKILL', stderr: '' });
+      expect(ourNamespaces(instanceId)).not.toContain(sandbox.namespace);
+    }
+  });
+
   it('deleteSandbox removes its namespace, links and files; stop removes the rest', async () => {
     const second = await backend.createSandbox('sb-2');
     expect(ourNamespaces(instanceId)).toContain(second.namespace);
